@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: ['esm', 'cjs'],
+  dts: true,
+  target: 'node20',
+  sourcemap: true,
+  clean: true,
+  splitting: false,
+  external: [/^@tributary\//],
+});

@@ -1,0 +1,44 @@
+export { PLUGIN_KINDS, SUPPORTED_API_VERSIONS } from './api-versions.js';
+export { backoffLoop, type BackoffOptions } from './backoff.js';
+export type { AuthProvider, CredentialSource, SaslClient, SaslClientOptions, SaslServer, SaslServerOptions, SaslServerStep, ScramCredential, ScramHash, UserCredential } from './contracts/auth.js';
+export type { Connection, ConnectionFactory, ConnectOptions, Endpoint, Listener } from './contracts/connection-factory.js';
+export type { CounterLike, GaugeLike, HistogramLike, MetricsScope } from './contracts/metrics.js';
+export type { BatchOp, ScanOptions, Store, StoreEntry, WatchOptions } from './contracts/store.js';
+export { deriveCredential, nodeHashName, scramKeys, staticCredentials, verifyPassword, type DeriveCredentialOptions } from './credentials.js';
+export {
+  defineError,
+  ErrAborted,
+  ErrAuthFailed,
+  ErrAuthMechanism,
+  ErrConnectFailed,
+  ErrConnectRefused,
+  ErrConnectTimeout,
+  ErrInvalidArgument,
+  ErrPluginApiVersion,
+  ErrPluginDuplicate,
+  ErrPluginInvalid,
+  ErrPluginKind,
+  ErrPluginLoad,
+  ErrPluginNotFound,
+  ErrPluginOptions,
+  ErrStoreClosed,
+  ErrStoreUnavailable,
+  isTributaryError,
+  TributaryError,
+  type ErrorFactory,
+  type TributaryErrorOptions,
+} from './errors.js';
+export { componentLogger, createLogger, silentLogger, type CreateLoggerOptions, type Logger } from './logger.js';
+export { nullMetrics } from './null-metrics.js';
+export {
+  definePlugin,
+  isPluginManifest,
+  PLUGIN_BRAND,
+  type PluginContext,
+  type PluginDefinition,
+  type PluginKind,
+  type PluginKindMap,
+  type PluginManifest,
+} from './plugin-manifest.js';
+export { createRegistry, type CreateRegistryOptions, type PluginRegistry } from './registry.js';
+export { optionsParser, parseOptions } from './validate.js';

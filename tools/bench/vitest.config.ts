@@ -1,0 +1,4 @@
+import { defineProject } from 'vitest/config';
+import { sourceConditions } from '../../vitest.shared';
+
+export default defineProject({ ...sourceConditions, test: { name: 'bench', include: ['test/**/*.test.ts'] } });
