@@ -1,4 +1,18 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+/** Resolves true after `ms`, or false at once when `signal` aborts. Uses the global timer (fakeable in tests). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 export interface BackoffOptions {
   startMs: number;
@@ -33,11 +47,7 @@ export async function backoffLoop(
       continue;
     }
     options.onSleep?.(sleepMs);
-    try {
-      await sleep(sleepMs, undefined, { signal });
-    } catch {
-      return; // aborted during sleep
-    }
+    if (!(await sleep(sleepMs, signal))) return; // aborted during the sleep
     sleepMs = Math.min(maxMs, Math.max(1, sleepMs * factor));
   }
 }

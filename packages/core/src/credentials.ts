@@ -25,7 +25,11 @@ export interface DeriveCredentialOptions {
 }
 
 /** Turns a password into what a server may keep: salted SCRAM keys for each hash. */
-export function deriveCredential(username: string, password: string, options: DeriveCredentialOptions = {}): UserCredential {
+export function deriveCredential(
+  username: string,
+  password: string,
+  options: DeriveCredentialOptions = {},
+): UserCredential {
   const iterations = options.iterations ?? 4096;
   const scram: Partial<Record<ScramHash, ScramCredential>> = {};
   for (const hash of options.hashes ?? (['SHA-512', 'SHA-256', 'SHA-1'] as const)) {

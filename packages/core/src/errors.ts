@@ -28,7 +28,8 @@ export class TributaryError extends Error {
 
 /** True when `err` is a TributaryError (from any copy of this package), optionally with `code`. */
 export function isTributaryError(err: unknown, code?: string): err is TributaryError {
-  if (typeof err !== 'object' || err === null || (err as Record<symbol, unknown>)[BRAND] !== true) return false;
+  if (typeof err !== 'object' || err === null || (err as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
   return code === undefined || (err as TributaryError).code === code;
 }
 
@@ -47,7 +48,8 @@ export function defineError<A extends unknown[] = []>(
   message: (...args: A) => string,
   defaults: { retriable?: boolean } = {},
 ): ErrorFactory<A> {
-  if (!/^TRIB_[A-Z0-9_]+$/.test(code)) throw new TypeError(`error code must look like TRIB_AREA_WHAT: ${code}`);
+  if (!/^TRIB_[A-Z0-9_]+$/.test(code))
+    throw new TypeError(`error code must look like TRIB_AREA_WHAT: ${code}`);
   const factory = ((...args: unknown[]) => {
     const n = message.length;
     const last = args.length > n ? (args[n] as TributaryErrorOptions | undefined) : undefined;
@@ -62,7 +64,10 @@ export function defineError<A extends unknown[] = []>(
 }
 
 // Codes thrown by @tributary/core itself.
-export const ErrPluginInvalid = defineError('TRIB_PLUGIN_INVALID', (why: string) => `invalid plugin manifest: ${why}`);
+export const ErrPluginInvalid = defineError(
+  'TRIB_PLUGIN_INVALID',
+  (why: string) => `invalid plugin manifest: ${why}`,
+);
 export const ErrPluginKind = defineError(
   'TRIB_PLUGIN_KIND',
   (kind: string) => `unknown plugin kind "${kind}" (known: connection-factory, store, auth)`,
@@ -83,7 +88,8 @@ export const ErrPluginNotFound = defineError(
 );
 export const ErrPluginOptions = defineError(
   'TRIB_PLUGIN_OPTIONS',
-  (plugin: string, path: string, why: string) => `invalid options for plugin "${plugin}" at "${path}": ${why}`,
+  (plugin: string, path: string, why: string) =>
+    `invalid options for plugin "${plugin}" at "${path}": ${why}`,
 );
 export const ErrPluginLoad = defineError(
   'TRIB_PLUGIN_LOAD',
@@ -111,7 +117,10 @@ export const ErrConnectFailed = defineError(
   { retriable: true },
 );
 // Shared by every auth plugin: one code for every way authentication can fail (no user enumeration).
-export const ErrAuthFailed = defineError('TRIB_AUTH_FAILED', (why: string) => `authentication failed: ${why}`);
+export const ErrAuthFailed = defineError(
+  'TRIB_AUTH_FAILED',
+  (why: string) => `authentication failed: ${why}`,
+);
 export const ErrAuthMechanism = defineError(
   'TRIB_AUTH_MECHANISM',
   (mechanism: string, offered: readonly string[]) =>
@@ -123,4 +132,7 @@ export const ErrStoreUnavailable = defineError(
   (store: string, why: string) => `store "${store}" is unavailable: ${why}`,
   { retriable: true },
 );
-export const ErrStoreClosed = defineError('TRIB_STORE_CLOSED', (store: string) => `store "${store}" is closed`);
+export const ErrStoreClosed = defineError(
+  'TRIB_STORE_CLOSED',
+  (store: string) => `store "${store}" is closed`,
+);

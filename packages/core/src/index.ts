@@ -1,10 +1,34 @@
 export { PLUGIN_KINDS, SUPPORTED_API_VERSIONS } from './api-versions.js';
-export { backoffLoop, type BackoffOptions } from './backoff.js';
-export type { AuthProvider, CredentialSource, SaslClient, SaslClientOptions, SaslServer, SaslServerOptions, SaslServerStep, ScramCredential, ScramHash, UserCredential } from './contracts/auth.js';
-export type { Connection, ConnectionFactory, ConnectOptions, Endpoint, Listener } from './contracts/connection-factory.js';
+export { type BackoffOptions, backoffLoop } from './backoff.js';
+export type {
+  AuthProvider,
+  CredentialSource,
+  SaslClient,
+  SaslClientOptions,
+  SaslServer,
+  SaslServerOptions,
+  SaslServerStep,
+  ScramCredential,
+  ScramHash,
+  UserCredential,
+} from './contracts/auth.js';
+export type {
+  Connection,
+  ConnectionFactory,
+  ConnectOptions,
+  Endpoint,
+  Listener,
+} from './contracts/connection-factory.js';
 export type { CounterLike, GaugeLike, HistogramLike, MetricsScope } from './contracts/metrics.js';
 export type { BatchOp, ScanOptions, Store, StoreEntry, WatchOptions } from './contracts/store.js';
-export { deriveCredential, nodeHashName, scramKeys, staticCredentials, verifyPassword, type DeriveCredentialOptions } from './credentials.js';
+export {
+  type DeriveCredentialOptions,
+  deriveCredential,
+  nodeHashName,
+  scramKeys,
+  staticCredentials,
+  verifyPassword,
+} from './credentials.js';
 export {
   defineError,
   ErrAborted,
@@ -14,6 +38,7 @@ export {
   ErrConnectRefused,
   ErrConnectTimeout,
   ErrInvalidArgument,
+  type ErrorFactory,
   ErrPluginApiVersion,
   ErrPluginDuplicate,
   ErrPluginInvalid,
@@ -25,10 +50,15 @@ export {
   ErrStoreUnavailable,
   isTributaryError,
   TributaryError,
-  type ErrorFactory,
   type TributaryErrorOptions,
 } from './errors.js';
-export { componentLogger, createLogger, silentLogger, type CreateLoggerOptions, type Logger } from './logger.js';
+export {
+  type CreateLoggerOptions,
+  componentLogger,
+  createLogger,
+  type Logger,
+  silentLogger,
+} from './logger.js';
 export { nullMetrics } from './null-metrics.js';
 export {
   definePlugin,
@@ -40,5 +70,5 @@ export {
   type PluginKindMap,
   type PluginManifest,
 } from './plugin-manifest.js';
-export { createRegistry, type CreateRegistryOptions, type PluginRegistry } from './registry.js';
+export { type CreateRegistryOptions, createRegistry, type PluginRegistry } from './registry.js';
 export { optionsParser, parseOptions } from './validate.js';

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -17,13 +17,21 @@ function defaultLevel(): string {
 }
 
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
-  const opts: LoggerOptions = { level: options.level ?? defaultLevel(), base: options.base ?? null };
-  if (options.name) opts.name = options.name;
+  // No pid/hostname noise by default; `name` still shows on every line when given.
+  const base = options.base ?? (options.name ? {} : null);
+  const opts: LoggerOptions = {
+    level: options.level ?? defaultLevel(),
+    base: base && options.name ? { name: options.name, ...base } : base,
+  };
   return options.destination ? pino(opts, options.destination as never) : pino(opts);
 }
 
 /** A child bound to `{ component }`, made once per component (never per message). */
-export function componentLogger(parent: Logger | undefined, component: string, bindings: Record<string, unknown> = {}): Logger {
+export function componentLogger(
+  parent: Logger | undefined,
+  component: string,
+  bindings: Record<string, unknown> = {},
+): Logger {
   return (parent ?? silentLogger).child({ component, ...bindings });
 }
 

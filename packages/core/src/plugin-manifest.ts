@@ -41,14 +41,18 @@ export interface PluginDefinition<K extends PluginKind, O> {
   apiVersion: number;
   version?: string;
   parseOptions(input: unknown): O;
-  create(options: O, context: PluginContext): PluginKindMap[K] | Promise<PluginKindMap[K]>;
+  create(options: NoInfer<O>, context: PluginContext): PluginKindMap[K] | Promise<PluginKindMap[K]>;
 }
 
 /** Makes a branded, frozen manifest with its types inferred. */
-export function definePlugin<K extends PluginKind, O>(definition: PluginDefinition<K, O>): PluginManifest<K, O> {
+export function definePlugin<K extends PluginKind, O>(
+  definition: PluginDefinition<K, O>,
+): PluginManifest<K, O> {
   return Object.freeze({ ...definition, [PLUGIN_BRAND]: true as const });
 }
 
 export function isPluginManifest(value: unknown): value is PluginManifest {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PLUGIN_BRAND] === true;
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PLUGIN_BRAND] === true
+  );
 }

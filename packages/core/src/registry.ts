@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { PLUGIN_KINDS, SUPPORTED_API_VERSIONS } from './api-versions.js';
 import {
   ErrPluginApiVersion,
@@ -9,6 +7,7 @@ import {
   ErrPluginLoad,
   ErrPluginNotFound,
 } from './errors.js';
+import { resolvePackage } from './internal/resolve-package.js';
 import { componentLogger } from './logger.js';
 import { nullMetrics } from './null-metrics.js';
 import {
@@ -52,7 +51,8 @@ export function createRegistry(options: CreateRegistryOptions = {}): PluginRegis
     register(manifest) {
       // fastify's order: shape, kind, apiVersion, duplicate.
       if (!isPluginManifest(manifest)) throw ErrPluginInvalid('not made by definePlugin() (brand missing)');
-      if (typeof manifest.name !== 'string' || manifest.name.length === 0) throw ErrPluginInvalid('name must be a non-empty string');
+      if (typeof manifest.name !== 'string' || manifest.name.length === 0)
+        throw ErrPluginInvalid('name must be a non-empty string');
       if (typeof manifest.create !== 'function' || typeof manifest.parseOptions !== 'function') {
         throw ErrPluginInvalid(`plugin "${manifest.name}" lacks create() or parseOptions()`);
       }
@@ -103,22 +103,20 @@ export function createRegistry(options: CreateRegistryOptions = {}): PluginRegis
 
     async load(specifier, loadOptions = {}) {
       let mod: Record<string, unknown>;
-      const from = loadOptions.from ?? `${process.cwd()}/`;
+      const from = loadOptions.from ?? process.cwd();
       try {
-        let target = specifier;
-        try {
-          // Resolve from the application, as pino resolves transports from the caller.
-          target = pathToFileURL(createRequire(from.endsWith('/') ? `${from}noop.js` : from).resolve(specifier)).href;
-        } catch {
-          // An import-only package has no "require" condition: let import() resolve it.
-        }
+        // Resolve from the application (as pino resolves transports from the caller), not from core.
+        const target = resolvePackage(specifier, from);
         mod = await import(target);
       } catch (err) {
         throw ErrPluginLoad(specifier, (err as Error).message, { cause: err });
       }
       const list = mod.plugins ?? (mod.plugin ? [mod.plugin] : undefined);
       if (!Array.isArray(list) || list.length === 0) {
-        throw ErrPluginLoad(specifier, 'it has no named export "plugins" (an array of manifests) or "plugin"');
+        throw ErrPluginLoad(
+          specifier,
+          'it has no named export "plugins" (an array of manifests) or "plugin"',
+        );
       }
       for (const manifest of list) registry.register(manifest as PluginManifest);
       return list as PluginManifest[];

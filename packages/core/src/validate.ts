@@ -5,7 +5,10 @@ import { ErrPluginOptions } from './errors.js';
  * Builds a `parseOptions` from a zod schema: the first issue becomes TRIB_PLUGIN_OPTIONS naming
  * the field path, so a user sees exactly which option is wrong.
  */
-export function optionsParser<S extends z.ZodTypeAny>(plugin: string, schema: S): (input: unknown) => z.output<S> {
+export function optionsParser<S extends z.ZodTypeAny>(
+  plugin: string,
+  schema: S,
+): (input: unknown) => z.output<S> {
   return (input: unknown) => {
     const result = schema.safeParse(input ?? {});
     if (result.success) return result.data;

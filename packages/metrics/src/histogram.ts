@@ -29,6 +29,7 @@ function bucketOf(v: number): number {
 
 function bucketValue(i: number): number {
   if (i === 0) return 0;
+  if (i === BUCKETS - 1) return Number.POSITIVE_INFINITY; // overflow bucket: clamped to max by the caller
   // Upper edge of the bucket, so a percentile never under-reports.
   return 2 ** (MIN_EXP + i / SUB);
 }

@@ -1,5 +1,11 @@
 export { Counter, Gauge } from './counter.js';
 export { diff, type GroupDiff } from './diff.js';
 export { Histogram, type HistogramSnapshot } from './histogram.js';
-export { createMetrics, MetricsGroup, MetricsRegistry, type GroupSnapshot, type MetricsSnapshot } from './metrics-registry.js';
+export {
+  createMetrics,
+  type GroupSnapshot,
+  MetricsGroup,
+  MetricsRegistry,
+  type MetricsSnapshot,
+} from './metrics-registry.js';
 export { toPrometheus } from './prometheus.js';

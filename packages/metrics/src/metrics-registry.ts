@@ -47,7 +47,11 @@ export class MetricsGroup implements MetricsScope {
     for (const [k, c] of this.counters) counters[k] = c.value;
     for (const [k, g] of this.gauges) gauges[k] = g.value;
     for (const [k, h] of this.histograms) histograms[k] = Object.freeze(h.snapshot());
-    return Object.freeze({ counters: Object.freeze(counters), gauges: Object.freeze(gauges), histograms: Object.freeze(histograms) });
+    return Object.freeze({
+      counters: Object.freeze(counters),
+      gauges: Object.freeze(gauges),
+      histograms: Object.freeze(histograms),
+    });
   }
 }
 
