@@ -1,0 +1,151 @@
+const MAX_LEVEL = 32;
+const P = 0.25;
+
+interface Node {
+  key: Buffer;
+  value: Buffer;
+  next: (Node | null)[];
+  prev: Node | null;
+}
+
+/**
+ * A skip list over byte keys in bytewise order (Buffer.compare): O(log n) get/put/delete and
+ * seeks, with a back link on the bottom level for reverse walks.
+ */
+export class SkipList {
+  readonly #head: Node = {
+    key: Buffer.alloc(0),
+    value: Buffer.alloc(0),
+    next: new Array(MAX_LEVEL).fill(null),
+    prev: null,
+  };
+  #tail: Node | null = null;
+  #level = 1;
+  #size = 0;
+  #bytes = 0;
+  readonly #update: Node[] = new Array(MAX_LEVEL);
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Bytes held in keys and values. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get(key: Buffer): Buffer | undefined {
+    const n = this.#seekGE(key, false);
+    return n?.key.equals(key) ? n.value : undefined;
+  }
+
+  set(key: Buffer, value: Buffer): void {
+    const n = this.#seekGE(key, true);
+    if (n?.key.equals(key)) {
+      this.#bytes += value.length - n.value.length;
+      n.value = value;
+      return;
+    }
+    let level = 1;
+    while (level < MAX_LEVEL && Math.random() < P) level++;
+    if (level > this.#level) {
+      for (let i = this.#level; i < level; i++) this.#update[i] = this.#head;
+      this.#level = level;
+    }
+    const node: Node = { key, value, next: new Array(level), prev: null };
+    for (let i = 0; i < level; i++) {
+      const u = this.#update[i]!;
+      node.next[i] = u.next[i];
+      u.next[i] = node;
+    }
+    const before = this.#update[0]!;
+    node.prev = before === this.#head ? null : before;
+    const after = node.next[0];
+    if (after) after.prev = node;
+    else this.#tail = node;
+    this.#size++;
+    this.#bytes += key.length + value.length;
+  }
+
+  delete(key: Buffer): boolean {
+    const n = this.#seekGE(key, true);
+    if (n === null || !n.key.equals(key)) return false;
+    for (let i = 0; i < this.#level; i++) {
+      const u = this.#update[i]!;
+      if (u.next[i] !== n) break;
+      u.next[i] = n.next[i];
+    }
+    const after = n.next[0];
+    if (after) after.prev = n.prev;
+    else this.#tail = n.prev;
+    while (this.#level > 1 && this.#head.next[this.#level - 1] === null) this.#level--;
+    this.#size--;
+    this.#bytes -= n.key.length + n.value.length;
+    return true;
+  }
+
+  clear(): void {
+    this.#head.next.fill(null);
+    this.#tail = null;
+    this.#level = 1;
+    this.#size = 0;
+    this.#bytes = 0;
+  }
+
+  /**
+   * Up to `max` entries of [gte, lt) in key order (or reverse), starting strictly after `after`
+   * when given (strictly before it when reversing). Callers page through with the last key seen,
+   * so writes between pages never invalidate an iterator.
+   */
+  page(
+    gte: Buffer | undefined,
+    lt: Buffer | undefined,
+    reverse: boolean,
+    max: number,
+    after?: Buffer,
+  ): [Buffer, Buffer][] {
+    const out: [Buffer, Buffer][] = [];
+    if (!reverse) {
+      let n: Node | null;
+      if (after !== undefined) {
+        n = this.#seekGE(after, false);
+        if (n?.key.equals(after)) n = n.next[0];
+      } else n = gte === undefined ? this.#head.next[0] : this.#seekGE(gte, false);
+      while (n !== null && out.length < max) {
+        if (lt !== undefined && Buffer.compare(n.key, lt) >= 0) break;
+        out.push([n.key, n.value]);
+        n = n.next[0];
+      }
+    } else {
+      const bound = after ?? lt;
+      let n: Node | null = bound === undefined ? this.#tail : this.#seekLT(bound);
+      while (n !== null && out.length < max) {
+        if (gte !== undefined && Buffer.compare(n.key, gte) < 0) break;
+        out.push([n.key, n.value]);
+        n = n.prev;
+      }
+    }
+    return out;
+  }
+
+  /** First node with key >= `key`; fills #update with the predecessors when asked. */
+  #seekGE(key: Buffer, track: boolean): Node | null {
+    let x = this.#head;
+    for (let i = this.#level - 1; i >= 0; i--) {
+      for (;;) {
+        const nx = x.next[i];
+        if (nx == null || Buffer.compare(nx.key, key) >= 0) break;
+        x = nx;
+      }
+      if (track) this.#update[i] = x;
+    }
+    return x.next[0] ?? null;
+  }
+
+  /** Last node with key < `key`. */
+  #seekLT(key: Buffer): Node | null {
+    const n = this.#seekGE(key, false);
+    if (n === null) return this.#tail;
+    return n.prev;
+  }
+}

@@ -1,0 +1,161 @@
+import {
+  type BatchOp,
+  componentLogger,
+  ErrAborted,
+  ErrStoreClosed,
+  type Logger,
+  type ScanOptions,
+  type Store,
+  type StoreEntry,
+  type WatchOptions,
+} from '@tributary/core';
+import { asBuffer, checkKey, checkOps, toRange } from './internal/keys.js';
+import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
+import { SkipList } from './internal/skip-list.js';
+import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
+
+/** The shared state behind one or more memory store instances (what "the same backend" means here). */
+export interface MemoryBackend {
+  readonly data: SkipList;
+  readonly hub: WatchHub;
+}
+
+export function createMemoryBackend(options: { maxWatchPending?: number } = {}): MemoryBackend {
+  return { data: new SkipList(), hub: new WatchHub('memory', options.maxWatchPending) };
+}
+
+export interface MemoryStoreOptions {
+  /** Share data and watchers with other instances; a fresh backend when omitted. */
+  backend?: MemoryBackend;
+  /** Entries a scan copies out per step (default 256). */
+  scanPageSize?: number;
+  /** Distinct keys a watcher may fall behind before it ends with TRIB_STORE_WATCH_OVERFLOW (default 10,000). */
+  maxWatchPending?: number;
+  logger?: Logger;
+  metrics?: MetricsInput;
+}
+
+const copy = (b: Buffer): Buffer => Buffer.from(b);
+
+/**
+ * Ordered in-process store over a skip list. Keys and values are copied in and out, so callers
+ * may reuse their buffers. Batches apply synchronously, so they are atomic and isolated.
+ */
+export class MemoryStore implements Store {
+  readonly name = 'memory';
+  readonly backend: MemoryBackend;
+  readonly #log: Logger;
+  readonly #counters: StoreCounters;
+  readonly #pageSize: number;
+  readonly #closeController = new AbortController();
+  #closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.backend = options.backend ?? createMemoryBackend({ maxWatchPending: options.maxWatchPending });
+    this.#log = componentLogger(options.logger, 'store-memory');
+    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store-memory'));
+    this.#pageSize = options.scanPageSize ?? 256;
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    this.#open();
+    const k = checkKey(key);
+    this.#counters.gets.inc();
+    const v = this.backend.data.get(k);
+    return v === undefined ? undefined : copy(v);
+  }
+
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    this.#open();
+    const ks = keys.map((k, i) => checkKey(k, `keys[${i}]`));
+    this.#counters.gets.inc(ks.length);
+    return ks.map((k) => {
+      const v = this.backend.data.get(k);
+      return v === undefined ? undefined : copy(v);
+    });
+  }
+
+  async batch(ops: readonly BatchOp[]): Promise<void> {
+    this.#open();
+    const checked = checkOps(ops);
+    const data = this.backend.data;
+    let puts = 0;
+    for (const op of checked) {
+      if (op.type === 'put') {
+        data.set(copy(op.key), copy(op.value!));
+        puts++;
+      } else data.delete(op.key);
+    }
+    this.#counters.batches.inc();
+    this.#counters.puts.inc(puts);
+    this.#counters.dels.inc(checked.length - puts);
+    if (this.#log.isLevelEnabled('trace')) this.#log.trace({ ops: checked.length }, 'batch');
+    this.backend.hub.publish(checked.map((op) => op.key));
+  }
+
+  /** Errors (closed store, bad options) surface from the iteration, like a backend's would. */
+  scan(options: ScanOptions = {}): AsyncIterable<StoreEntry> {
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        self.#open();
+        const range = toRange(options);
+        self.#counters.scans.inc();
+        if (range.empty) return;
+        let left = range.limit;
+        let after: Buffer | undefined;
+        while (left > 0) {
+          self.#open();
+          const page = self.backend.data.page(
+            range.gte,
+            range.lt,
+            range.reverse,
+            Math.min(left, self.#pageSize),
+            after,
+          );
+          for (const [key, value] of page) {
+            self.#counters.scannedRows.inc();
+            yield { key: copy(key), value: copy(value) };
+          }
+          if (page.length < Math.min(left, self.#pageSize)) return;
+          left -= page.length;
+          after = page[page.length - 1]![0];
+        }
+      },
+    };
+  }
+
+  watch(prefix: Uint8Array, options: WatchOptions = {}): WatchIterable {
+    this.#open();
+    if (options.signal?.aborted) throw ErrAborted('watch', { cause: options.signal.reason });
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closeController.signal])
+      : this.#closeController.signal;
+    const iterable = this.backend.hub.watch(asBuffer(prefix), signal);
+    this.#counters.watchers.set(this.backend.hub.size);
+    return iterable;
+  }
+
+  stats(): StoreStats {
+    this.#counters.watchers.set(this.backend.hub.size);
+    return this.#counters.snapshot();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeController.abort();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #open(): void {
+    if (this.#closed) throw ErrStoreClosed(this.name);
+  }
+}
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  return new MemoryStore(options);
+}
