@@ -1,0 +1,231 @@
+import path from 'node:path';
+import {
+  type BatchOp,
+  componentLogger,
+  ErrAborted,
+  ErrStoreClosed,
+  ErrStoreUnavailable,
+  isTributaryError,
+  type Logger,
+  type ScanOptions,
+  type Store,
+  type StoreEntry,
+  type WatchOptions,
+} from '@tributary/core';
+import { open, type RootDatabase } from 'lmdb';
+import { checkKey, checkOps, toRange } from './internal/keys.js';
+import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
+import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
+
+export interface LmdbStoreOptions {
+  /** Directory of the LMDB environment (created when missing). */
+  path: string;
+  /** Skip fsync on commit: faster, and a machine crash (not a process crash) may lose the last commits. */
+  noSync?: boolean;
+  /** Initial map size in bytes (LMDB grows it as needed). */
+  mapSize?: number;
+  /** Entries a scan reads per read transaction (default 256). */
+  scanPageSize?: number;
+  /** Distinct keys a watcher may fall behind before it ends with TRIB_STORE_WATCH_OVERFLOW (default 10,000). */
+  maxWatchPending?: number;
+  logger?: Logger;
+  metrics?: MetricsInput;
+}
+
+/** Watchers per environment path, shared by every instance in this process. */
+const hubs = new Map<string, { hub: WatchHub; refs: number }>();
+
+/**
+ * The `Store` contract over LMDB (the `lmdb` package): binary keys in bytewise order, each batch
+ * in one write transaction (atomic and durable once the promise resolves, even if the process is
+ * killed mid-batch), scans in pages of short read transactions, watch in process.
+ */
+export class LmdbStore implements Store {
+  readonly name = 'lmdb';
+  readonly path: string;
+  readonly #options: LmdbStoreOptions;
+  readonly #log: Logger;
+  readonly #counters: StoreCounters;
+  readonly #pageSize: number;
+  readonly #hub: WatchHub;
+  readonly #closeController = new AbortController();
+  #db: RootDatabase<Buffer, Buffer> | undefined;
+  #closed = false;
+
+  constructor(options: LmdbStoreOptions) {
+    this.#options = options;
+    this.path = path.resolve(options.path);
+    this.#log = componentLogger(options.logger, 'store-lmdb', { path: this.path });
+    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store-lmdb'));
+    this.#pageSize = options.scanPageSize ?? 256;
+    let entry = hubs.get(this.path);
+    if (!entry)
+      hubs.set(this.path, (entry = { hub: new WatchHub('lmdb', options.maxWatchPending), refs: 0 }));
+    entry.refs++;
+    this.#hub = entry.hub;
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const db = this.#open();
+    const k = checkKey(key);
+    this.#counters.gets.inc();
+    return this.#call('get', () => db.get(k));
+  }
+
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    const db = this.#open();
+    const ks = keys.map((k, i) => checkKey(k, `keys[${i}]`));
+    this.#counters.gets.inc(ks.length);
+    // one read transaction for all of them: a consistent view
+    return this.#call('getMany', () => db.transactionSync(() => ks.map((k) => db.get(k))));
+  }
+
+  async batch(ops: readonly BatchOp[]): Promise<void> {
+    const db = this.#open();
+    const checked = checkOps(ops);
+    if (checked.length === 0) return;
+    let puts = 0;
+    await this.#callAsync('batch', () =>
+      db.transaction(() => {
+        for (const op of checked) {
+          if (op.type === 'put') {
+            db.put(op.key, op.value!);
+            puts++;
+          } else db.remove(op.key);
+        }
+      }),
+    );
+    this.#counters.batches.inc();
+    this.#counters.puts.inc(puts);
+    this.#counters.dels.inc(checked.length - puts);
+    if (this.#log.isLevelEnabled('trace')) this.#log.trace({ ops: checked.length }, 'batch');
+    this.#hub.publish(checked.map((op) => op.key));
+  }
+
+  /** Errors (closed store, bad options, LMDB failures) surface from the iteration. */
+  scan(options: ScanOptions = {}): AsyncIterable<StoreEntry> {
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const db0 = self.#open();
+        const range = toRange(options);
+        self.#counters.scans.inc();
+        if (range.empty) return;
+        let left = range.limit;
+        let after: Buffer | undefined;
+        while (left > 0) {
+          const db = after === undefined ? db0 : self.#open();
+          const want = Math.min(left, self.#pageSize);
+          const page = self.#call('scan', () => {
+            const o: Record<string, unknown> = { limit: want, snapshot: true };
+            if (!range.reverse) {
+              if (after !== undefined) {
+                o.start = after;
+                o.exclusiveStart = true;
+              } else if (range.gte !== undefined) o.start = range.gte;
+              if (range.lt !== undefined) o.end = range.lt;
+            } else {
+              o.reverse = true;
+              const start = after ?? range.lt;
+              if (start !== undefined) {
+                o.start = start;
+                o.exclusiveStart = true;
+              }
+              // lmdb's reverse default end would skip the key 0x00: the empty key is below everything
+              o.end = range.gte ?? Buffer.alloc(0);
+              o.inclusiveEnd = range.gte !== undefined;
+            }
+            return [...db.getRange(o)] as { key: Buffer; value: Buffer }[];
+          });
+          for (const e of page) {
+            self.#counters.scannedRows.inc();
+            yield { key: e.key, value: e.value };
+          }
+          if (page.length < want) return;
+          left -= page.length;
+          after = page[page.length - 1]!.key;
+        }
+      },
+    };
+  }
+
+  /** Keys written under `prefix` by any LmdbStore on this path in this process. */
+  watch(prefix: Uint8Array, options: WatchOptions = {}): WatchIterable {
+    this.#open();
+    if (options.signal?.aborted) throw ErrAborted('watch', { cause: options.signal.reason });
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closeController.signal])
+      : this.#closeController.signal;
+    const iterable = this.#hub.watch(prefix, signal);
+    this.#counters.watchers.set(this.#hub.size);
+    return iterable;
+  }
+
+  stats(): StoreStats {
+    this.#counters.watchers.set(this.#hub.size);
+    return this.#counters.snapshot();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeController.abort();
+    const entry = hubs.get(this.path);
+    if (entry && --entry.refs === 0) hubs.delete(this.path);
+    const db = this.#db;
+    this.#db = undefined;
+    if (db) await db.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** The open database; opened on first use so a bad path surfaces as TRIB_STORE_UNAVAILABLE. */
+  #open(): RootDatabase<Buffer, Buffer> {
+    if (this.#closed) throw ErrStoreClosed(this.name);
+    if (this.#db) return this.#db;
+    try {
+      this.#db = open<Buffer, Buffer>({
+        path: this.path,
+        keyEncoding: 'binary',
+        encoding: 'binary',
+        noSync: this.#options.noSync ?? false,
+        ...(this.#options.mapSize ? { mapSize: this.#options.mapSize } : {}),
+      });
+    } catch (err) {
+      throw this.#unavailable('open', err);
+    }
+    this.#log.debug('opened');
+    return this.#db;
+  }
+
+  #call<T>(what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      throw this.#unavailable(what, err);
+    }
+  }
+
+  async #callAsync<T>(what: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      throw this.#unavailable(what, err);
+    }
+  }
+
+  #unavailable(what: string, err: unknown): unknown {
+    if (isTributaryError(err)) return err;
+    this.#counters.errors.inc();
+    this.#log.warn({ err, op: what }, 'lmdb operation failed');
+    return ErrStoreUnavailable(this.name, `${what} failed: ${(err as Error)?.message ?? String(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+export function createLmdbStore(options: LmdbStoreOptions): LmdbStore {
+  return new LmdbStore(options);
+}
