@@ -1,3 +1,4 @@
+export { decodeLeb128, encodeLeb128, joinCollectionKey, splitCollectionKey } from './collections.js';
 export {
   Datatype,
   DcpOpenFlag,
@@ -20,6 +21,68 @@ export {
   VbucketState,
 } from './constants.js';
 export {
+  type DcpBufferAck,
+  type DcpControl,
+  type DcpNoop,
+  type DcpOpen,
+  decodeDcpBufferAck,
+  decodeDcpControl,
+  decodeDcpNoop,
+  decodeDcpOpen,
+  encodeDcpBufferAck,
+  encodeDcpControl,
+  encodeDcpNoop,
+  encodeDcpOpen,
+} from './dcp-control.js';
+export {
+  type DcpDeletion,
+  type DcpExpiration,
+  type DcpMutation,
+  decodeDcpDeletion,
+  decodeDcpExpiration,
+  decodeDcpMutation,
+  encodeDcpDeletion,
+  encodeDcpExpiration,
+  encodeDcpMutation,
+} from './dcp-mutation.js';
+export {
+  type DcpSnapshotMarker,
+  decodeDcpSnapshotMarker,
+  encodeDcpSnapshotMarker,
+} from './dcp-snapshot-marker.js';
+export {
+  type DcpCloseStream,
+  type DcpGetFailoverLog,
+  type DcpGetFailoverLogResponse,
+  type DcpOsoSnapshot,
+  type DcpSeqnoAdvanced,
+  type DcpSetVbucketState,
+  type DcpStreamEnd,
+  type DcpStreamReq,
+  type DcpStreamReqResponse,
+  type DcpSystemEvent,
+  decodeDcpCloseStream,
+  decodeDcpGetFailoverLog,
+  decodeDcpGetFailoverLogResponse,
+  decodeDcpOsoSnapshot,
+  decodeDcpSeqnoAdvanced,
+  decodeDcpSetVbucketState,
+  decodeDcpStreamEnd,
+  decodeDcpStreamReq,
+  decodeDcpStreamReqResponse,
+  decodeDcpSystemEvent,
+  encodeDcpCloseStream,
+  encodeDcpGetFailoverLog,
+  encodeDcpGetFailoverLogResponse,
+  encodeDcpOsoSnapshot,
+  encodeDcpSeqnoAdvanced,
+  encodeDcpSetVbucketState,
+  encodeDcpStreamEnd,
+  encodeDcpStreamReq,
+  encodeDcpStreamReqResponse,
+  encodeDcpSystemEvent,
+} from './dcp-stream.js';
+export {
   ErrBadExtras,
   ErrBadFrame,
   ErrBadMagic,
@@ -29,6 +92,12 @@ export {
   ErrTruncatedFrame,
   ErrUnexpectedPacket,
 } from './errors.js';
+export {
+  decodeFailoverLog,
+  encodeFailoverLog,
+  type FailoverEntry,
+  type FailoverLog,
+} from './failover-log.js';
 export { FrameDecoder, type FrameDecoderOptions } from './frame-decoder.js';
 export {
   encodeFrameInfos,
@@ -48,6 +117,80 @@ export {
   type PacketHeader,
 } from './header.js';
 export { allowedRequestExtras } from './internal/extras-rules.js';
+export {
+  type Delete,
+  decodeDelete,
+  decodeGet,
+  decodeGetAllVbSeqnos,
+  decodeGetAllVbSeqnosResponse,
+  decodeGetResponse,
+  decodeMutationResponse,
+  decodeNoop,
+  decodeStore,
+  decodeTouch,
+  encodeDelete,
+  encodeGet,
+  encodeGetAllVbSeqnos,
+  encodeGetAllVbSeqnosResponse,
+  encodeGetResponse,
+  encodeMutationResponse,
+  encodeNoop,
+  encodeStore,
+  encodeTouch,
+  type Get,
+  type GetAllVbSeqnos,
+  type GetAllVbSeqnosResponse,
+  type GetResponse,
+  type MutationResponse,
+  type Noop,
+  type Store,
+  type Touch,
+  type VbSeqno,
+} from './kv.js';
 export { decodePacket, encodePacket, type Packet, type PacketInput, WirePacket } from './packet.js';
+export { decodeResponse, encodeResponse, type Response, type ResponseInput } from './response.js';
+export {
+  decodeGetClusterConfig,
+  decodeGetErrorMap,
+  decodeHello,
+  decodeHelloResponse,
+  decodeSaslAuth,
+  decodeSaslListMechs,
+  decodeSaslListMechsResponse,
+  decodeSaslResponse,
+  decodeSaslStep,
+  decodeSelectBucket,
+  encodeGetClusterConfig,
+  encodeGetErrorMap,
+  encodeHello,
+  encodeHelloResponse,
+  encodeSaslAuth,
+  encodeSaslListMechs,
+  encodeSaslListMechsResponse,
+  encodeSaslResponse,
+  encodeSaslStep,
+  encodeSelectBucket,
+  type GetClusterConfig,
+  type GetErrorMap,
+  type Hello,
+  type HelloResponse,
+  type SaslAuth,
+  type SaslListMechs,
+  type SaslListMechsResponse,
+  type SaslResponse,
+  type SaslStep,
+  type SelectBucket,
+} from './session.js';
 export * from './transport-frame.js';
+export {
+  type DocumentValue,
+  decodeDocumentValue,
+  decompressValue,
+  encodeXattrs,
+  type ParsedXattrs,
+  parseXattrs,
+  snappyCompress,
+  snappyUncompress,
+  snappyUncompressedLength,
+} from './value.js';
 export { vbucketForKey } from './vbucket.js';
