@@ -1,1 +1,14 @@
-export {};
+export { ErrStoreClosed, ErrStoreUnavailable, ErrStoreWatchOverflow } from './errors.js';
+export type { MetricsInput, StoreStats } from './internal/metrics.js';
+export type { WatchIterable } from './internal/watch-hub.js';
+export { parseRedisStoreOptions, type RedisStorePluginOptions, redisStoreOptionsSchema } from './options.js';
+export { plugin, plugins } from './plugin.js';
+export {
+  createRedisStore,
+  DEFAULT_REDIS_PREFIX,
+  DEFAULT_REDIS_URL,
+  decodeKeyList,
+  encodeKeyList,
+  RedisStore,
+  type RedisStoreOptions,
+} from './redis-store.js';

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { createRegistry, isTributaryError } from '@tributary/core';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import {
+  createRedisStore,
+  DEFAULT_REDIS_URL,
+  decodeKeyList,
+  encodeKeyList,
+  plugin,
+  plugins,
+} from '../src/index.js';
+
+const url = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+const b = (s: string) => Buffer.from(s);
+
+async function dropPrefix(prefix: string): Promise<void> {
+  const r = new Redis(url);
+  try {
+    await r.del(`${prefix}idx`, `${prefix}val`);
+  } finally {
+    await r.quit();
+  }
+}
+
+describe('store-redis', () => {
+  it('registers as the "redis" store plugin and validates options', async () => {
+    const prefix = `trib-test:${randomUUID()}:`;
+    const registry = createRegistry();
+    registry.register(plugin);
+    expect(plugins).toContain(plugin);
+    const store = await registry.create('store', 'redis', { url, prefix });
+    try {
+      expect(store.name).toBe('redis');
+      await store.batch([{ type: 'put', key: b('a'), value: b('1') }]);
+      expect(Buffer.from((await store.get(b('a')))!).toString()).toBe('1');
+    } finally {
+      await store.close();
+      await dropPrefix(prefix);
+    }
+    let err: unknown;
+    try {
+      await registry.create('store', 'redis', { url: 'not a url' });
+    } catch (e) {
+      err = e;
+    }
+    expect(isTributaryError(err, 'TRIB_PLUGIN_OPTIONS')).toBe(true);
+  });
+
+  it('stores with different prefixes share one Redis without seeing each other', async () => {
+    const p1 = `trib-test:${randomUUID()}:`;
+    const p2 = `trib-test:${randomUUID()}:`;
+    const s1 = createRedisStore({ url, prefix: p1 });
+    const s2 = createRedisStore({ url, prefix: p2 });
+    try {
+      const ac = new AbortController();
+      const w2 = s2.watch(b(''), { signal: ac.signal });
+      await w2.ready;
+      const it2 = w2[Symbol.asyncIterator]();
+      const next = it2.next();
+      await s1.batch([{ type: 'put', key: b('only-in-1'), value: b('1') }]);
+      await s2.batch([{ type: 'put', key: b('only-in-2'), value: b('2') }]);
+      // the first key s2's watcher sees is its own, not s1's
+      expect(Buffer.from((await next).value).toString()).toBe('only-in-2');
+      ac.abort();
+      expect(await s2.get(b('only-in-1'))).toBeUndefined();
+      const keys: string[] = [];
+      for await (const e of s1.scan()) keys.push(Buffer.from(e.key).toString());
+      expect(keys).toEqual(['only-in-1']);
+    } finally {
+      await s1.close();
+      await s2.close();
+      await dropPrefix(p1);
+      await dropPrefix(p2);
+    }
+  });
+
+  it('watchers end with TRIB_STORE_UNAVAILABLE when the subscription connection is killed', async () => {
+    const prefix = `trib-test:${randomUUID()}:`;
+    const connectionName = `trib-test-${randomUUID().slice(0, 8)}`;
+    const store = createRedisStore({ url, prefix, redisOptions: { connectionName } });
+    const admin = new Redis(url);
+    try {
+      const watched = store.watch(b('k'));
+      await watched.ready;
+      const it = watched[Symbol.asyncIterator]();
+      const pending = it.next();
+      const list = (await admin.call('CLIENT', 'LIST')) as string;
+      const ids = list
+        .split('\n')
+        .filter((line) => line.includes(`name=${connectionName}`) && /\bsub=[1-9]/.test(line))
+        .map((line) => /\bid=(\d+)/.exec(line)![1]!);
+      expect(ids).toHaveLength(1);
+      await admin.call('CLIENT', 'KILL', 'ID', ids[0]!);
+      let err: unknown;
+      try {
+        await pending;
+      } catch (e) {
+        err = e;
+      }
+      expect(isTributaryError(err, 'TRIB_STORE_UNAVAILABLE')).toBe(true);
+      // a new watch subscribes again and works
+      const again = store.watch(b('k'));
+      await again.ready;
+      const it2 = again[Symbol.asyncIterator]();
+      await store.batch([{ type: 'put', key: b('k1'), value: b('v') }]);
+      expect(Buffer.from((await it2.next()).value).toString()).toBe('k1');
+    } finally {
+      await store.close();
+      await admin.quit();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('the watch key list round-trips any keys (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 1978 }), { maxLength: 20 }), (keys) => {
+        const decoded = decodeKeyList(encodeKeyList(keys.map((k) => Buffer.from(k))));
+        expect(decoded.map((k) => k.toString('hex'))).toEqual(
+          keys.map((k) => Buffer.from(k).toString('hex')),
+        );
+      }),
+    );
+    // truncated input yields the whole keys only, never garbage
+    expect(decodeKeyList(encodeKeyList([b('abc'), b('de')]).subarray(0, 6)).map(String)).toEqual(['abc']);
+  });
+});
