@@ -1,1 +1,40 @@
-export {};
+export {
+  type ChangesDatabase,
+  type ChangesServer,
+  type ChangesServerOptions,
+  createChangesServer,
+} from './changes-server.js';
+export {
+  type ChangeEntry,
+  type ChangesOptions,
+  type ChangesResult,
+  ChannelIndex,
+  type ChannelIndexOptions,
+  type ChannelIndexStats,
+  type ChannelsOf,
+  type CheckpointWriter,
+  createChannelIndex,
+  type DocMeta,
+  defaultChannelsOf,
+  type ReceiverRequest,
+  type StreamMutation,
+  validateChannelName,
+  type WaitOptions,
+} from './channel-index.js';
+export {
+  ErrBadChannel,
+  ErrBadParameter,
+  ErrBadSince,
+  ErrChannelIndexClosed,
+  ErrChannelIndexFailed,
+  ErrChannelIndexReadOnly,
+  ErrUnknownUser,
+} from './errors.js';
+export { decodeSince, encodeSince, type VectorClock } from './since-token.js';
+export {
+  createUserStore,
+  type User,
+  UserStore,
+  type UserStoreOptions,
+  validateUserName,
+} from './user-store.js';

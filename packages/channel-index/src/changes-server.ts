@@ -1,0 +1,590 @@
+import type { ServerResponse } from 'node:http';
+import websocket from '@fastify/websocket';
+import {
+  componentLogger,
+  deriveCredential,
+  isTributaryError,
+  type Logger,
+  type UserCredential,
+  verifyPassword,
+} from '@tributary/core';
+import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { WebSocket } from 'ws';
+import { type ChangeEntry, type ChannelIndex, validateChannelName } from './channel-index.js';
+import { ErrBadParameter } from './errors.js';
+import { decodeSince } from './since-token.js';
+import { type User, type UserStore, validateUserName } from './user-store.js';
+
+export interface ChangesDatabase {
+  index: ChannelIndex;
+  users: UserStore;
+}
+
+export interface ChangesServerOptions {
+  /** Databases served, by name: `/{db}/_changes`. */
+  databases: Record<string, ChangesDatabase>;
+  /** A built-in admin (channel "*") that is not stored, e.g. to create the first users. */
+  admin?: { username: string; password: string };
+  /** Longpoll/continuous timeout when the request gives none (default 300,000 ms, as Sync Gateway). */
+  defaultTimeoutMs?: number;
+  /** Upper bound on the timeout parameter (default 900,000 ms). */
+  maxTimeoutMs?: number;
+  /** Entries read per page while streaming a feed (default 500). */
+  pageSize?: number;
+  logger?: Logger;
+  metrics?: MetricsRegistry;
+}
+
+export interface ChangesServer {
+  readonly app: FastifyInstance;
+  listen(options?: { host?: string; port?: number }): Promise<{ url: string; port: number }>;
+  stats(): { activeFeeds: number; counters: Readonly<Record<string, number>> };
+  close(): Promise<void>;
+}
+
+type Feed = 'normal' | 'longpoll' | 'continuous' | 'websocket';
+
+interface FeedParams {
+  feed: Feed;
+  since: string | undefined;
+  limit: number | undefined;
+  heartbeat: number;
+  timeout: number;
+  channels: string[] | undefined;
+  includeDocs: boolean;
+  activeOnly: boolean;
+}
+
+const FEEDS = new Set(['normal', 'longpoll', 'continuous', 'websocket']);
+
+function bad(name: string, why: string): never {
+  throw ErrBadParameter(name, why);
+}
+
+function asString(name: string, v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v !== 'string') bad(name, 'must be a string');
+  return v;
+}
+
+function asInt(name: string, v: unknown, min: number): number | undefined {
+  const s = asString(name, v);
+  if (s === undefined || s === '') return undefined;
+  if (!/^\d+$/.test(s)) bad(name, 'must be a non-negative integer');
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < min) bad(name, `must be an integer >= ${min}`);
+  return n;
+}
+
+function asBool(name: string, v: unknown): boolean {
+  const s = asString(name, v);
+  if (s === undefined || s === '' || s === 'false') return false;
+  if (s === 'true') return true;
+  return bad(name, 'must be true or false');
+}
+
+function parseParams(
+  raw: Record<string, unknown>,
+  defaults: { timeout: number; maxTimeout: number },
+  forcedFeed?: Feed,
+): FeedParams {
+  const feed = (asString('feed', raw.feed) ?? 'normal') as Feed;
+  if (!FEEDS.has(feed)) bad('feed', 'must be normal, longpoll, continuous or websocket');
+  let since = asString('since', raw.since);
+  if (since !== undefined && since !== 'now') {
+    try {
+      decodeSince(since);
+    } catch (err) {
+      bad('since', (err as Error).message);
+    }
+  }
+  if (since === '') since = undefined;
+  const limit = asInt('limit', raw.limit, 1);
+  const heartbeat = asInt('heartbeat', raw.heartbeat, 0) ?? 0;
+  const timeout = Math.min(asInt('timeout', raw.timeout, 0) ?? defaults.timeout, defaults.maxTimeout);
+  const filter = asString('filter', raw.filter);
+  if (filter !== undefined && filter !== '' && filter !== 'sync_gateway/bychannel')
+    bad('filter', 'only sync_gateway/bychannel is supported');
+  let channels: string[] | undefined;
+  if (raw.channels !== undefined && raw.channels !== null) {
+    const list = Array.isArray(raw.channels)
+      ? raw.channels
+      : (asString('channels', raw.channels) ?? '').split(',');
+    channels = [];
+    for (const c of list) {
+      if (typeof c !== 'string') bad('channels', 'must be channel names');
+      const t = c.trim();
+      if (t === '') continue;
+      try {
+        channels.push(validateChannelName(t));
+      } catch (err) {
+        bad('channels', (err as Error).message);
+      }
+    }
+  }
+  if (filter === 'sync_gateway/bychannel' && (!channels || channels.length === 0))
+    bad('channels', 'required with filter=sync_gateway/bychannel');
+  const style = asString('style', raw.style);
+  if (style !== undefined && style !== '' && style !== 'main_only' && style !== 'all_docs')
+    bad('style', 'must be main_only or all_docs');
+  return {
+    feed: forcedFeed ?? feed,
+    since,
+    limit,
+    heartbeat,
+    timeout,
+    channels,
+    includeDocs: asBool('include_docs', raw.include_docs),
+    activeOnly: asBool('active_only', raw.active_only),
+  };
+}
+
+function parseBasic(header: string | undefined): { user: string; password: string } | undefined {
+  if (!header) return undefined;
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i < 0) return undefined;
+  return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
+}
+
+function entryJson(e: ChangeEntry): string {
+  const o: Record<string, unknown> = {
+    seq: `${e.seq.vbucket}:${e.seq.seqno}`,
+    id: e.id,
+    changes: [{ rev: e.rev }],
+  };
+  if (e.deleted) o.deleted = true;
+  if (e.removed) o.removed = e.removed;
+  if (e.doc) o.doc = e.doc;
+  return JSON.stringify(o);
+}
+
+/**
+ * The `_changes` HTTP feed of Sync Gateway / CouchDB over one or more channel indexes, with
+ * users, channel grants and HTTP Basic authentication, and an admin API for users.
+ */
+export function createChangesServer(options: ChangesServerOptions): ChangesServer {
+  const log = componentLogger(options.logger, 'changes-server');
+  const m: MetricsGroup = (options.metrics ?? createMetrics()).group('changes-server');
+  const defaults = {
+    timeout: options.defaultTimeoutMs ?? 300_000,
+    maxTimeout: options.maxTimeoutMs ?? 900_000,
+  };
+  const pageSize = options.pageSize ?? 500;
+  const adminCred: UserCredential | undefined = options.admin
+    ? deriveCredential(options.admin.username, options.admin.password, {
+        hashes: ['SHA-256'],
+        iterations: 4096,
+      })
+    : undefined;
+  let activeFeeds = 0;
+  const feedControllers = new Set<AbortController>();
+  const app = Fastify({
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    forceCloseConnections: true,
+  });
+
+  const sendError = (
+    reply: FastifyReply,
+    status: number,
+    error: string,
+    reason: string,
+    extra: Record<string, unknown> = {},
+  ) => {
+    m.counter(`http${status}`).inc(1);
+    if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="Tributary"');
+    return reply
+      .code(status)
+      .type('application/json')
+      .send({ error, reason, ...extra });
+  };
+
+  const db = (name: string): ChangesDatabase | undefined =>
+    Object.hasOwn(options.databases, name) ? options.databases[name] : undefined;
+
+  async function authenticate(req: FastifyRequest, d: ChangesDatabase): Promise<User | undefined> {
+    const creds = parseBasic(req.headers.authorization);
+    if (!creds) return undefined;
+    if (adminCred && options.admin && creds.user === options.admin.username) {
+      return verifyPassword(adminCred, creds.password) ? { name: creds.user, channels: ['*'] } : undefined;
+    }
+    try {
+      validateUserName(creds.user);
+    } catch {
+      return undefined;
+    }
+    return d.users.authenticate(creds.user, creds.password);
+  }
+
+  /** The channels this user may read, narrowed by the request's filter; never one not granted. */
+  function visibleChannels(
+    user: User,
+    d: ChangesDatabase,
+    requested: string[] | undefined,
+  ): string[] | 'no-all-docs' {
+    const isAdmin = user.channels.includes('*');
+    if (requested) return isAdmin ? requested : requested.filter((c) => user.channels.includes(c));
+    if (isAdmin) return d.index.allDocsChannel === false ? 'no-all-docs' : [d.index.allDocsChannel];
+    return user.channels;
+  }
+
+  const authHook = async (req: FastifyRequest<{ Params: { db: string } }>, reply: FastifyReply) => {
+    const d = db(req.params.db);
+    if (!d) return sendError(reply, 404, 'not_found', `no database "${req.params.db}"`);
+    if (!req.headers.authorization) return sendError(reply, 401, 'Unauthorized', 'Login required');
+    const user = await authenticate(req, d);
+    if (!user) return sendError(reply, 401, 'Unauthorized', 'Invalid login');
+    (req as unknown as { user: User }).user = user;
+  };
+
+  app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (isTributaryError(err, ErrBadParameter.code)) {
+      return sendError(reply, 400, 'Bad Request', err.message, {
+        parameter: (err.message.match(/"([^"]+)"/) ?? [])[1],
+      });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500)
+      return sendError(reply, status, 'Bad Request', (err as Error).message);
+    log.error({ err }, 'request failed');
+    return sendError(reply, 500, 'Internal Server Error', (err as Error).message);
+  });
+
+  async function runFeed(
+    d: ChangesDatabase,
+    channels: string[],
+    p: FeedParams,
+    signal: AbortSignal,
+    out: {
+      begin(): void;
+      entries(list: ChangeEntry[]): void;
+      heartbeat?(): void;
+      end(lastSeq: string): void;
+    },
+  ): Promise<void> {
+    const idx = d.index;
+    let since = p.since === 'now' ? await idx.currentSince() : (p.since ?? '0');
+    let remaining = p.limit ?? Number.POSITIVE_INFINITY;
+    const page = async () => {
+      const r = await idx.changes({
+        channels,
+        since,
+        limit: Math.min(remaining, pageSize),
+        includeDocs: p.includeDocs,
+        activeOnly: p.activeOnly,
+        signal,
+      });
+      remaining -= r.results.length;
+      return r;
+    };
+    out.begin();
+    if (p.feed === 'normal') {
+      for (;;) {
+        const asked = Math.min(remaining, pageSize);
+        const r = await page();
+        out.entries(r.results);
+        const progressed = r.lastSeq !== since;
+        since = r.lastSeq;
+        if (remaining <= 0 || !progressed || (!p.activeOnly && r.results.length < asked)) break;
+      }
+      out.end(since);
+      return;
+    }
+    if (p.feed === 'longpoll') {
+      const deadline = Date.now() + p.timeout;
+      for (;;) {
+        const r = await page();
+        since = r.lastSeq;
+        if (r.results.length > 0) {
+          out.entries(r.results);
+          break;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        const changed = await idx.waitForChanges({ channels, since, timeoutMs: left, signal });
+        if (!changed) break;
+      }
+      out.end(since);
+      return;
+    }
+    // continuous and websocket
+    let hb: NodeJS.Timeout | undefined;
+    if (p.heartbeat > 0 && out.heartbeat) hb = setInterval(() => out.heartbeat!(), p.heartbeat);
+    try {
+      for (;;) {
+        const asked = Math.min(remaining, pageSize);
+        const r = await page();
+        since = r.lastSeq;
+        if (r.results.length) out.entries(r.results);
+        if (remaining <= 0) break;
+        if (r.results.length < asked) {
+          // With a heartbeat the feed stays open until the client goes (CouchDB); else it times out.
+          const changed = await idx.waitForChanges({
+            channels,
+            since,
+            timeoutMs: p.heartbeat > 0 ? undefined : p.timeout,
+            signal,
+          });
+          if (!changed) break;
+        }
+      }
+    } finally {
+      if (hb) clearInterval(hb);
+    }
+    out.end(since);
+  }
+
+  function trackFeed(res: ServerResponse | WebSocket, kind: 'http' | 'ws'): AbortController {
+    const ac = new AbortController();
+    feedControllers.add(ac);
+    activeFeeds++;
+    m.gauge('activeFeeds').set(activeFeeds);
+    const release = () => {
+      if (!ac.signal.aborted) ac.abort();
+    };
+    if (kind === 'http') {
+      (res as ServerResponse).on('close', release);
+    } else {
+      (res as WebSocket).on('close', release);
+    }
+    ac.signal.addEventListener(
+      'abort',
+      () => {
+        feedControllers.delete(ac);
+        activeFeeds--;
+        m.gauge('activeFeeds').set(activeFeeds);
+      },
+      { once: true },
+    );
+    return ac;
+  }
+
+  const changesHandler = async (req: FastifyRequest<{ Params: { db: string } }>, reply: FastifyReply) => {
+    const d = db(req.params.db)!;
+    const user = (req as unknown as { user: User }).user;
+    const body =
+      req.method === 'POST' && req.body && typeof req.body === 'object'
+        ? (req.body as Record<string, unknown>)
+        : {};
+    const p = parseParams({ ...(req.query as Record<string, unknown>), ...body }, defaults);
+    if (p.feed === 'websocket') bad('feed', 'websocket needs a WebSocket upgrade request');
+    const channels = visibleChannels(user, d, p.channels);
+    if (channels === 'no-all-docs')
+      bad('filter', 'this index has no all-docs channel; give filter=sync_gateway/bychannel');
+    m.counter(`feed.${p.feed}`).inc(1);
+    reply.hijack();
+    const res = reply.raw as ServerResponse;
+    const ac = trackFeed(res, 'http');
+    const write = (s: string) => {
+      if (!res.destroyed) res.write(s);
+    };
+    let first = true;
+    try {
+      if (p.feed === 'continuous') {
+        await runFeed(d, channels, p, ac.signal, {
+          begin: () => {
+            res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+            res.flushHeaders();
+          },
+          entries: (list) => write(list.map((e) => `${entryJson(e)}\n`).join('')),
+          heartbeat: () => write('\n'),
+          end: (lastSeq) => write(`${JSON.stringify({ last_seq: lastSeq })}\n`),
+        });
+      } else {
+        await runFeed(d, channels, p, ac.signal, {
+          begin: () => {
+            res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+            write('{"results":[\n');
+          },
+          entries: (list) => {
+            for (const e of list) {
+              write(`${first ? '' : ',\n'}${entryJson(e)}`);
+              first = false;
+            }
+          },
+          end: (lastSeq) => write(`${first ? '' : '\n'}],\n"last_seq":${JSON.stringify(lastSeq)}}\n`),
+        });
+      }
+      res.end();
+    } catch (err) {
+      if (!ac.signal.aborted) {
+        log.warn({ err }, 'feed failed');
+        m.counter('feedErrors').inc(1);
+      }
+      res.destroy();
+    } finally {
+      if (!ac.signal.aborted) ac.abort();
+    }
+  };
+
+  const wsHandler = (socket: WebSocket, req: FastifyRequest<{ Params: { db: string } }>) => {
+    const d = db(req.params.db)!;
+    const user = (req as unknown as { user: User }).user;
+    const ac = trackFeed(socket, 'ws');
+    m.counter('feed.websocket').inc(1);
+    const fail = (status: number, reason: string, parameter?: string) => {
+      socket.send(
+        JSON.stringify({
+          error: status === 400 ? 'Bad Request' : 'Error',
+          reason,
+          ...(parameter ? { parameter } : {}),
+        }),
+      );
+      socket.close(status === 400 ? 1008 : 1011);
+    };
+    // As Sync Gateway: the client's first message carries the feed options (JSON); query params too.
+    socket.once('message', (data: Buffer) => {
+      let raw: Record<string, unknown> = {};
+      try {
+        const text = data.toString('utf8').trim();
+        if (text) raw = JSON.parse(text);
+        if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not an object');
+      } catch {
+        return fail(400, 'first message must be a JSON object of feed options', 'body');
+      }
+      let p: FeedParams;
+      try {
+        p = parseParams({ ...(req.query as Record<string, unknown>), ...raw }, defaults, 'websocket');
+      } catch (err) {
+        const msg = (err as Error).message;
+        return fail(400, msg, (msg.match(/"([^"]+)"/) ?? [])[1]);
+      }
+      const channels = visibleChannels(user, d, p.channels);
+      if (channels === 'no-all-docs') return fail(400, 'this index has no all-docs channel', 'filter');
+      runFeed(d, channels, p, ac.signal, {
+        begin: () => {},
+        entries: (list) => {
+          if (socket.readyState === socket.OPEN) socket.send(`[${list.map(entryJson).join(',')}]`);
+        },
+        heartbeat: () => {
+          if (socket.readyState === socket.OPEN) socket.ping();
+        },
+        end: (lastSeq) => {
+          if (socket.readyState === socket.OPEN) {
+            socket.send(JSON.stringify({ last_seq: lastSeq }));
+            socket.close(1000);
+          }
+        },
+      }).catch((err) => {
+        if (!ac.signal.aborted) {
+          log.warn({ err }, 'websocket feed failed');
+          m.counter('feedErrors').inc(1);
+          fail(500, (err as Error).message);
+        }
+      });
+    });
+  };
+
+  app.register(async (scope) => {
+    scope.route<{ Params: { db: string } }>({
+      method: 'GET',
+      url: '/:db/_changes',
+      preValidation: authHook,
+      handler: changesHandler,
+      wsHandler,
+    });
+    scope.post<{ Params: { db: string } }>('/:db/_changes', { preValidation: authHook }, changesHandler);
+
+    scope.get<{ Params: { db: string } }>('/:db/', { preValidation: authHook }, async (req) => {
+      const d = db(req.params.db)!;
+      return { db_name: req.params.db, update_seq: await d.index.currentSince(), state: 'Online' };
+    });
+
+    const requireAdmin = async (req: FastifyRequest, reply: FastifyReply) => {
+      const user = (req as unknown as { user?: User }).user;
+      if (!user?.channels.includes('*')) return sendError(reply, 403, 'Forbidden', 'admin access required');
+    };
+    scope.get<{ Params: { db: string } }>(
+      '/:db/_user/',
+      { preValidation: authHook, preHandler: requireAdmin },
+      async (req) => db(req.params.db)!.users.list(),
+    );
+    scope.get<{ Params: { db: string; name: string } }>(
+      '/:db/_user/:name',
+      { preValidation: authHook, preHandler: requireAdmin },
+      async (req, reply) => {
+        const u = await db(req.params.db)!.users.get(req.params.name);
+        if (!u) return sendError(reply, 404, 'not_found', `no user "${req.params.name}"`);
+        return { name: u.name, admin_channels: u.channels, all_channels: u.channels };
+      },
+    );
+    scope.put<{ Params: { db: string; name: string } }>(
+      '/:db/_user/:name',
+      { preValidation: authHook, preHandler: requireAdmin },
+      async (req, reply) => {
+        const b = (req.body ?? {}) as Record<string, unknown>;
+        if (typeof b !== 'object' || Array.isArray(b)) bad('body', 'must be a JSON object');
+        if (b.password !== undefined && typeof b.password !== 'string') bad('password', 'must be a string');
+        const chans = b.admin_channels ?? b.channels;
+        if (chans !== undefined && (!Array.isArray(chans) || chans.some((c) => typeof c !== 'string')))
+          bad('admin_channels', 'must be an array of channel names');
+        try {
+          validateUserName(req.params.name);
+        } catch (err) {
+          bad('name', (err as Error).message);
+        }
+        try {
+          const { created } = await db(req.params.db)!.users.put(req.params.name, {
+            password: b.password as string | undefined,
+            channels: chans as string[] | undefined,
+          });
+          return reply.code(created ? 201 : 200).send({ ok: true });
+        } catch (err) {
+          if (isTributaryError(err, 'TRIB_INVALID_ARGUMENT'))
+            bad(String(err.message.match(/"([^"]+)"/)?.[1] ?? 'body'), err.message);
+          if (isTributaryError(err, 'TRIB_CHANNEL_INDEX_BAD_CHANNEL')) bad('admin_channels', err.message);
+          throw err;
+        }
+      },
+    );
+    scope.delete<{ Params: { db: string; name: string } }>(
+      '/:db/_user/:name',
+      { preValidation: authHook, preHandler: requireAdmin },
+      async (req, reply) => {
+        try {
+          await db(req.params.db)!.users.delete(req.params.name);
+        } catch (err) {
+          if (isTributaryError(err, 'TRIB_CHANGES_UNKNOWN_USER'))
+            return sendError(reply, 404, 'not_found', err.message);
+          throw err;
+        }
+        return { ok: true };
+      },
+    );
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    async listen(o = {}) {
+      await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      return { url: `http://${o.host ?? '127.0.0.1'}:${port}`, port };
+    },
+    stats() {
+      return { activeFeeds, counters: m.snapshot().counters };
+    },
+    close() {
+      if (!closing) {
+        closing = (async () => {
+          for (const ac of [...feedControllers]) ac.abort();
+          await app.close();
+        })();
+      }
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,1421 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type BatchOp,
+  componentLogger,
+  ErrAborted,
+  ErrInvalidArgument,
+  isTributaryError,
+  type Logger,
+  type Store,
+} from '@tributary/core';
+import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
+import {
+  ErrBadChannel,
+  ErrChannelIndexClosed,
+  ErrChannelIndexFailed,
+  ErrChannelIndexReadOnly,
+} from './errors.js';
+import { decodeNum, encodeNum, Keys } from './internal/keys.js';
+import { Lru } from './internal/lru.js';
+import {
+  type BlockEntry,
+  type ChannelMembership,
+  type DocRecord,
+  decodeDoc,
+  decodeEntries,
+  EntryState,
+  encodeDoc,
+  encodeEntries,
+  truncateBlock,
+} from './internal/records.js';
+import { decodeSince, encodeSince, type VectorClock } from './since-token.js';
+
+/** What channelsOf sees besides the key and the parsed body. */
+export interface DocMeta {
+  vbucket: number;
+  seqno: number;
+  cas: bigint;
+  flags: number;
+  expiry: number;
+  revSeqno?: number | undefined;
+  datatype?: number | undefined;
+  xattrs?: Record<string, string> | undefined;
+  /** The raw value bytes (the body channelsOf gets is this parsed as JSON, or undefined). */
+  value: Buffer;
+}
+
+/** Maps a document to the channels it belongs to (Sync Gateway's sync function, reduced). */
+export type ChannelsOf = (
+  key: string,
+  doc: unknown,
+  meta: DocMeta,
+) => string | readonly string[] | undefined | null;
+
+/** The default mapping: the document's `channels` field, a string or an array of strings. */
+export const defaultChannelsOf: ChannelsOf = (_key, doc) => {
+  if (doc === null || typeof doc !== 'object') return undefined;
+  const c = (doc as { channels?: unknown }).channels;
+  if (typeof c === 'string') return [c];
+  if (Array.isArray(c)) return c.filter((x): x is string => typeof x === 'string');
+  return undefined;
+};
+
+/** The request details a datasource passes with a mutation (structurally the datasource's own type). */
+export interface ReceiverRequest {
+  cas: bigint;
+  flags: number;
+  expiry: number;
+  revSeqno: number;
+  datatype: number;
+  value: Buffer;
+  xattrs?: Record<string, string> | undefined;
+  deleteTime?: number | undefined;
+  vbucketUuid?: bigint | undefined;
+}
+
+/** One mutation from a mutation stream (structurally @tributary/transport's Mutation). */
+export interface StreamMutation {
+  vbucket: number;
+  seqno: number;
+  vbuuid?: bigint;
+  key: Buffer | Uint8Array;
+  value: Buffer | Uint8Array;
+  kind: 'mutation' | 'deletion' | 'expiration';
+  cas: bigint;
+  flags: number;
+  expiry: number;
+}
+
+export interface CheckpointWriter {
+  /** Store writes that record datasource metadata for `vb` (e.g. @tributary/datasource's checkpointOps). */
+  ops(vb: number, value: Uint8Array, lastSeq: number): BatchOp[];
+  /** Reads it back. */
+  read(store: Store, vb: number): Promise<Uint8Array | undefined>;
+}
+
+export interface ChannelIndexOptions {
+  store: Store;
+  channelsOf?: ChannelsOf;
+  /** Most mutations one batch writes (default 1000). */
+  maxBatch?: number;
+  /** How long the worker waits for a batch to fill before writing a partial one (default 2 ms). */
+  maxBatchDelayMs?: number;
+  /** Seqnos of one vbucket per channel index block (default 100). */
+  blockSize?: number;
+  /** Pending queue capacity; producers wait for room beyond it (default 4 × maxBatch). */
+  maxPending?: number;
+  /** Key prefix of this index in the store (default "ci:"). */
+  prefix?: string;
+  /** Channel every document is also indexed in, as Sync Gateway's "*" (default "*"; false: none). */
+  allDocsChannel?: string | false;
+  /** Keep document bodies so include_docs works (default true). */
+  storeBodies?: boolean;
+  /**
+   * A process that only serves reads: refuses writes and validates its caches against the store
+   * (another process writes). A writing index assumes it is the only writer of its prefix.
+   */
+  readOnly?: boolean;
+  /** Poll interval for readers when the store cannot push (default 25 ms). */
+  pollIntervalMs?: number;
+  /** Poll interval when the store pushes through watch(), as a fallback (default 1000 ms). */
+  fallbackPollIntervalMs?: number;
+  /** Largest page changes() returns (default 10,000). */
+  maxLimit?: number;
+  /** Custom checkpoint layout (default: this index's own "m/<vb>" keys). */
+  checkpoints?: CheckpointWriter;
+  docCacheSize?: number;
+  blockCacheSize?: number;
+  /** Called with every error the index cannot return to a caller (store failures, datasource errors). */
+  onError?: (err: unknown) => void;
+  logger?: Logger;
+  metrics?: MetricsRegistry;
+}
+
+export interface ChangeEntry {
+  seq: { vbucket: number; seqno: number };
+  id: string;
+  rev: string;
+  deleted?: true;
+  /** Channels (of those asked for) the document left with this change. */
+  removed?: string[];
+  doc?: Record<string, unknown>;
+}
+
+export interface ChangesOptions {
+  channels: readonly string[];
+  /** A token from lastSeq (or "0" / undefined for the beginning, "now" for the current position). */
+  since?: string | VectorClock | undefined;
+  limit?: number | undefined;
+  includeDocs?: boolean | undefined;
+  activeOnly?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ChangesResult {
+  results: ChangeEntry[];
+  lastSeq: string;
+}
+
+export interface WaitOptions {
+  channels: readonly string[];
+  since?: string | VectorClock | undefined;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ChannelIndexStats {
+  pending: number;
+  blockedProducers: number;
+  waiters: number;
+  counter: number;
+  readOnly: boolean;
+  failed?: string;
+  counters: Readonly<Record<string, number>>;
+  gauges: Readonly<Record<string, number>>;
+}
+
+type UpdateItem = {
+  t: 0;
+  vb: number;
+  seq: number;
+  key: string;
+  value: Buffer;
+  deleted: boolean;
+  meta: DocMeta;
+};
+type MetaItem = { t: 1; vb: number; value: Uint8Array };
+type RollbackItem = { t: 2; vb: number; seq: number; done: Deferred };
+type Item = UpdateItem | MetaItem | RollbackItem;
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+interface Waiter {
+  channels: readonly string[];
+  wake: (changed: boolean) => void;
+}
+
+interface ClockCache {
+  version: number;
+  clock: Map<number, number>;
+}
+
+interface Candidate {
+  vb: number;
+  seq: number;
+  id: string;
+  rev: string;
+  active: boolean;
+  deleted: boolean;
+  removed: string[];
+}
+
+const MAX_CHANNEL_BYTES = 200;
+
+export function validateChannelName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0)
+    throw ErrBadChannel(String(name), 'must be a non-empty string');
+  if (name.includes('\u0000')) throw ErrBadChannel(name, 'contains NUL');
+  if (Buffer.byteLength(name) > MAX_CHANNEL_BYTES)
+    throw ErrBadChannel(name, `longer than ${MAX_CHANNEL_BYTES} bytes`);
+  return name;
+}
+
+function revOf(gen: number, cas: bigint): string {
+  return `${gen}-${cas.toString(16).padStart(16, '0')}`;
+}
+
+/**
+ * Sync Gateway's channel index: a datasource Receiver (and mutation-stream sink) that batches
+ * mutations into channel index blocks, channel clocks and a stable clock, and serves change
+ * feeds with vector-clock since tokens, waking waiting readers within milliseconds of a write.
+ */
+export class ChannelIndex implements AsyncDisposable {
+  readonly store: Store;
+  readonly readOnly: boolean;
+  readonly allDocsChannel: string | false;
+  readonly #log: Logger;
+  readonly #m: MetricsGroup;
+  readonly #keys: Keys;
+  readonly #channelsOf: ChannelsOf;
+  readonly #maxBatch: number;
+  readonly #delayMs: number;
+  readonly #blockSize: number;
+  readonly #maxPending: number;
+  readonly #storeBodies: boolean;
+  readonly #pollMs: number;
+  readonly #fallbackPollMs: number;
+  readonly #maxLimit: number;
+  readonly #checkpoints: CheckpointWriter | undefined;
+  readonly #onError: ((err: unknown) => void) | undefined;
+
+  // write side
+  readonly #queue: Item[] = [];
+  readonly #blocked: { item: Item; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #workerWake: (() => void) | undefined;
+  #accepted = 0;
+  #committed = 0;
+  readonly #flushWaiters: { target: number; d: Deferred }[] = [];
+  readonly #applied = new Map<number, number>(); // highest seqno accepted per vb (dedupe)
+  readonly #enqueuedSeq = new Map<number, number>();
+  readonly #metaLatest = new Map<number, Uint8Array>();
+  readonly #docCache: Lru<string, DocRecord | null>;
+  readonly #blockCache: Lru<string, Buffer>;
+  #worker: Promise<void> | undefined;
+
+  // shared state (writer: authoritative; reader: validated against the store)
+  #counter = 0;
+  readonly #stable = new Map<number, number>();
+  #stableCounter = -1;
+  readonly #clocks: Lru<string, ClockCache>;
+  readonly #clockLoads = new Map<string, Promise<ClockCache>>();
+  readonly #pendingClockUpdates = new Map<string, Map<number, number>>();
+  #rollbackGen = 0;
+  #activeRefresh: Promise<void> | undefined;
+  #pendingRefresh: Promise<void> | undefined;
+  readonly #resultCache = new Lru<string, Promise<{ cands: Candidate[]; lastSeq: string }>>(256);
+
+  // notification
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  #waiterCount = 0;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #watchAbort: AbortController | undefined;
+  #pollRunning = false;
+  #pollAgain = false;
+
+  readonly #ready: Promise<void>;
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+  #failed: unknown;
+
+  constructor(options: ChannelIndexOptions) {
+    if (!options?.store) throw ErrInvalidArgument('store', 'required');
+    const int = (name: string, v: number | undefined, def: number, min: number) => {
+      const n = v ?? def;
+      if (!Number.isInteger(n) || n < min) throw ErrInvalidArgument(name, `must be an integer >= ${min}`);
+      return n;
+    };
+    this.store = options.store;
+    this.readOnly = options.readOnly ?? false;
+    this.#maxBatch = int('maxBatch', options.maxBatch, 1000, 1);
+    this.#delayMs = int('maxBatchDelayMs', options.maxBatchDelayMs, 2, 0);
+    this.#blockSize = int('blockSize', options.blockSize, 100, 1);
+    this.#maxPending = int('maxPending', options.maxPending, this.#maxBatch * 4, 1);
+    this.#pollMs = int('pollIntervalMs', options.pollIntervalMs, 25, 1);
+    this.#fallbackPollMs = int('fallbackPollIntervalMs', options.fallbackPollIntervalMs, 1000, 1);
+    this.#maxLimit = int('maxLimit', options.maxLimit, 10_000, 1);
+    this.#storeBodies = options.storeBodies ?? true;
+    this.allDocsChannel = options.allDocsChannel === undefined ? '*' : options.allDocsChannel;
+    if (this.allDocsChannel !== false) validateChannelName(this.allDocsChannel);
+    this.#channelsOf = options.channelsOf ?? defaultChannelsOf;
+    this.#checkpoints = options.checkpoints;
+    this.#onError = options.onError;
+    this.#keys = new Keys(options.prefix ?? 'ci:');
+    this.#docCache = new Lru(int('docCacheSize', options.docCacheSize, 100_000, 0));
+    this.#blockCache = new Lru(int('blockCacheSize', options.blockCacheSize, 20_000, 0));
+    this.#clocks = new Lru(20_000);
+    this.#log = componentLogger(options.logger, 'channel-index', { prefix: this.#keys.prefix });
+    this.#m = (options.metrics ?? createMetrics()).group('channel-index');
+    this.#ready = this.#load();
+    this.#ready.catch((err) => this.#fail(err));
+  }
+
+  async #load(): Promise<void> {
+    this.#counter = decodeNum(await this.store.get(this.#keys.counter));
+    this.#stableCounter = this.#counter;
+    for await (const { key, value } of this.store.scan({ prefix: this.#keys.stablePrefix })) {
+      const vb = this.#keys.vbOfStable(key);
+      const seq = decodeNum(value);
+      this.#stable.set(vb, seq);
+      if (!this.readOnly) this.#applied.set(vb, seq);
+    }
+    this.#log.debug({ counter: this.#counter, vbuckets: this.#stable.size }, 'loaded');
+  }
+
+  /** Resolves once the index has read its state from the store. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  // ---------------------------------------------------------------- receiver (datasource)
+
+  onError(err: unknown): void {
+    this.#m.counter('datasourceErrors').inc(1);
+    this.#log.warn({ err }, 'datasource error');
+    this.#onError?.(err);
+  }
+
+  dataUpdate(vb: number, key: Buffer, seq: number, req: ReceiverRequest): void | Promise<void> {
+    return this.#enqueueUpdate(vb, key, seq, req, false);
+  }
+
+  dataDelete(vb: number, key: Buffer, seq: number, req: ReceiverRequest): void | Promise<void> {
+    return this.#enqueueUpdate(vb, key, seq, req, true);
+  }
+
+  snapshotStart(_vb: number, _snapStart: number, _snapEnd: number, _snapType?: number): void {
+    this.#m.counter('snapshots').inc(1);
+  }
+
+  setMetaData(vb: number, value: Uint8Array): void | Promise<void> {
+    this.#metaLatest.set(vb, value);
+    return this.#enqueue({ t: 1, vb, value });
+  }
+
+  async getMetaData(vb: number): Promise<{ value?: Uint8Array; lastSeq: number }> {
+    await this.#ready;
+    let value = this.#metaLatest.get(vb);
+    if (!value) {
+      value = this.#checkpoints
+        ? await this.#checkpoints.read(this.store, vb)
+        : await this.store.get(this.#keys.meta(vb));
+      if (value) this.#metaLatest.set(vb, value);
+    }
+    const lastSeq = this.#enqueuedSeq.get(vb) ?? this.#applied.get(vb) ?? this.#stable.get(vb) ?? 0;
+    return value ? { value, lastSeq } : { lastSeq };
+  }
+
+  async rollback(vb: number, rollbackSeq: number): Promise<void> {
+    const done = deferred();
+    const r = this.#enqueue({ t: 2, vb, seq: rollbackSeq, done });
+    // The datasource streams again from rollbackSeq: forget what was accepted above it.
+    if ((this.#enqueuedSeq.get(vb) ?? 0) > rollbackSeq) this.#enqueuedSeq.set(vb, rollbackSeq);
+    if (r) await r;
+    await done.promise;
+  }
+
+  rollbackEx(vb: number, _vbucketUuid: bigint, rollbackSeq: number): Promise<void> {
+    return this.rollback(vb, rollbackSeq);
+  }
+
+  /** Mutations from a mutation stream server (a MutationBatch or its mutations). Resolves when queued. */
+  async applyBatch(
+    batch: { mutations: readonly StreamMutation[] } | readonly StreamMutation[],
+  ): Promise<void> {
+    const list = Array.isArray(batch)
+      ? (batch as readonly StreamMutation[])
+      : (batch as { mutations: readonly StreamMutation[] }).mutations;
+    for (const m of list) {
+      const key = Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+      const value = Buffer.isBuffer(m.value) ? m.value : Buffer.from(m.value);
+      const r = this.#enqueueUpdate(
+        m.vbucket,
+        key,
+        m.seqno,
+        { cas: m.cas, flags: m.flags, expiry: m.expiry, revSeqno: 0, datatype: 0, value },
+        m.kind !== 'mutation',
+      );
+      if (r) await r;
+    }
+  }
+
+  /** Resolves when everything queued so far is written (or rejects if the index failed). */
+  flush(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failure());
+    if (this.#committed >= this.#accepted && this.#blocked.length === 0) return Promise.resolve();
+    const d = deferred();
+    this.#flushWaiters.push({ target: this.#accepted + this.#blocked.length, d });
+    return d.promise;
+  }
+
+  #enqueueUpdate(
+    vb: number,
+    key: Buffer,
+    seq: number,
+    req: ReceiverRequest,
+    deleted: boolean,
+  ): void | Promise<void> {
+    if (!Number.isSafeInteger(seq) || seq < 1)
+      throw ErrInvalidArgument('seq', `must be a positive integer, got ${seq}`);
+    const meta: DocMeta = {
+      vbucket: vb,
+      seqno: seq,
+      cas: req.cas,
+      flags: req.flags,
+      expiry: req.expiry,
+      revSeqno: req.revSeqno || undefined,
+      datatype: req.datatype,
+      xattrs: req.xattrs,
+      value: req.value,
+    };
+    return this.#enqueue({ t: 0, vb, seq, key: key.toString('utf8'), value: req.value, deleted, meta });
+  }
+
+  #check(what: string): void {
+    if (this.#closed) throw ErrChannelIndexClosed();
+    if (this.#failed) throw this.#failure();
+    if (this.readOnly) throw ErrChannelIndexReadOnly(what);
+  }
+
+  #failure() {
+    const f = this.#failed as { message?: string } | undefined;
+    return ErrChannelIndexFailed(f?.message ?? String(f), { cause: this.#failed });
+  }
+
+  #enqueue(item: Item): void | Promise<void> {
+    this.#check(item.t === 0 ? 'writing a mutation' : item.t === 1 ? 'writing metadata' : 'rollback');
+    if (!this.#worker) this.#worker = this.#run();
+    if (this.#blocked.length === 0 && this.#queue.length < this.#maxPending) {
+      this.#accept(item);
+      return;
+    }
+    this.#m.counter('backpressureWaits').inc(1);
+    return new Promise<void>((resolve, reject) => {
+      this.#blocked.push({ item, resolve, reject });
+      this.#m.gauge('blockedProducers').set(this.#blocked.length);
+    });
+  }
+
+  #accept(item: Item): void {
+    this.#queue.push(item);
+    this.#accepted++;
+    if (item.t === 0 && item.seq > (this.#enqueuedSeq.get(item.vb) ?? 0))
+      this.#enqueuedSeq.set(item.vb, item.seq);
+    this.#m.gauge('pending').set(this.#queue.length);
+    const w = this.#workerWake;
+    if (w) {
+      this.#workerWake = undefined;
+      w();
+    }
+  }
+
+  #admit(): void {
+    while (this.#blocked.length > 0 && this.#queue.length < this.#maxPending) {
+      const b = this.#blocked.shift()!;
+      this.#accept(b.item);
+      b.resolve();
+    }
+    this.#m.gauge('blockedProducers').set(this.#blocked.length);
+  }
+
+  async #run(): Promise<void> {
+    try {
+      await this.#ready;
+      for (;;) {
+        if (this.#failed) return;
+        if (this.#queue.length === 0) {
+          if (this.#closed) return;
+          await new Promise<void>((r) => {
+            this.#workerWake = r;
+          });
+          continue;
+        }
+        if (this.#queue.length < this.#maxBatch && this.#delayMs > 0 && !this.#closed)
+          await sleep(this.#delayMs);
+        const items = this.#queue.splice(0, this.#maxBatch);
+        this.#admit();
+        this.#m.gauge('pending').set(this.#queue.length);
+        await this.#process(items);
+        this.#committed += items.length;
+        this.#resolveFlushes();
+      }
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #resolveFlushes(): void {
+    for (let i = this.#flushWaiters.length - 1; i >= 0; i--) {
+      const f = this.#flushWaiters[i]!;
+      if (this.#committed >= f.target) {
+        this.#flushWaiters.splice(i, 1);
+        f.d.resolve();
+      }
+    }
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failed) return;
+    this.#failed = err;
+    this.#log.error({ err }, 'channel index failed; writes stop');
+    this.#m.counter('failures').inc(1);
+    const e = this.#failure();
+    for (const b of this.#blocked.splice(0)) b.reject(e);
+    for (const f of this.#flushWaiters.splice(0)) f.d.reject(e);
+    for (const it of this.#queue.splice(0)) if (it.t === 2) it.done.reject(e);
+    this.#onError?.(e);
+  }
+
+  async #process(items: Item[]): Promise<void> {
+    let seg: Item[] = [];
+    for (const it of items) {
+      if (it.t === 2) {
+        if (seg.length) await this.#commitData(seg);
+        seg = [];
+        try {
+          await this.#doRollback(it.vb, it.seq);
+          it.done.resolve();
+        } catch (err) {
+          it.done.reject(err);
+          throw err;
+        }
+      } else {
+        seg.push(it);
+      }
+    }
+    if (seg.length) await this.#commitData(seg);
+  }
+
+  async #writeOps(ops: BatchOp[]): Promise<void> {
+    let delay = 50;
+    for (;;) {
+      try {
+        await this.store.batch(ops);
+        return;
+      } catch (err) {
+        if (!isTributaryError(err) || !err.retriable || this.#closed) throw err;
+        this.#m.counter('storeRetries').inc(1);
+        this.#log.warn({ err, delay }, 'store batch failed; retrying');
+        this.#onError?.(err);
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  #normalizeChannels(out: Set<string>, raw: ReturnType<ChannelsOf>): void {
+    if (raw === undefined || raw === null) return;
+    const list = typeof raw === 'string' ? [raw] : raw;
+    for (const ch of list) {
+      if (
+        typeof ch === 'string' &&
+        ch.length > 0 &&
+        !ch.includes('\u0000') &&
+        Buffer.byteLength(ch) <= MAX_CHANNEL_BYTES
+      )
+        out.add(ch);
+      else this.#m.counter('badChannels').inc(1);
+    }
+  }
+
+  async #commitData(items: Item[]): Promise<void> {
+    const t0 = performance.now();
+    const K = this.#keys;
+    // 1. document records this batch needs
+    const docs = new Map<string, DocRecord | null>();
+    const missing: string[] = [];
+    for (const it of items) {
+      if (it.t !== 0) continue;
+      const dk = K.docString(it.vb, it.key);
+      if (docs.has(dk)) continue;
+      const c = this.#docCache.get(dk);
+      if (c !== undefined) docs.set(dk, c);
+      else {
+        docs.set(dk, null);
+        missing.push(dk);
+      }
+    }
+    if (missing.length) {
+      const vals = await this.store.getMany(missing.map((k) => Buffer.from(k)));
+      for (let i = 0; i < missing.length; i++) {
+        const v = vals[i];
+        docs.set(missing[i]!, v ? decodeDoc(v) : null);
+      }
+    }
+
+    // 2. apply in order
+    const appends = new Map<string, { ch: string; vb: number; blk: number; entries: BlockEntry[] }>();
+    const clockUp = new Map<string, Map<number, number>>();
+    const stableUp = new Map<number, number>();
+    const metaUp = new Map<number, Uint8Array>();
+    const dirtyDocs = new Set<string>();
+    const applied = new Map<number, number>();
+    let nMut = 0;
+    let nDel = 0;
+    let nDup = 0;
+    let nEntries = 0;
+    let nRemovals = 0;
+    let nTombstones = 0;
+    const addEntry = (ch: string, vb: number, e: BlockEntry) => {
+      const blk = Math.floor(e.seq / this.#blockSize);
+      const bk = K.blockString(ch, vb, blk);
+      let a = appends.get(bk);
+      if (!a) appends.set(bk, (a = { ch, vb, blk, entries: [] }));
+      a.entries.push(e);
+      let cu = clockUp.get(ch);
+      if (!cu) clockUp.set(ch, (cu = new Map()));
+      cu.set(vb, e.seq);
+      nEntries++;
+      if (e.state === EntryState.Removed) nRemovals++;
+      else if (e.state === EntryState.Deleted) nTombstones++;
+    };
+    const newChannels = new Set<string>();
+    for (const it of items) {
+      if (it.t === 1) {
+        metaUp.set(it.vb, it.value);
+        continue;
+      }
+      if (it.t !== 0) continue;
+      const last = applied.get(it.vb) ?? this.#applied.get(it.vb) ?? 0;
+      if (it.seq <= last) {
+        nDup++;
+        continue;
+      }
+      applied.set(it.vb, it.seq);
+      stableUp.set(it.vb, it.seq);
+      const dk = K.docString(it.vb, it.key);
+      const prev = docs.get(dk) ?? null;
+      const gen = it.meta.revSeqno ?? (prev ? prev.gen + 1 : 1);
+      const rev = revOf(gen, it.meta.cas);
+      const rec: DocRecord = {
+        seq: it.seq,
+        gen,
+        rev,
+        deleted: it.deleted,
+        channels: new Map<string, ChannelMembership>(prev?.channels),
+        body: !it.deleted && this.#storeBodies ? it.value : undefined,
+      };
+      const entry = (state: EntryState): BlockEntry => ({ seq: it.seq, state, id: it.key, rev });
+      if (it.deleted) {
+        nDel++;
+        let wroteAll = false;
+        for (const [ch, m] of rec.channels) {
+          if (m.state !== EntryState.Active) continue;
+          rec.channels.set(ch, { seq: it.seq, state: EntryState.Deleted });
+          addEntry(ch, it.vb, entry(EntryState.Deleted));
+          if (ch === this.allDocsChannel) wroteAll = true;
+        }
+        if (this.allDocsChannel !== false && !wroteAll) {
+          rec.channels.set(this.allDocsChannel, { seq: it.seq, state: EntryState.Deleted });
+          addEntry(this.allDocsChannel, it.vb, entry(EntryState.Deleted));
+        }
+      } else {
+        nMut++;
+        newChannels.clear();
+        let body: unknown;
+        try {
+          body = JSON.parse(it.value.toString('utf8'));
+        } catch {
+          body = undefined;
+        }
+        let raw: ReturnType<ChannelsOf>;
+        try {
+          raw = this.#channelsOf(it.key, body, it.meta);
+        } catch (err) {
+          this.#m.counter('channelsOfErrors').inc(1);
+          this.#log.warn({ err, key: it.key }, 'channelsOf threw; document indexed in no channel');
+          raw = undefined;
+        }
+        this.#normalizeChannels(newChannels, raw);
+        if (this.allDocsChannel !== false) newChannels.add(this.allDocsChannel);
+        for (const ch of newChannels) {
+          rec.channels.set(ch, { seq: it.seq, state: EntryState.Active });
+          addEntry(ch, it.vb, entry(EntryState.Active));
+        }
+        for (const [ch, m] of prev?.channels ?? []) {
+          if (m.state === EntryState.Active && !newChannels.has(ch)) {
+            rec.channels.set(ch, { seq: it.seq, state: EntryState.Removed });
+            addEntry(ch, it.vb, entry(EntryState.Removed));
+          }
+        }
+      }
+      if (prev || rec.channels.size > 0) {
+        docs.set(dk, rec);
+        dirtyDocs.add(dk);
+      }
+    }
+
+    // 3. blocks
+    const needBlocks: string[] = [];
+    for (const bk of appends.keys()) if (!this.#blockCache.has(bk)) needBlocks.push(bk);
+    const fetched = new Map<string, Buffer | undefined>();
+    if (needBlocks.length) {
+      const vals = await this.store.getMany(needBlocks.map((k) => Buffer.from(k)));
+      for (let i = 0; i < needBlocks.length; i++) {
+        const v = vals[i];
+        fetched.set(needBlocks[i]!, v ? Buffer.from(v) : undefined);
+      }
+    }
+    const ops: BatchOp[] = [];
+    const newBlocks: [string, Buffer][] = [];
+    for (const [bk, a] of appends) {
+      const old = fetched.has(bk) ? fetched.get(bk) : this.#blockCache.get(bk);
+      const add = encodeEntries(a.entries);
+      const bytes = old?.length ? Buffer.concat([old, add]) : add;
+      newBlocks.push([bk, bytes]);
+      ops.push({ type: 'put', key: Buffer.from(bk), value: bytes });
+    }
+    for (const dk of dirtyDocs)
+      ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(docs.get(dk)!) });
+    const counter = stableUp.size > 0 ? this.#counter + 1 : this.#counter;
+    if (stableUp.size > 0) {
+      const cv = encodeNum(counter);
+      for (const [ch, cu] of clockUp) {
+        for (const [vb, seq] of cu) ops.push({ type: 'put', key: K.clock(ch, vb), value: encodeNum(seq) });
+        ops.push({ type: 'put', key: K.version(ch), value: cv });
+      }
+      for (const [vb, seq] of stableUp) ops.push({ type: 'put', key: K.stable(vb), value: encodeNum(seq) });
+      ops.push({ type: 'put', key: K.counter, value: cv });
+    }
+    for (const [vb, value] of metaUp) {
+      const lastSeq = applied.get(vb) ?? this.#applied.get(vb) ?? 0;
+      if (this.#checkpoints) ops.push(...this.#checkpoints.ops(vb, value, lastSeq));
+      else ops.push({ type: 'put', key: K.meta(vb), value });
+    }
+    if (ops.length) await this.#writeOps(ops);
+
+    // 4. committed: update caches, then wake readers
+    for (const dk of dirtyDocs) this.#docCache.set(dk, docs.get(dk)!);
+    for (const [dk, rec] of docs) if (rec === null && !this.#docCache.has(dk)) this.#docCache.set(dk, null);
+    for (const [bk, bytes] of newBlocks) this.#blockCache.set(bk, bytes);
+    for (const [vb, seq] of applied) this.#applied.set(vb, seq);
+    if (stableUp.size > 0) {
+      this.#counter = counter;
+      for (const [vb, seq] of stableUp) this.#stable.set(vb, seq);
+      this.#stableCounter = counter;
+      for (const [ch, cu] of clockUp) {
+        const cached = this.#clocks.peek(ch);
+        if (cached) {
+          for (const [vb, seq] of cu) cached.clock.set(vb, seq);
+          cached.version = counter;
+        }
+        const pend = this.#pendingClockUpdates.get(ch);
+        if (pend) for (const [vb, seq] of cu) pend.set(vb, Math.max(pend.get(vb) ?? 0, seq));
+      }
+    }
+    const ms = performance.now() - t0;
+    this.#m.counter('batches').inc(1);
+    this.#m.counter('mutations').inc(nMut);
+    this.#m.counter('deletions').inc(nDel);
+    this.#m.counter('duplicates').inc(nDup);
+    this.#m.counter('entries').inc(nEntries);
+    this.#m.counter('removals').inc(nRemovals);
+    this.#m.counter('tombstones').inc(nTombstones);
+    this.#m.counter('metaWrites').inc(metaUp.size);
+    this.#m.histogram('batchSize').observe(items.length);
+    this.#m.histogram('commitMs').observe(ms);
+    if (this.#log.isLevelEnabled('trace'))
+      this.#log.trace({ items: items.length, entries: nEntries, ms }, 'batch committed');
+    if (clockUp.size > 0) this.#notify(clockUp.keys());
+  }
+
+  async #doRollback(vb: number, seq: number): Promise<void> {
+    const K = this.#keys;
+    this.#m.counter('rollbacks').inc(1);
+    this.#log.info({ vb, seq }, 'rollback');
+    // Documents whose last change is above the rollback point.
+    const affected = new Map<string, DocRecord>();
+    for await (const { key, value } of this.store.scan({ prefix: K.docVbPrefix(vb) })) {
+      const rec = decodeDoc(value);
+      if (rec.seq > seq) affected.set(K.idOfDocKey(key), rec);
+    }
+    const channels = new Set<string>();
+    for (const rec of affected.values()) for (const ch of rec.channels.keys()) channels.add(ch);
+    const ops: BatchOp[] = [];
+    // Latest surviving entry per (doc, channel).
+    const survivors = new Map<string, Map<string, BlockEntry>>();
+    const newClock = new Map<string, number>();
+    for (const ch of channels) {
+      let maxKept = 0;
+      for await (const { key, value } of this.store.scan({ prefix: K.blockVbPrefix(ch, vb) })) {
+        const bkString = Buffer.from(key).toString('utf8');
+        const { bytes, maxSeq } = truncateBlock(value, seq);
+        if (bytes.length !== value.length) {
+          ops.push(bytes.length ? { type: 'put', key, value: bytes } : { type: 'del', key });
+        }
+        this.#blockCache.delete(bkString);
+        if (maxSeq > maxKept) maxKept = maxSeq;
+        for (const e of decodeEntries(bytes)) {
+          if (!affected.has(e.id)) continue;
+          let s = survivors.get(e.id);
+          if (!s) survivors.set(e.id, (s = new Map()));
+          s.set(ch, e);
+        }
+      }
+      newClock.set(ch, maxKept);
+      ops.push(
+        maxKept > 0
+          ? { type: 'put', key: K.clock(ch, vb), value: encodeNum(maxKept) }
+          : { type: 'del', key: K.clock(ch, vb) },
+      );
+    }
+    for (const [id, rec] of affected) {
+      const dk = K.docString(vb, id);
+      this.#docCache.delete(dk);
+      const s = survivors.get(id);
+      if (!s || s.size === 0) {
+        ops.push({ type: 'del', key: Buffer.from(dk) });
+        continue;
+      }
+      let latest: BlockEntry | undefined;
+      const chans = new Map<string, ChannelMembership>();
+      for (const [ch, e] of s) {
+        chans.set(ch, { seq: e.seq, state: e.state });
+        if (!latest || e.seq > latest.seq) latest = e;
+      }
+      const gen = Number.parseInt(latest!.rev, 10) || rec.gen;
+      const restored: DocRecord = {
+        seq: latest!.seq,
+        gen,
+        rev: latest!.rev,
+        deleted: latest!.state === EntryState.Deleted,
+        channels: chans,
+      };
+      ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(restored) });
+    }
+    const stable = Math.min(this.#stable.get(vb) ?? 0, seq);
+    const counter = this.#counter + 1;
+    const cv = encodeNum(counter);
+    for (const ch of channels) ops.push({ type: 'put', key: K.version(ch), value: cv });
+    ops.push({ type: 'put', key: K.stable(vb), value: encodeNum(stable) });
+    ops.push({ type: 'put', key: K.counter, value: cv });
+    await this.#writeOps(ops);
+    this.#rollbackGen++;
+    this.#counter = counter;
+    this.#stableCounter = counter;
+    this.#stable.set(vb, stable);
+    this.#applied.set(vb, Math.min(this.#applied.get(vb) ?? 0, seq));
+    for (const [ch, max] of newClock) {
+      const cached = this.#clocks.peek(ch);
+      if (cached) {
+        if (max > 0) cached.clock.set(vb, max);
+        else cached.clock.delete(vb);
+        cached.version = counter;
+      }
+    }
+    this.#resultCache.clear();
+    this.#m.counter('rolledBackDocs').inc(affected.size);
+    this.#notify(channels);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  #checkOpen(): void {
+    if (this.#closed) throw ErrChannelIndexClosed();
+  }
+
+  #channelList(channels: readonly string[]): string[] {
+    if (!Array.isArray(channels)) throw ErrInvalidArgument('channels', 'must be an array of channel names');
+    const out = new Set<string>();
+    for (const ch of channels) out.add(validateChannelName(ch));
+    return [...out].sort();
+  }
+
+  #sinceClock(since: ChangesOptions['since']): VectorClock | 'now' {
+    if (since instanceof Map) return since;
+    if (since === 'now') return 'now';
+    return decodeSince(since as string | undefined);
+  }
+
+  /** The current position of the whole index (what since=now means). */
+  async currentSince(): Promise<string> {
+    this.#checkOpen();
+    await this.#ready;
+    if (this.readOnly) await this.#refresh();
+    return encodeSince(this.#stable);
+  }
+
+  #refresh(): Promise<void> {
+    if (this.#pendingRefresh) return this.#pendingRefresh;
+    if (!this.#activeRefresh) {
+      this.#activeRefresh = this.#doRefresh().finally(() => {
+        this.#activeRefresh = undefined;
+      });
+      return this.#activeRefresh;
+    }
+    const after = this.#activeRefresh;
+    this.#pendingRefresh = after
+      .catch(() => {})
+      .then(() => {
+        this.#pendingRefresh = undefined;
+        return this.#refresh();
+      });
+    return this.#pendingRefresh;
+  }
+
+  async #doRefresh(): Promise<void> {
+    const counter = decodeNum(await this.store.get(this.#keys.counter));
+    if (counter === this.#stableCounter) return;
+    const stable = new Map<number, number>();
+    for await (const { key, value } of this.store.scan({ prefix: this.#keys.stablePrefix })) {
+      stable.set(this.#keys.vbOfStable(key), decodeNum(value));
+    }
+    this.#stable.clear();
+    for (const [vb, s] of stable) this.#stable.set(vb, s);
+    this.#stableCounter = counter;
+    this.#counter = Math.max(this.#counter, counter);
+    this.#m.counter('stableReloads').inc(1);
+  }
+
+  async #loadClock(ch: string, version: number): Promise<ClockCache> {
+    const running = this.#clockLoads.get(ch);
+    if (running) return running;
+    const p = (async () => {
+      for (;;) {
+        const gen = this.#rollbackGen;
+        if (!this.readOnly) this.#pendingClockUpdates.set(ch, new Map());
+        const clock = new Map<number, number>();
+        for await (const { key, value } of this.store.scan({ prefix: this.#keys.clockPrefix(ch) })) {
+          clock.set(this.#keys.vbOfClockKey(key), decodeNum(value));
+        }
+        const pend = this.#pendingClockUpdates.get(ch);
+        this.#pendingClockUpdates.delete(ch);
+        if (gen !== this.#rollbackGen) continue;
+        if (pend) for (const [vb, s] of pend) clock.set(vb, Math.max(clock.get(vb) ?? 0, s));
+        const c: ClockCache = { version: this.readOnly ? version : this.#counter, clock };
+        this.#clocks.set(ch, c);
+        this.#m.counter('clockLoads').inc(1);
+        return c;
+      }
+    })().finally(() => this.#clockLoads.delete(ch));
+    this.#clockLoads.set(ch, p);
+    return p;
+  }
+
+  /** Stable clock then channel clocks, in that order (so no entry at or below stable is missed). */
+  async #snapshot(
+    channels: readonly string[],
+  ): Promise<{ stable: Map<number, number>; clocks: Map<string, Map<number, number>>; gen: number }> {
+    await this.#ready;
+    const clocks = new Map<string, Map<number, number>>();
+    if (this.readOnly) {
+      await this.#refresh();
+      const stable = new Map(this.#stable);
+      const gen = this.#stableCounter;
+      const versions = await this.store.getMany(channels.map((ch) => this.#keys.version(ch)));
+      await Promise.all(
+        channels.map(async (ch, i) => {
+          const v = decodeNum(versions[i]);
+          const cached = this.#clocks.get(ch);
+          const c = cached && cached.version === v ? cached : await this.#loadClock(ch, v);
+          clocks.set(ch, c.clock);
+        }),
+      );
+      return { stable, clocks, gen };
+    }
+    const stable = new Map(this.#stable);
+    const gen = this.#counter;
+    await Promise.all(
+      channels.map(async (ch) => {
+        const c = this.#clocks.get(ch) ?? (await this.#loadClock(ch, 0));
+        clocks.set(ch, new Map(c.clock));
+      }),
+    );
+    return { stable, clocks, gen };
+  }
+
+  async #readChannelVb(
+    ch: string,
+    vb: number,
+    lo: number,
+    hi: number,
+    cap: number,
+  ): Promise<{ entries: BlockEntry[]; complete: number }> {
+    const K = this.#keys;
+    const entries: BlockEntry[] = [];
+    const from = Math.floor((lo + 1) / this.#blockSize);
+    const to = Math.floor(hi / this.#blockSize);
+    for await (const { value } of this.store.scan({
+      gte: K.block(ch, vb, from),
+      lt: K.block(ch, vb, to + 1),
+    })) {
+      const got = decodeEntries(value, lo, hi);
+      for (const e of got) entries.push(e);
+      if (entries.length >= cap) {
+        // Complete up to the last entry read; the caller pages on from there.
+        return { entries, complete: entries[entries.length - 1]!.seq };
+      }
+    }
+    return { entries, complete: hi };
+  }
+
+  async #candidates(
+    channels: string[],
+    since: VectorClock,
+    limit: number,
+    activeOnly: boolean,
+  ): Promise<{ cands: Candidate[]; lastSeq: string }> {
+    const snap = await this.#snapshot(channels);
+    const key = `${snap.gen}|${channels.join('\u0000')}|${encodeSince(since)}|${limit}|${activeOnly ? 1 : 0}`;
+    const hit = this.#resultCache.get(key);
+    if (hit) {
+      this.#m.counter('changesCoalesced').inc(1);
+      return hit;
+    }
+    // Shared by every caller asking the same question of the same state (10,000 woken longpolls
+    // on one channel cost one read), so it takes no caller's signal.
+    const p = this.#computeCandidates(snap, channels, since, limit, activeOnly);
+    this.#resultCache.set(key, p);
+    p.catch(() => this.#resultCache.delete(key));
+    return p;
+  }
+
+  async #computeCandidates(
+    snap: { stable: Map<number, number>; clocks: Map<string, Map<number, number>> },
+    channels: string[],
+    since: VectorClock,
+    limit: number,
+    activeOnly: boolean,
+  ): Promise<{ cands: Candidate[]; lastSeq: string }> {
+    const vbs = new Map<number, number>(); // vb → highest clock among channels
+    for (const clock of snap.clocks.values()) {
+      for (const [vb, s] of clock) {
+        if (s > (since.get(vb) ?? 0) && s > (vbs.get(vb) ?? 0)) vbs.set(vb, s);
+      }
+    }
+    const perVb: { vb: number; list: Candidate[]; bound: number }[] = [];
+    const vbList = [...vbs.keys()].sort((a, b) => a - b);
+    await Promise.all(
+      vbList.map(async (vb) => {
+        const lo = since.get(vb) ?? 0;
+        const hi = Math.min(snap.stable.get(vb) ?? 0, vbs.get(vb)!);
+        if (hi <= lo) return;
+        let bound = hi;
+        const bySeq = new Map<number, Candidate>();
+        for (const ch of channels) {
+          const c = snap.clocks.get(ch)!.get(vb) ?? 0;
+          if (c <= lo) continue;
+          const { entries, complete } = await this.#readChannelVb(ch, vb, lo, Math.min(hi, c), limit);
+          if (complete < Math.min(hi, c)) bound = Math.min(bound, complete);
+          for (const e of entries) {
+            let cand = bySeq.get(e.seq);
+            if (!cand)
+              bySeq.set(
+                e.seq,
+                (cand = { vb, seq: e.seq, id: e.id, rev: e.rev, active: false, deleted: false, removed: [] }),
+              );
+            if (e.state === EntryState.Active) cand.active = true;
+            else if (e.state === EntryState.Deleted) cand.deleted = true;
+            else cand.removed.push(ch);
+          }
+        }
+        // Keep each document once, at its latest change within the bound.
+        const latest = new Map<string, Candidate>();
+        for (const cand of bySeq.values()) {
+          if (cand.seq > bound) continue;
+          const cur = latest.get(cand.id);
+          if (!cur || cand.seq > cur.seq) latest.set(cand.id, cand);
+        }
+        const list = [...latest.values()].sort((a, b) => a.seq - b.seq);
+        perVb.push({ vb, list, bound });
+      }),
+    );
+    // Stable order: by seqno, then vbucket; a page is a prefix of it.
+    const all: Candidate[] = [];
+    for (const v of perVb) for (const c of v.list) all.push(c);
+    all.sort((a, b) => a.seq - b.seq || a.vb - b.vb);
+    const next = new Map(since);
+    const out: Candidate[] = [];
+    const consumed = new Map<number, number>();
+    let i = 0;
+    for (; i < all.length && out.length < limit; i++) {
+      const c = all[i]!;
+      consumed.set(c.vb, c.seq);
+      if (activeOnly && !c.active) continue;
+      out.push(c);
+    }
+    const done = i >= all.length;
+    const remainingVbs = new Set<number>();
+    if (!done) for (let j = i; j < all.length; j++) remainingVbs.add(all[j]!.vb);
+    for (const v of perVb) {
+      if (!remainingVbs.has(v.vb)) next.set(v.vb, v.bound);
+      else if (consumed.has(v.vb)) next.set(v.vb, consumed.get(v.vb)!);
+    }
+    return { cands: out, lastSeq: encodeSince(next) };
+  }
+
+  /**
+   * Changes in `channels` after `since`, each document once at its latest change, in a stable
+   * order (seqno, then vbucket). lastSeq resumes exactly after the last entry returned.
+   */
+  async changes(options: ChangesOptions): Promise<ChangesResult> {
+    this.#checkOpen();
+    options.signal?.throwIfAborted();
+    const channels = this.#channelList(options.channels);
+    const limit = options.limit ?? this.#maxLimit;
+    if (!Number.isInteger(limit) || limit < 1)
+      throw ErrInvalidArgument('limit', 'must be a positive integer');
+    let since = this.#sinceClock(options.since);
+    if (since === 'now') since = decodeSince(await this.currentSince());
+    this.#m.counter('changesCalls').inc(1);
+    if (channels.length === 0) return { results: [], lastSeq: encodeSince(since) };
+    const { cands, lastSeq } = await this.#candidates(
+      channels,
+      since,
+      Math.min(limit, this.#maxLimit),
+      options.activeOnly ?? false,
+    );
+    options.signal?.throwIfAborted();
+    const results: ChangeEntry[] = cands.map((c) => {
+      const e: ChangeEntry = { seq: { vbucket: c.vb, seqno: c.seq }, id: c.id, rev: c.rev };
+      if (!c.active) {
+        if (c.deleted) e.deleted = true;
+        else e.removed = [...c.removed];
+      }
+      return e;
+    });
+    if (options.includeDocs && results.length) await this.#attachDocs(results, channels);
+    return { results, lastSeq };
+  }
+
+  async #attachDocs(results: ChangeEntry[], channels: string[]): Promise<void> {
+    const asked = new Set(channels);
+    const vals = await this.store.getMany(results.map((r) => this.#keys.doc(r.seq.vbucket, r.id)));
+    results.forEach((r, i) => {
+      const v = vals[i];
+      const rec = v ? decodeDoc(v) : undefined;
+      if (r.deleted || rec?.deleted) {
+        r.doc = { _id: r.id, _rev: rec?.rev ?? r.rev, _deleted: true };
+        return;
+      }
+      // Only a body the reader may see: the document must still be in one of the channels asked for.
+      const visible =
+        rec && [...rec.channels].some(([ch, m]) => m.state === EntryState.Active && asked.has(ch));
+      if (r.removed || !visible || !rec) {
+        r.doc = { _id: r.id, _rev: rec?.rev ?? r.rev, _removed: true };
+        return;
+      }
+      let body: Record<string, unknown> = {};
+      if (rec.body) {
+        try {
+          const parsed = JSON.parse(rec.body.toString('utf8'));
+          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed;
+        } catch {
+          body = {};
+        }
+      }
+      r.doc = { ...body, _id: r.id, _rev: rec.rev };
+    });
+  }
+
+  /**
+   * Resolves true as soon as one of `channels` has entries after `since` (at once if it already
+   * has), false on timeout; rejects with TRIB_ABORTED when the signal aborts.
+   */
+  async waitForChanges(options: WaitOptions): Promise<boolean> {
+    this.#checkOpen();
+    const channels = this.#channelList(options.channels);
+    let since = this.#sinceClock(options.since);
+    if (since === 'now') since = decodeSince(await this.currentSince());
+    const signal = options.signal;
+    if (signal?.aborted) throw ErrAborted('waitForChanges', { cause: signal.reason });
+    if (channels.length === 0) {
+      if (options.timeoutMs !== undefined)
+        await sleep(options.timeoutMs, undefined, { signal }).catch(() => {});
+      if (signal?.aborted) throw ErrAborted('waitForChanges', { cause: signal.reason });
+      return false;
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        channels,
+        wake: (changed) => finish(() => resolve(changed)),
+      };
+      const onAbort = () => finish(() => reject(ErrAborted('waitForChanges', { cause: signal?.reason })));
+      const finish = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#removeWaiter(waiter);
+        f();
+      };
+      this.#addWaiter(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.timeoutMs !== undefined) timer = setTimeout(() => waiter.wake(false), options.timeoutMs);
+      // Registered first, then checked: a write between the two still wakes us.
+      this.#snapshot(channels).then(
+        (snap) => {
+          if (this.#hasNew(snap, since as VectorClock)) waiter.wake(true);
+        },
+        (err) => finish(() => reject(err)),
+      );
+    });
+  }
+
+  #hasNew(
+    snap: { stable: Map<number, number>; clocks: Map<string, Map<number, number>> },
+    since: VectorClock,
+  ): boolean {
+    for (const clock of snap.clocks.values()) {
+      for (const [vb, s] of clock) {
+        const lo = since.get(vb) ?? 0;
+        if (s > lo && (snap.stable.get(vb) ?? 0) > lo) return true;
+      }
+    }
+    return false;
+  }
+
+  #addWaiter(w: Waiter): void {
+    for (const ch of w.channels) {
+      let set = this.#waiters.get(ch);
+      if (!set) this.#waiters.set(ch, (set = new Set()));
+      set.add(w);
+    }
+    this.#waiterCount++;
+    this.#m.gauge('waiters').set(this.#waiterCount);
+    if (this.readOnly) this.#startPolling();
+  }
+
+  #removeWaiter(w: Waiter): void {
+    for (const ch of w.channels) {
+      const set = this.#waiters.get(ch);
+      if (set?.delete(w) && set.size === 0) this.#waiters.delete(ch);
+    }
+    this.#waiterCount--;
+    this.#m.gauge('waiters').set(this.#waiterCount);
+    if (this.#waiterCount === 0) this.#stopPolling();
+  }
+
+  #notify(channels: Iterable<string>): void {
+    let woken = 0;
+    const all = new Set<Waiter>();
+    for (const ch of channels) {
+      const set = this.#waiters.get(ch);
+      if (set) for (const w of set) all.add(w);
+    }
+    for (const w of all) {
+      w.wake(true);
+      woken++;
+    }
+    if (woken) this.#m.counter('wakeups').inc(woken);
+  }
+
+  // Sync Gateway's poller: runs only while readers wait; loads the batch counter (the stable clock's
+  // version) and, if it moved, the versions of the waited-on channels, and wakes their readers.
+  #startPolling(): void {
+    if (this.#closed) return;
+    if (this.store.watch && !this.#watchAbort) {
+      const ac = new AbortController();
+      this.#watchAbort = ac;
+      const it = this.store.watch(this.#keys.counter, { signal: ac.signal });
+      (async () => {
+        try {
+          for await (const _ of it) {
+            this.#m.counter('watchEvents').inc(1);
+            this.#poll();
+          }
+        } catch (err) {
+          if (!ac.signal.aborted) {
+            this.#m.counter('watchErrors').inc(1);
+            this.#log.warn({ err }, 'store watch failed; polling only');
+          }
+        } finally {
+          if (this.#watchAbort === ac) this.#watchAbort = undefined;
+        }
+      })();
+      this.#poll();
+    }
+    if (!this.#pollTimer) this.#schedulePoll();
+  }
+
+  #schedulePoll(): void {
+    const ms = this.#watchAbort ? this.#fallbackPollMs : this.#pollMs;
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
+      if (this.#waiterCount === 0 || this.#closed) return;
+      this.#poll();
+      this.#schedulePoll();
+    }, ms);
+    this.#pollTimer.unref?.();
+  }
+
+  #stopPolling(): void {
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
+    this.#watchAbort?.abort();
+    this.#watchAbort = undefined;
+  }
+
+  #poll(): void {
+    if (this.#pollRunning) {
+      this.#pollAgain = true;
+      return;
+    }
+    this.#pollRunning = true;
+    this.#pollOnce()
+      .catch((err) => {
+        this.#m.counter('pollErrors').inc(1);
+        this.#log.warn({ err }, 'poll failed');
+        this.#onError?.(err);
+      })
+      .finally(() => {
+        this.#pollRunning = false;
+        if (this.#pollAgain && this.#waiterCount > 0) {
+          this.#pollAgain = false;
+          this.#poll();
+        }
+      });
+  }
+
+  async #pollOnce(): Promise<void> {
+    this.#m.counter('polls').inc(1);
+    const before = this.#stableCounter;
+    await this.#refresh();
+    if (this.#stableCounter === before) return;
+    const chans = [...this.#waiters.keys()];
+    if (!chans.length) return;
+    const versions = await this.store.getMany(chans.map((ch) => this.#keys.version(ch)));
+    const changed: string[] = [];
+    chans.forEach((ch, i) => {
+      const v = decodeNum(versions[i]);
+      const cached = this.#clocks.peek(ch);
+      if (!cached || cached.version !== v) changed.push(ch);
+    });
+    if (changed.length) this.#notify(changed);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  stats(): ChannelIndexStats {
+    const snap = this.#m.snapshot();
+    const s: ChannelIndexStats = {
+      pending: this.#queue.length,
+      blockedProducers: this.#blocked.length,
+      waiters: this.#waiterCount,
+      counter: this.#counter,
+      readOnly: this.readOnly,
+      counters: snap.counters,
+      gauges: snap.gauges,
+    };
+    if (this.#failed) s.failed = String((this.#failed as Error)?.message ?? this.#failed);
+    return s;
+  }
+
+  /** The stable clock as a since token (where every vbucket is fully indexed). */
+  stableClock(): ReadonlyMap<number, number> {
+    return this.#stable;
+  }
+
+  /** Writes what is queued, wakes every waiter (false), stops. Idempotent; the store stays open. */
+  close(): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    this.#closed = true;
+    this.#closePromise = (async () => {
+      const err = ErrChannelIndexClosed();
+      for (const b of this.#blocked.splice(0)) b.reject(err);
+      const w = this.#workerWake;
+      this.#workerWake = undefined;
+      w?.();
+      if (this.#worker) await this.#worker;
+      for (const f of this.#flushWaiters.splice(0)) f.d.reject(err);
+      this.#stopPolling();
+      for (const set of [...this.#waiters.values()]) for (const wt of [...set]) wt.wake(false);
+      await this.#ready.catch(() => {});
+    })();
+    return this.#closePromise;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+export function createChannelIndex(options: ChannelIndexOptions): ChannelIndex {
+  return new ChannelIndex(options);
+}

@@ -1,0 +1,296 @@
+import { createChannelIndex, decodeSince, encodeSince } from '@tributary/channel-index';
+import { isTributaryError } from '@tributary/core';
+import { createMemoryBackend, createMemoryStore } from '@tributary/store-memory';
+import { describe, expect, it } from 'vitest';
+import { allChanges, del, dumpIndex, mut, until, workload } from './helpers.js';
+
+describe('channel index on the memory store', () => {
+  it('indexes documents into their channels and serves them in a stable order', async () => {
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatch: 100, maxBatchDelayMs: 0, blockSize: 4 });
+    await index.applyBatch([
+      mut(0, 1, 'a', { channels: ['red'] }),
+      mut(1, 1, 'b', { channels: 'blue' }),
+      mut(0, 2, 'c', { channels: ['red', 'blue'] }),
+      mut(2, 1, 'd', {}),
+    ]);
+    await index.flush();
+    const red = await index.changes({ channels: ['red'] });
+    expect(red.results.map((r) => r.id)).toEqual(['a', 'c']);
+    expect(red.results[0]!.seq).toEqual({ vbucket: 0, seqno: 1 });
+    expect(red.results[0]!.rev).toMatch(/^1-[0-9a-f]{16}$/);
+    const both = await index.changes({ channels: ['red', 'blue'] });
+    expect(both.results.map((r) => `${r.id}@${r.seq.vbucket}:${r.seq.seqno}`)).toEqual([
+      'a@0:1',
+      'b@1:1',
+      'c@0:2',
+    ]);
+    const all = await index.changes({ channels: ['*'] });
+    expect(all.results.map((r) => r.id).sort()).toEqual(['a', 'b', 'c', 'd']);
+    // since=lastSeq: nothing new; a new write shows up alone
+    expect((await index.changes({ channels: ['red'], since: red.lastSeq })).results).toEqual([]);
+    await index.applyBatch([mut(0, 3, 'e', { channels: ['red'] })]);
+    await index.flush();
+    const next = await index.changes({ channels: ['red'], since: red.lastSeq });
+    expect(next.results.map((r) => r.id)).toEqual(['e']);
+    expect(decodeSince(next.lastSeq).get(0)).toBe(3);
+    expect(index.stats().counters.mutations).toBe(5);
+    await index.close();
+  });
+
+  it('writes removal entries when a document leaves a channel and tombstones in every channel on deletion', async () => {
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+    await index.applyBatch([mut(3, 1, 'doc', { channels: ['a', 'b'] })]);
+    await index.flush();
+    const s1 = (await index.changes({ channels: ['a', 'b', 'c'] })).lastSeq;
+    await index.applyBatch([mut(3, 2, 'doc', { channels: ['b', 'c'] })]);
+    await index.flush();
+    const a = await index.changes({ channels: ['a'], since: s1 });
+    expect(a.results).toEqual([
+      { seq: { vbucket: 3, seqno: 2 }, id: 'doc', rev: expect.any(String), removed: ['a'] },
+    ]);
+    // Still visible through b: a normal entry for a reader of a and b.
+    const ab = await index.changes({ channels: ['a', 'b'], since: s1 });
+    expect(ab.results[0]!.removed).toBeUndefined();
+    expect((await index.changes({ channels: ['a'], since: s1, activeOnly: true })).results).toEqual([]);
+    await index.applyBatch([del(3, 3, 'doc')]);
+    await index.flush();
+    for (const ch of ['b', 'c', '*']) {
+      const r = await index.changes({ channels: [ch] });
+      expect(r.results).toEqual([
+        { seq: { vbucket: 3, seqno: 3 }, id: 'doc', rev: expect.any(String), deleted: true },
+      ]);
+    }
+    // a keeps its removal entry (the doc left a before it was deleted)
+    expect((await index.changes({ channels: ['a'] })).results[0]!.removed).toEqual(['a']);
+    expect(index.stats().counters.removals).toBe(1);
+    expect(index.stats().counters.tombstones).toBe(3);
+    // re-created: active again, no removal where it never was
+    await index.applyBatch([mut(3, 4, 'doc', { channels: ['a'] })]);
+    await index.flush();
+    expect((await index.changes({ channels: ['a'] })).results).toEqual([
+      { seq: { vbucket: 3, seqno: 4 }, id: 'doc', rev: expect.stringMatching(/^4-/) },
+    ]);
+    await index.close();
+  });
+
+  it('pages with limit and a since token without losing or repeating an entry', async () => {
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatch: 50, maxBatchDelayMs: 0, blockSize: 8 });
+    const muts = workload(600, 8, 10);
+    await index.applyBatch(muts);
+    await index.flush();
+    for (const chans of [['ch1'], ['ch2', 'ch3'], ['*']]) {
+      const whole = await index.changes({ channels: chans });
+      const paged = await allChanges(index, chans, undefined, 7);
+      // A document changed again after an earlier page may appear again (at its newer seq), never
+      // the same change twice, and its last appearance is the one the whole feed shows.
+      const pairs = paged.results.map((r) => `${r.id}@${r.seq.vbucket}:${r.seq.seqno}`);
+      expect(new Set(pairs).size).toBe(pairs.length);
+      const last = new Map(paged.results.map((r) => [r.id, r]));
+      expect(new Map(whole.results.map((r) => [r.id, r]))).toEqual(last);
+      expect(whole.lastSeq).toBe(paged.lastSeq);
+    }
+    // stable: same question, same answer
+    const a = await index.changes({ channels: ['ch4'], limit: 13 });
+    const b = await index.changes({ channels: ['ch4'], limit: 13 });
+    expect(b).toEqual(a);
+    await index.close();
+  });
+
+  it('include_docs returns bodies only for documents still visible in the channels asked for', async () => {
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+    await index.applyBatch([
+      mut(0, 1, 'x', { channels: ['pub'], v: 1 }),
+      mut(0, 2, 'y', { channels: ['pub'], secret: 'no' }),
+    ]);
+    await index.flush();
+    const first = await index.changes({ channels: ['pub'], includeDocs: true });
+    expect(first.results[0]!.doc).toEqual({ _id: 'x', _rev: first.results[0]!.rev, channels: ['pub'], v: 1 });
+    await index.applyBatch([mut(0, 3, 'y', { channels: ['private'], secret: 'yes' })]);
+    await index.flush();
+    const after = await index.changes({ channels: ['pub'], includeDocs: true });
+    const y = after.results.find((r) => r.id === 'y')!;
+    expect(y.removed).toEqual(['pub']);
+    expect(y.doc).toEqual({ _id: 'y', _rev: y.rev, _removed: true });
+    expect(JSON.stringify(after)).not.toContain('yes');
+    await index.close();
+  });
+
+  it('applies back-pressure: producers wait while the pending queue is full', async () => {
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatch: 10, maxPending: 20, maxBatchDelayMs: 0 });
+    const muts = workload(500, 4, 5);
+    let maxPending = 0;
+    const p = index.applyBatch(muts);
+    await until(() => {
+      maxPending = Math.max(maxPending, index.stats().pending);
+      return index.stats().counters.mutations + index.stats().counters.deletions > 0;
+    });
+    await p;
+    await index.flush();
+    expect(maxPending).toBeLessThanOrEqual(20);
+    expect(index.stats().counters.backpressureWaits).toBeGreaterThan(0);
+    expect(index.stats().counters.mutations + index.stats().counters.deletions).toBe(500);
+    await index.close();
+  });
+
+  it('ignores redelivered mutations (restart replays neither lose nor duplicate)', async () => {
+    const s1 = createMemoryStore();
+    const s2 = createMemoryStore();
+    const muts = workload(400, 8, 10);
+    const a = createChannelIndex({ store: s1, maxBatch: 37, maxBatchDelayMs: 0 });
+    await a.applyBatch(muts.slice(0, 250));
+    await a.applyBatch(muts); // overlap: the first 250 again
+    await a.flush();
+    expect(a.stats().counters.duplicates).toBe(250);
+    const b = createChannelIndex({ store: s2, maxBatch: 1000, maxBatchDelayMs: 0 });
+    await b.applyBatch(muts);
+    await b.flush();
+    expect(await dumpIndex(s1)).toEqual(await dumpIndex(s2));
+    await a.close();
+    await b.close();
+  });
+
+  it('rollback removes entries above the seqno and rewinds clocks and document state', async () => {
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatchDelayMs: 0, blockSize: 2 });
+    const before = [
+      mut(5, 1, 'p', { channels: ['a'] }),
+      mut(5, 2, 'q', { channels: ['a'] }),
+      mut(6, 1, 'r', { channels: ['a'] }),
+      mut(5, 3, 'p', { channels: ['b'] }),
+    ];
+    await index.applyBatch(before);
+    await index.applyBatch([
+      mut(5, 4, 'q', { channels: ['b'] }),
+      del(5, 5, 'p'),
+      mut(5, 6, 's', { channels: ['a'] }),
+    ]);
+    await index.flush();
+    await index.rollback(5, 3);
+    // The same as an index that only ever saw the first four.
+    const fresh = createMemoryStore();
+    const ref = createChannelIndex({ store: fresh, maxBatchDelayMs: 0, blockSize: 2 });
+    await ref.applyBatch(before);
+    await ref.flush();
+    // (a rolled-back document's body is not known until it is streamed again)
+    expect(await dumpIndex(store, 'ci:', { bodies: false })).toEqual(
+      await dumpIndex(fresh, 'ci:', { bodies: false }),
+    );
+    expect(index.stableClock().get(5)).toBe(3);
+    expect((await index.getMetaData(5)).lastSeq).toBe(3);
+    // and the stream goes on from there on a new branch: q's removal from a comes from its seq-2 state
+    await index.applyBatch([mut(5, 4, 'q', { channels: ['c'] })]);
+    await ref.applyBatch([mut(5, 4, 'q', { channels: ['c'] })]);
+    await index.flush();
+    await ref.flush();
+    expect(await dumpIndex(store, 'ci:', { bodies: false })).toEqual(
+      await dumpIndex(fresh, 'ci:', { bodies: false }),
+    );
+    const a = await index.changes({ channels: ['a'] });
+    expect(a.results.map((r) => [r.id, r.removed ?? 'active'])).toEqual([
+      ['r', 'active'],
+      ['p', ['a']],
+      ['q', ['a']],
+    ]);
+    await index.close();
+    await ref.close();
+  });
+
+  it('keeps datasource checkpoints with the entries, read back after a restart', async () => {
+    const backend = createMemoryBackend();
+    const a = createChannelIndex({ store: createMemoryStore({ backend }), maxBatchDelayMs: 0 });
+    await a.dataUpdate(7, Buffer.from('k'), 10, {
+      cas: 5n,
+      flags: 0,
+      expiry: 0,
+      revSeqno: 3,
+      datatype: 1,
+      value: Buffer.from('{"channels":"z"}'),
+    });
+    await a.setMetaData(7, Buffer.from('failover-log'));
+    await a.flush();
+    await a.close();
+    const b = createChannelIndex({ store: createMemoryStore({ backend }), maxBatchDelayMs: 0 });
+    const meta = await b.getMetaData(7);
+    expect(Buffer.from(meta.value!).toString()).toBe('failover-log');
+    expect(meta.lastSeq).toBe(10);
+    expect((await b.getMetaData(8)).lastSeq).toBe(0);
+    const r = await b.changes({ channels: ['z'] });
+    expect(r.results).toEqual([{ seq: { vbucket: 7, seqno: 10 }, id: 'k', rev: '3-0000000000000005' }]);
+    await b.close();
+  });
+
+  it('wakes waiters on a write, times out, and releases an aborted waiter at once', async () => {
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+    const since = (await index.changes({ channels: ['w'] })).lastSeq;
+    const w = index.waitForChanges({ channels: ['w'], since, timeoutMs: 10_000 });
+    const other = index.waitForChanges({ channels: ['other'], since, timeoutMs: 50 });
+    await until(() => index.stats().waiters === 2);
+    await index.applyBatch([mut(1, 1, 'd', { channels: 'w' })]);
+    expect(await w).toBe(true);
+    expect(await other).toBe(false);
+    const ac = new AbortController();
+    const aborted = index.waitForChanges({
+      channels: ['w'],
+      since: (await index.changes({ channels: ['w'] })).lastSeq,
+      signal: ac.signal,
+    });
+    await until(() => index.stats().waiters === 1);
+    ac.abort();
+    await expect(aborted).rejects.toSatisfy((e) => isTributaryError(e, 'TRIB_ABORTED'));
+    expect(index.stats().waiters).toBe(0);
+    // already behind: resolves at once
+    expect(await index.waitForChanges({ channels: ['w'], since: '0', timeoutMs: 10_000 })).toBe(true);
+    await index.close();
+  });
+
+  it('a read-only index on another store instance sees writes (memory backend watch + polling)', async () => {
+    const backend = createMemoryBackend();
+    const writer = createChannelIndex({ store: createMemoryStore({ backend }), maxBatchDelayMs: 0 });
+    const reader = createChannelIndex({ store: createMemoryStore({ backend }), readOnly: true });
+    await writer.applyBatch([mut(0, 1, 'a', { channels: 'x' })]);
+    await writer.flush();
+    const r1 = await reader.changes({ channels: ['x'] });
+    expect(r1.results.map((r) => r.id)).toEqual(['a']);
+    const waiting = reader.waitForChanges({ channels: ['x'], since: r1.lastSeq, timeoutMs: 10_000 });
+    await until(() => reader.stats().waiters === 1);
+    await writer.applyBatch([mut(0, 2, 'b', { channels: 'x' })]);
+    expect(await waiting).toBe(true);
+    expect((await reader.changes({ channels: ['x'], since: r1.lastSeq })).results.map((r) => r.id)).toEqual([
+      'b',
+    ]);
+    expect(() => reader.applyBatch([mut(0, 3, 'c', {})])).rejects.toSatisfy((e) =>
+      isTributaryError(e, 'TRIB_CHANNEL_INDEX_READ_ONLY'),
+    );
+    await writer.close();
+    await reader.close();
+  });
+
+  it('refuses bad input with typed errors and work after close', async () => {
+    const index = createChannelIndex({ store: createMemoryStore() });
+    await expect(index.changes({ channels: ['a'], since: 'garbage' })).rejects.toSatisfy((e) =>
+      isTributaryError(e, 'TRIB_CHANNEL_INDEX_BAD_SINCE'),
+    );
+    await expect(index.changes({ channels: ['a\u0000b'] })).rejects.toSatisfy((e) =>
+      isTributaryError(e, 'TRIB_CHANNEL_INDEX_BAD_CHANNEL'),
+    );
+    await expect(index.changes({ channels: ['a'], limit: 0 })).rejects.toSatisfy((e) =>
+      isTributaryError(e, 'TRIB_INVALID_ARGUMENT'),
+    );
+    expect(() => createChannelIndex({ store: createMemoryStore(), maxBatch: 0 })).toThrow(/maxBatch/);
+    await index.close();
+    await index.close();
+    await expect(index.applyBatch([mut(0, 1, 'a', {})])).rejects.toSatisfy((e) =>
+      isTributaryError(e, 'TRIB_CHANNEL_INDEX_CLOSED'),
+    );
+    await expect(index.changes({ channels: ['a'] })).rejects.toSatisfy((e) =>
+      isTributaryError(e, 'TRIB_CHANNEL_INDEX_CLOSED'),
+    );
+    expect(encodeSince(new Map())).toBe('0');
+  });
+});

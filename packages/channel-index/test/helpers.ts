@@ -1,0 +1,101 @@
+import type { ChannelIndex, StreamMutation } from '@tributary/channel-index';
+import type { Store } from '@tributary/core';
+
+export function mut(
+  vbucket: number,
+  seqno: number,
+  key: string,
+  body: unknown,
+  kind: StreamMutation['kind'] = 'mutation',
+): StreamMutation {
+  return {
+    vbucket,
+    seqno,
+    vbuuid: 1n,
+    key: Buffer.from(key),
+    value: kind === 'mutation' ? Buffer.from(JSON.stringify(body)) : Buffer.alloc(0),
+    kind,
+    cas: BigInt(seqno) * 1000n + BigInt(vbucket),
+    flags: 0,
+    expiry: 0,
+  };
+}
+
+export const del = (vbucket: number, seqno: number, key: string) =>
+  mut(vbucket, seqno, key, undefined, 'deletion');
+
+/** Every index key except those that depend on how mutations were split into batches. */
+export async function dumpIndex(
+  store: Store,
+  prefix = 'ci:',
+  o: { bodies?: boolean } = {},
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const { key, value } of store.scan({ prefix: Buffer.from(prefix) })) {
+    const k = Buffer.from(key).toString('latin1');
+    const kind = k.slice(prefix.length, prefix.length + 2);
+    let v = Buffer.from(value);
+    if (kind === 'd/' && o.bodies === false) v = v.subarray(0, docHeaderLength(v));
+    if (kind === 'b/' || kind === 'c/' || kind === 'd/' || kind === 's/') out.set(k, v.toString('hex'));
+  }
+  return out;
+}
+
+/** A deterministic workload: docs moving between channels, deletions, re-creations. */
+export function workload(n: number, vbuckets = 8, channels = 20, seed = 7): StreamMutation[] {
+  let s = seed;
+  const rnd = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
+  const seqs = new Array(vbuckets).fill(0);
+  const out: StreamMutation[] = [];
+  for (let i = 0; i < n; i++) {
+    const doc = Math.floor(rnd() * (n / 4 + 1));
+    const key = `doc-${doc}`;
+    let h = 0;
+    for (const c of key) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    const vb = h % vbuckets;
+    const seq = ++seqs[vb];
+    if (rnd() < 0.1) out.push(del(vb, seq, key));
+    else {
+      const k = 1 + Math.floor(rnd() * 3);
+      const chs = Array.from({ length: k }, () => `ch${Math.floor(rnd() * channels)}`);
+      out.push(mut(vb, seq, key, { channels: chs, n: i }));
+    }
+  }
+  return out;
+}
+
+/** Polls `f` until it returns true or the deadline passes (no sleeps standing in for sync). */
+export async function until(
+  f: () => boolean | Promise<boolean>,
+  ms = 5000,
+  what = 'condition',
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export async function allChanges(index: ChannelIndex, channels: string[], since?: string, limit = 7) {
+  const results = [];
+  let s = since;
+  for (let i = 0; i < 10_000; i++) {
+    const r = await index.changes({ channels, since: s, limit });
+    results.push(...r.results);
+    if (r.lastSeq === s || r.results.length === 0) return { results, lastSeq: r.lastSeq };
+    s = r.lastSeq;
+  }
+  throw new Error('did not converge');
+}
+
+/** Length of a document record without its body (layout in src/internal/records.ts). */
+function docHeaderLength(b: Buffer): number {
+  let o = 18 + b[13]!;
+  const n = b.readUInt32BE(14);
+  for (let i = 0; i < n; i++) o += 11 + b.readUInt16BE(o);
+  return o;
+}
