@@ -1,1 +1,68 @@
-export {};
+export {
+  type BucketDataSource,
+  type CreateBucketDataSourceParams,
+  createBucketDataSource,
+} from './bucket-data-source.js';
+export {
+  createStoreCheckpoints,
+  type DataReceiver,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  memoryCheckpointStore,
+  type StoreCheckpoints,
+  type StoreCheckpointsOptions,
+} from './checkpoints.js';
+export {
+  type ClusterMap,
+  fetchClusterMap,
+  followClusterMap,
+  isNewerMap,
+  JsonObjectSplitter,
+  normalizeServerUrl,
+  parseClusterMap,
+} from './cluster-map.js';
+export {
+  ErrAllServerUrlsFailed,
+  ErrBootstrap,
+  ErrBucketUuidMismatch,
+  ErrClusterMap,
+  ErrConnectionLost,
+  ErrDataSourceClosed,
+  ErrMetadata,
+  ErrPingTimeout,
+  ErrReceiver,
+  ErrStream,
+} from './errors.js';
+export { FLOW_CONTROLLED_OPCODES, FlowControl, flowControlBytes, isFlowControlled } from './flow-control.js';
+export {
+  decodeMetaData,
+  emptyMetaData,
+  encodeMetaData,
+  type FailoverEntry,
+  rolledBackMetaData,
+  type StreamStart,
+  streamStartFor,
+  uuidForRollback,
+  type VBucketMetaData,
+} from './metadata.js';
+export {
+  type BucketDataSourceOptions,
+  type DataSourceAuth,
+  defaultBucketDataSourceOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
+export type { DcpRequest, MaybePromise, MetaDataResult, Receiver } from './receiver.js';
+export {
+  type BucketDataSourceStats,
+  STAT_NAMES,
+  type StatName,
+  type VBucketStateName,
+  type VBucketStats,
+} from './stats.js';
+export {
+  type BucketStream,
+  type StreamBucketParams,
+  type StreamEvent,
+  streamBucket,
+} from './stream-bucket.js';

@@ -1,0 +1,330 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { componentLogger, defineError, type Logger, type Store } from '@tributary/core';
+import { createMetrics, type MetricsRegistry } from '@tributary/metrics';
+import { GroupKeys, json } from './group-keys.js';
+import { assignVbuckets } from './rendezvous.js';
+
+export const ErrGroupOptions = defineError(
+  'TRIB_GROUP_OPTIONS',
+  (why: string) => `invalid consumer group options: ${why}`,
+);
+export const ErrGroupLeaseLost = defineError(
+  'TRIB_GROUP_LEASE_LOST',
+  (member: string, ms: number) =>
+    `member "${member}" could not renew its lease for ${ms} ms; it stopped streaming`,
+  { retriable: true },
+);
+export const ErrGroupClosed = defineError(
+  'TRIB_GROUP_CLOSED',
+  (group: string) => `consumer group "${group}" is closed`,
+);
+
+/** What streams a set of vbuckets for this member: by default a bucket datasource limited to them. */
+export interface GroupStreamer {
+  start(): unknown | Promise<unknown>;
+  close(): unknown | Promise<unknown>;
+  stats?(): unknown;
+}
+
+export type StreamerFactory = (vbucketIds: number[], checkpointPrefix: string) => GroupStreamer;
+
+export interface ConsumerGroupOptions {
+  group: string;
+  /** Unique per process; defaults to a random id. */
+  member?: string;
+  /** The shared store (Redis or PostgreSQL across machines; memory within one process). */
+  store: Store;
+  /** Every vbucket of the bucket (0..n-1). */
+  vbuckets: number | readonly number[];
+  /** Builds the streamer for this member's share; see createConsumerGroup in the datasource docs. */
+  createStreamer: StreamerFactory;
+  /** A member whose lease is older than this is gone. Must be at least 3 × heartbeatMs. */
+  leaseMs?: number;
+  heartbeatMs?: number;
+  /** Awaited before a vbucket leaves this member, so the application can flush its own state. */
+  onRevoked?: (vbuckets: number[]) => void | Promise<void>;
+  onAssigned?: (vbuckets: number[]) => void | Promise<void>;
+  logger?: Logger;
+  metrics?: MetricsRegistry;
+}
+
+interface MemberRecord {
+  member: string;
+  expiresAt: number;
+  startedAt: number;
+}
+
+export interface ConsumerGroupStats {
+  member: string;
+  owned: number;
+  members: number;
+  rebalances: number;
+  leaseRenewals: number;
+  leaseFailures: number;
+  claimConflicts: number;
+  streamer: unknown;
+}
+
+/**
+ * Splits one bucket's vbuckets over the live members of a group. Each member renews a lease in
+ * the shared store; vbuckets go to members by rendezvous hashing (few moves on join/leave); a
+ * member starts a vbucket only after writing a claim and re-reading that no other live member
+ * claims it (write-then-read: of two racing members at least one sees the other and backs off),
+ * and it gives a vbucket up (closing its stream) before deleting its claim. A member that cannot
+ * renew its lease stops streaming before the lease can expire, so it never overlaps a successor.
+ */
+export class ConsumerGroup extends EventEmitter {
+  readonly member: string;
+  readonly #o: Required<Pick<ConsumerGroupOptions, 'leaseMs' | 'heartbeatMs'>> & ConsumerGroupOptions;
+  readonly #keys: GroupKeys;
+  readonly #all: number[];
+  readonly #log: Logger;
+  readonly #m;
+  #owned = new Set<number>();
+  #members: string[] = [];
+  #streamer: GroupStreamer | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+  #lastRenewOk = 0;
+  readonly #startedAt = Date.now();
+  #started = false;
+  #closed = false;
+  #rebalances = 0;
+
+  constructor(options: ConsumerGroupOptions) {
+    super();
+    const leaseMs = options.leaseMs ?? 15_000;
+    const heartbeatMs = options.heartbeatMs ?? Math.floor(leaseMs / 5);
+    if (!(heartbeatMs > 0) || leaseMs < 3 * heartbeatMs)
+      throw ErrGroupOptions('leaseMs must be at least 3 × heartbeatMs');
+    if (typeof options.createStreamer !== 'function') throw ErrGroupOptions('createStreamer is required');
+    this.#o = { ...options, leaseMs, heartbeatMs };
+    this.member = options.member ?? `member-${randomUUID()}`;
+    if (!/^[\w.:-]{1,100}$/.test(this.member))
+      throw ErrGroupOptions(`member id must match [\\w.:-]{1,100}: ${this.member}`);
+    this.#keys = new GroupKeys(options.group);
+    this.#all =
+      typeof options.vbuckets === 'number'
+        ? Array.from({ length: options.vbuckets }, (_, i) => i)
+        : [...options.vbuckets];
+    this.#log = componentLogger(options.logger, 'consumer-group', {
+      group: options.group,
+      member: this.member,
+    });
+    const g = (options.metrics ?? createMetrics()).group(`group_${options.group}_${this.member}`);
+    this.#m = {
+      renewals: g.counter('lease_renewals'),
+      failures: g.counter('lease_failures'),
+      rebalances: g.counter('rebalances'),
+      conflicts: g.counter('claim_conflicts'),
+      owned: g.gauge('owned_vbuckets'),
+      members: g.gauge('members'),
+    };
+  }
+
+  /** Joins the group and keeps renewing; resolves after the first assignment round. */
+  async start(): Promise<void> {
+    if (this.#closed) throw ErrGroupClosed(this.#o.group);
+    if (this.#started) return;
+    this.#started = true;
+    this.#lastRenewOk = Date.now();
+    await this.#tick();
+    this.#schedule();
+  }
+
+  members(): string[] {
+    return [...this.#members];
+  }
+
+  /** The vbuckets this member streams now. */
+  assignment(): number[] {
+    return [...this.#owned].sort((a, b) => a - b);
+  }
+
+  /** The checkpoint prefix shared by the whole group (a new owner resumes from it). */
+  get checkpointPrefix(): string {
+    return this.#keys.checkpoints();
+  }
+
+  stats(): Readonly<ConsumerGroupStats> {
+    return Object.freeze({
+      member: this.member,
+      owned: this.#owned.size,
+      members: this.#members.length,
+      rebalances: this.#rebalances,
+      leaseRenewals: this.#m.renewals.value,
+      leaseFailures: this.#m.failures.value,
+      claimConflicts: this.#m.conflicts.value,
+      streamer: this.#streamer?.stats?.(),
+    });
+  }
+
+  /** Leaves the group: stops streaming, releases claims and the lease so others take over at once. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#ticking;
+    const owned = this.assignment();
+    if (owned.length) await this.#revoke(owned);
+    try {
+      await this.#o.store.batch([{ type: 'del', key: this.#keys.member(this.member) }]);
+    } catch (err) {
+      // The lease then simply expires; others take over after leaseMs.
+      this.#log.warn({ err }, 'could not release lease on close');
+    }
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#ticking = this.#tick()
+        .catch((err) => this.#fail(err))
+        .finally(() => {
+          this.#ticking = undefined;
+          this.#schedule();
+        });
+    }, this.#o.heartbeatMs);
+    this.#timer.unref?.();
+  }
+
+  async #tick(): Promise<void> {
+    const { store, leaseMs, heartbeatMs } = this.#o;
+    const now = Date.now();
+    const record: MemberRecord = {
+      member: this.member,
+      expiresAt: now + leaseMs,
+      startedAt: this.#startedAt,
+    };
+    try {
+      await store.batch([{ type: 'put', key: this.#keys.member(this.member), value: json.encode(record) }]);
+      this.#lastRenewOk = now;
+      this.#m.renewals.inc();
+    } catch (err) {
+      this.#m.failures.inc();
+      // Stop before our lease can expire in others' eyes: the margin covers one more heartbeat.
+      if (Date.now() - this.#lastRenewOk >= leaseMs - 2 * heartbeatMs && this.#owned.size) {
+        const lost = ErrGroupLeaseLost(this.member, Date.now() - this.#lastRenewOk, { cause: err });
+        this.#log.warn({ err: lost }, 'lease not renewed; stopping streams');
+        await this.#revoke(this.assignment(), { releaseClaims: false });
+        this.#fail(lost);
+      }
+      return;
+    }
+
+    let live: Map<string, MemberRecord>;
+    let claims: Map<number, Set<string>>;
+    try {
+      live = await this.#liveMembers();
+      claims = await this.#liveClaims(live);
+    } catch (err) {
+      this.#m.failures.inc();
+      this.#fail(err);
+      return;
+    }
+    this.#members = [...live.keys()].sort();
+    this.#m.members.set(this.#members.length);
+    const target = new Set(assignVbuckets(this.#members, this.#all).get(this.member) ?? []);
+
+    const revoked = this.assignment().filter((vb) => !target.has(vb));
+    if (revoked.length) await this.#revoke(revoked);
+
+    // Candidates: ours by the hash, not yet streamed, and claimed by no other live member.
+    const candidates = [...target].filter(
+      (vb) => !this.#owned.has(vb) && !hasOther(claims.get(vb), this.member),
+    );
+    if (candidates.length === 0) return;
+    await store.batch(
+      candidates.map((vb) => ({
+        type: 'put' as const,
+        key: this.#keys.claim(vb, this.member),
+        value: json.encode({ since: now }),
+      })),
+    );
+    const after = await this.#liveClaims(await this.#liveMembers());
+    const won: number[] = [];
+    const lostRace: number[] = [];
+    for (const vb of candidates) (hasOther(after.get(vb), this.member) ? lostRace : won).push(vb);
+    if (lostRace.length) {
+      this.#m.conflicts.inc(lostRace.length);
+      await store.batch(
+        lostRace.map((vb) => ({ type: 'del' as const, key: this.#keys.claim(vb, this.member) })),
+      );
+    }
+    if (won.length === 0) return;
+    await this.#o.onAssigned?.(won);
+    for (const vb of won) this.#owned.add(vb);
+    await this.#restartStreamer();
+    this.#rebalance();
+    this.emit('assigned', won);
+  }
+
+  async #revoke(vbuckets: number[], { releaseClaims = true } = {}): Promise<void> {
+    await this.#o.onRevoked?.(vbuckets);
+    for (const vb of vbuckets) this.#owned.delete(vb);
+    // The streams end before the claims go, so a successor never overlaps us.
+    await this.#restartStreamer();
+    this.emit('revoked', vbuckets);
+    this.#rebalance();
+    if (releaseClaims) {
+      await this.#o.store.batch(
+        vbuckets.map((vb) => ({ type: 'del' as const, key: this.#keys.claim(vb, this.member) })),
+      );
+    }
+  }
+
+  /** Errors go to 'error' listeners; with none, to the log (an emitter would throw and crash). */
+  #fail(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else this.#log.error({ err }, 'consumer group error');
+  }
+
+  #rebalance(): void {
+    this.#rebalances++;
+    this.#m.rebalances.inc();
+    this.#m.owned.set(this.#owned.size);
+  }
+
+  async #restartStreamer(): Promise<void> {
+    const old = this.#streamer;
+    this.#streamer = undefined;
+    if (old) await old.close();
+    if (this.#owned.size === 0 || this.#closed) return;
+    const s = this.#o.createStreamer(this.assignment(), this.#keys.checkpoints());
+    this.#streamer = s;
+    await s.start();
+  }
+
+  async #liveMembers(): Promise<Map<string, MemberRecord>> {
+    const now = Date.now();
+    const out = new Map<string, MemberRecord>();
+    for await (const { key, value } of this.#o.store.scan({ prefix: this.#keys.members() })) {
+      const rec = json.decode<MemberRecord>(value);
+      if (rec.expiresAt > now) out.set(this.#keys.parseMember(key), rec);
+    }
+    return out;
+  }
+
+  async #liveClaims(live: Map<string, MemberRecord>): Promise<Map<number, Set<string>>> {
+    const out = new Map<number, Set<string>>();
+    for await (const { key } of this.#o.store.scan({ prefix: this.#keys.claims() })) {
+      const { vb, member } = this.#keys.parseClaim(key);
+      if (!live.has(member)) continue; // a dead member's claim lapses with its lease
+      let s = out.get(vb);
+      if (!s) out.set(vb, (s = new Set()));
+      s.add(member);
+    }
+    return out;
+  }
+}
+
+function hasOther(claimants: Set<string> | undefined, self: string): boolean {
+  if (!claimants) return false;
+  for (const m of claimants) if (m !== self) return true;
+  return false;
+}
+
+export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGroup {
+  return new ConsumerGroup(options);
+}
