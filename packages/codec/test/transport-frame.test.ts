@@ -74,7 +74,9 @@ describe('transport frame: layout', () => {
     const target = Buffer.alloc(64);
     const end = writeTransportFrame(target, 3, FrameKind.Post, 0, 7, 0, Buffer.from('abc'));
     expect(end).toBe(3 + 16 + 3);
-    expect(target.subarray(3, end)).toEqual(encodeTransportFrame({ kind: FrameKind.Post, messageId: 7, payload: Buffer.from('abc') }));
+    expect(target.subarray(3, end)).toEqual(
+      encodeTransportFrame({ kind: FrameKind.Post, messageId: 7, payload: Buffer.from('abc') }),
+    );
   });
 });
 
@@ -94,18 +96,27 @@ describe('transport frame: round trips (fast-check)', () => {
 
   it('the streaming decoder yields the same frames however the bytes are chunked', () => {
     fc.assert(
-      fc.property(fc.array(frameArb, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 12 }), (frames, cuts) => {
-        const bytes = Buffer.concat(frames.map((f) => encodeTransportFrame(f)));
-        const dec = new TransportFrameDecoder();
-        const got = split(bytes, cuts).flatMap((c) => dec.push(c));
-        expect(got.length).toBe(frames.length);
-        got.forEach((g, i) => {
-          const f = frames[i] as (typeof frames)[number];
-          expect([g.kind, g.flags, g.messageId, g.opaque]).toEqual([f.kind, f.flags, f.messageId, f.opaque]);
-          expect(Buffer.compare(g.payload, f.payload)).toBe(0);
-        });
-        expect(dec.bufferedBytes).toBe(0);
-      }),
+      fc.property(
+        fc.array(frameArb, { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        (frames, cuts) => {
+          const bytes = Buffer.concat(frames.map((f) => encodeTransportFrame(f)));
+          const dec = new TransportFrameDecoder();
+          const got = split(bytes, cuts).flatMap((c) => dec.push(c));
+          expect(got.length).toBe(frames.length);
+          got.forEach((g, i) => {
+            const f = frames[i] as (typeof frames)[number];
+            expect([g.kind, g.flags, g.messageId, g.opaque]).toEqual([
+              f.kind,
+              f.flags,
+              f.messageId,
+              f.opaque,
+            ]);
+            expect(Buffer.compare(g.payload, f.payload)).toBe(0);
+          });
+          expect(dec.bufferedBytes).toBe(0);
+        },
+      ),
     );
   });
 
@@ -146,9 +157,9 @@ describe('transport frame: limits and errors', () => {
     const huge = Buffer.from(good.subarray(0, 16));
     huge.writeUInt32BE(DEFAULT_TRANSPORT_MAX_FRAME_BYTES + 1, 12);
     expect(code(huge)).toBe('TRIB_FRAME_TOO_LARGE');
-    expect(() => encodeTransportFrame({ kind: FrameKind.Post, payload: Buffer.alloc(10) }, { maxFrameBytes: 5 })).toThrow(
-      /exceeds/,
-    );
+    expect(() =>
+      encodeTransportFrame({ kind: FrameKind.Post, payload: Buffer.alloc(10) }, { maxFrameBytes: 5 }),
+    ).toThrow(/exceeds/);
     expect(() => encodeTransportFrame({ kind: 42 as never })).toThrow(/kind/);
     expect(() => encodeTransportFrame({ kind: FrameKind.Post, opaque: -1 })).toThrow(/u32/);
     expect(() => decodeTransportFrame(good.subarray(0, 10))).toThrow(/header/);
@@ -167,7 +178,10 @@ describe('transport frame: limits and errors', () => {
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, prefixValid) => {
         const dec = new TransportFrameDecoder({ maxFrameBytes: 1024 });
         const input = prefixValid
-          ? Buffer.concat([encodeTransportFrame({ kind: FrameKind.Post, payload: Buffer.from('ok') }), Buffer.from(bytes)])
+          ? Buffer.concat([
+              encodeTransportFrame({ kind: FrameKind.Post, payload: Buffer.from('ok') }),
+              Buffer.from(bytes),
+            ])
           : Buffer.from(bytes);
         try {
           const frames = dec.push(input);
@@ -182,16 +196,21 @@ describe('transport frame: limits and errors', () => {
 
   it('fuzz: flipping one byte of a valid stream never crashes the decoder', () => {
     fc.assert(
-      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 5 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (frames, pos, x) => {
-        const bytes = Buffer.concat(frames.map((f) => encodeTransportFrame(f)));
-        const i = pos % bytes.length;
-        bytes[i] = (bytes[i] as number) ^ x;
-        try {
-          new TransportFrameDecoder().push(bytes);
-        } catch (err) {
-          expect(isTributaryError(err)).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 5 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (frames, pos, x) => {
+          const bytes = Buffer.concat(frames.map((f) => encodeTransportFrame(f)));
+          const i = pos % bytes.length;
+          bytes[i] = (bytes[i] as number) ^ x;
+          try {
+            new TransportFrameDecoder().push(bytes);
+          } catch (err) {
+            expect(isTributaryError(err)).toBe(true);
+          }
+        },
+      ),
     );
   });
 });
