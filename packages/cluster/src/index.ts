@@ -1,1 +1,50 @@
-export {};
+export { absoluteExpiry, Bucket, isJsonValue, KvStatus } from './bucket.js';
+export {
+  BUCKET_CAPABILITIES,
+  type ConfigBucket,
+  type ConfigNode,
+  type ConfigView,
+  ERROR_MAP,
+  fullBucketConfig,
+  nodeServices,
+  poolDefault,
+  poolsInfo,
+  SERVER_VERSION,
+  serverMap,
+  terseBucketConfig,
+} from './bucket-config.js';
+export {
+  type BucketHandle,
+  type BucketSpec,
+  type Cluster,
+  type ClusterNodeInfo,
+  type ClusterOptions,
+  type DocValue,
+  type GetResult,
+  type MutationResult,
+  type RebalancePlan,
+  startCluster,
+  type TlsListenOptions,
+  vbucketOfKey,
+  type WriteOptions,
+} from './cluster.js';
+export {
+  ErrClusterClosed,
+  ErrClusterKeyExists,
+  ErrClusterKeyNotFound,
+  ErrClusterNoBucket,
+  ErrClusterNode,
+  ErrClusterTopology,
+  ErrClusterVbucketUnavailable,
+} from './errors.js';
+export {
+  type FailoverEntry,
+  Item,
+  ItemKind,
+  MAX_FAILOVER_ENTRIES,
+  needsRollback,
+  newVbucketUuid,
+  type RollbackCheck,
+  VBucket,
+  type VBucketOptions,
+} from './vbucket.js';

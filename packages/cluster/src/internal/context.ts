@@ -1,0 +1,53 @@
+import type { Logger, SaslServer } from '@tributary/core';
+import type { Bucket } from '../bucket.js';
+
+/** What a data-node connection needs from the cluster. */
+export interface NodeContext {
+  readonly index: number;
+  readonly cluster: ClusterCore;
+  readonly log: Logger;
+}
+
+export type VbRole = 'active' | 'replica';
+
+export interface SessionStats {
+  connections: { inc(n?: number): void; dec(n?: number): void };
+  requests: { inc(n?: number): void };
+  malformed: { inc(n?: number): void };
+  authFailures: { inc(n?: number): void };
+  dcpMessages: { inc(n?: number): void };
+  dcpBytes: { inc(n?: number): void };
+  dcpStreams: { inc(n?: number): void; dec(n?: number): void };
+  dcpStalls: { inc(n?: number): void };
+  dcpIdleDrops: { inc(n?: number): void };
+}
+
+export interface ClusterCore {
+  readonly buckets: ReadonlyMap<string, Bucket>;
+  readonly numVbuckets: number;
+  readonly allowInsecurePlain: boolean;
+  readonly dcpIdleTimeoutMs: number;
+  readonly sessionStats: SessionStats;
+  /** SASL mechanisms offered on a connection. */
+  mechanisms(secure: boolean): string[];
+  /** A SASL server for `mechanism`, or undefined when not offered. */
+  saslServer(mechanism: string, secure: boolean): SaslServer | undefined;
+  /** This node's role for a vbucket (undefined: not here). */
+  role(node: number, vb: number): VbRole | undefined;
+  /** Bucket config JSON as node `node` serves it, `$HOST` replaced by `host`. */
+  configJson(bucket: string, node: number, host: string): string;
+  readonly rev: number;
+  readonly revEpoch: number;
+  /** Connections register to receive config pushes and topology events. */
+  attach(node: number, s: SessionHandle): void;
+  detach(node: number, s: SessionHandle): void;
+}
+
+export interface SessionHandle {
+  /** Config changed (rev rose): duplex clients with change notifications get a push. */
+  configChanged(bucket: string): void;
+  /** The vbucket left this node or changed role here: its DCP streams end with state-changed. */
+  vbucketChanged(bucket: string, vb: number): void;
+  /** Hard close (node stopped). */
+  destroy(): void;
+}

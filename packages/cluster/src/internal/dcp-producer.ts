@@ -1,0 +1,659 @@
+// The DCP producer side of one connection: controls, streams, snapshots, flow control, noops.
+// Messages of all streams are encoded straight into the session's BatchWriter and written with
+// one socket write per pump, never one write per message.
+import snappy from 'snappy';
+import { type Item, ItemKind, needsRollback, type VBucket } from '../vbucket.js';
+import {
+  DT_JSON,
+  DT_SNAPPY,
+  DT_XATTR,
+  EndReason,
+  Feature,
+  type Frame,
+  MAGIC_ALT_REQ,
+  MAGIC_REQ,
+  Op,
+  OpenFlag,
+  parseFrameInfos,
+  readU64n,
+  SnapFlag,
+  St,
+  StreamFlag,
+} from './mcbp.js';
+import type { Session } from './session.js';
+
+const MAX_SEQNO = Number.MAX_SAFE_INTEGER;
+const U64_MAX = 0xffffffffffffffffn;
+/** Bytes encoded per pump before yielding to the event loop. */
+const PUMP_BYTES = 1024 * 1024;
+/** Messages one stream may emit per turn before the next stream gets its turn. */
+const STREAM_TURN = 256;
+
+const Phase = { Active: 0, Dead: 1 } as const;
+
+class Stream {
+  /** Last seqno delivered (or the start seqno). */
+  lastSent: number;
+  snapshot: Item[] | undefined = undefined;
+  snapIdx = 0;
+  firstMarker = true;
+  queued = false;
+  phase: number = Phase.Active;
+  endReason = -1;
+  readonly listener: () => void;
+
+  constructor(
+    readonly producer: DcpProducer,
+    readonly vb: VBucket,
+    readonly opaque: number,
+    readonly sid: number,
+    readonly flags: number,
+    readonly startSeqno: number,
+    readonly endSeqno: number,
+  ) {
+    this.lastSent = startSeqno;
+    this.listener = () => producer.wake(this);
+  }
+
+  get key(): number {
+    return this.vb.id * 65536 + this.sid;
+  }
+
+  /** Whether there is something to send now. */
+  get ready(): boolean {
+    if (this.endReason >= 0) return true;
+    if (this.snapshot) return true;
+    return this.lastSent < this.endSeqno && this.lastSent < this.vb.highSeqno
+      ? true
+      : this.lastSent >= this.endSeqno;
+  }
+}
+
+/** Controls kv_engine accepts (and our answer). Unknown keys get EINVAL. */
+type ControlResult = number;
+
+export class DcpProducer {
+  readonly includeXattrs: boolean;
+  readonly noValue: boolean;
+  readonly noValueKeepDatatype: boolean;
+  readonly deleteTimes: boolean;
+  bufferSize = 0;
+  unacked = 0;
+  noopEnabled = false;
+  noopIntervalMs = 1000;
+  expiryOpcode = false;
+  streamEndOnClose = false;
+  forceCompression = false;
+  streamIdEnabled = false;
+  priority = 'medium';
+  readonly streams = new Map<number, Stream>();
+  #ready: Stream[] = [];
+  #readyHead = 0;
+  #scheduled = false;
+  #closed = false;
+  #noopTimer: NodeJS.Timeout | undefined;
+  #noopPending = false;
+  #noopSentAt = 0;
+  #noopOpaque = 0x10000000;
+  #stalled = false;
+  readonly #json: boolean;
+  readonly #collections: boolean;
+  readonly #snappy: boolean;
+
+  constructor(
+    readonly session: Session,
+    readonly name: string,
+    readonly openFlags: number,
+  ) {
+    this.includeXattrs = (openFlags & OpenFlag.IncludeXattrs) !== 0;
+    this.noValue = (openFlags & OpenFlag.NoValue) !== 0;
+    this.noValueKeepDatatype = (openFlags & OpenFlag.NoValueWithUnderlyingDatatype) !== 0;
+    this.deleteTimes = (openFlags & OpenFlag.IncludeDeleteTimes) !== 0;
+    this.#json = session.has(Feature.Json);
+    this.#collections = session.has(Feature.Collections);
+    this.#snappy = session.has(Feature.Snappy);
+  }
+
+  static failoverLogValue(vb: VBucket): Buffer {
+    const v = Buffer.allocUnsafe(vb.failoverLog.length * 16);
+    vb.failoverLog.forEach((e, i) => {
+      v.writeBigUInt64BE(e.vbucketUuid, i * 16);
+      v.writeBigUInt64BE(BigInt(e.seqno), i * 16 + 8);
+    });
+    return v;
+  }
+
+  get #log() {
+    return this.session.ctx.log;
+  }
+
+  // ---- requests ---------------------------------------------------------------------------
+
+  onRequest(f: Frame) {
+    switch (f.opcode) {
+      case Op.DcpControl:
+        return this.#control(f);
+      case Op.DcpStreamReq:
+        return this.#streamReq(f);
+      case Op.DcpCloseStream:
+        return this.#closeStream(f);
+      case Op.DcpBufferAck:
+        return this.#bufferAck(f);
+    }
+  }
+
+  /** Replies from the consumer (NOOP answers, marker acks). */
+  onResponse(f: Frame) {
+    if (f.opcode === Op.DcpNoop) {
+      this.#noopPending = false;
+    }
+  }
+
+  #control(f: Frame) {
+    const key = f.key.toString('latin1');
+    const value = f.value.toString('latin1');
+    const st = this.#applyControl(key, value);
+    if (st === St.Success) this.session.ok(f);
+    else this.session.error(f, st, `control ${key}=${value}`);
+  }
+
+  #applyControl(key: string, value: string): ControlResult {
+    const bool = value === 'true' ? true : value === 'false' ? false : undefined;
+    switch (key) {
+      case 'connection_buffer_size': {
+        if (!/^\d+$/.test(value)) return St.Einval;
+        const n = Number(value);
+        this.bufferSize = n;
+        this.#maybeUnstall();
+        return St.Success;
+      }
+      case 'enable_noop':
+        if (bool === undefined) return St.Einval;
+        this.noopEnabled = bool;
+        if (!bool) this.#stopNoop();
+        else if (this.streams.size) this.#startNoop();
+        return St.Success;
+      case 'set_noop_interval': {
+        const s = Number(value);
+        if (!value.trim() || !Number.isFinite(s) || s < 0.1 || s > 10800) return St.Einval;
+        this.noopIntervalMs = Math.round(s * 1000);
+        if (this.#noopTimer) this.#startNoop();
+        return St.Success;
+      }
+      case 'set_priority':
+        if (value !== 'high' && value !== 'medium' && value !== 'low') return St.Einval;
+        this.priority = value;
+        return St.Success;
+      case 'enable_expiry_opcode':
+        if (bool === undefined) return St.Einval;
+        this.expiryOpcode = bool;
+        return St.Success;
+      case 'send_stream_end_on_client_close_stream':
+        if (bool === undefined) return St.Einval;
+        this.streamEndOnClose = bool;
+        return St.Success;
+      case 'force_value_compression':
+        if (bool === undefined) return St.Einval;
+        if (bool && !this.#snappy) return St.Einval;
+        this.forceCompression = bool;
+        return St.Success;
+      case 'supports_cursor_dropping':
+      case 'supports_cursor_dropping_vulcan':
+      case 'supports_hifi_MFU':
+      case 'include_deleted_user_xattrs':
+        return bool === undefined ? St.Einval : St.Success;
+      case 'enable_stream_id':
+        if (value !== 'true') return St.Einval;
+        if (this.streams.size) return St.Einval;
+        this.streamIdEnabled = true;
+        return St.Success;
+      case 'backfill_order':
+        return value === 'round-robin' || value === 'sequential' ? St.Success : St.Einval;
+      case 'consumer_name':
+        return St.Success;
+      // Features that would change what is sent (SYSTEM_EVENT / SEQNO_ADVANCED / OSO / sync
+      // writes / v2.2 markers): not offered, so clients keep the classic message set.
+      case 'enable_out_of_order_snapshots':
+      case 'v7_dcp_status_codes':
+      case 'flatbuffers_system_events':
+      case 'change_streams':
+      case 'max_marker_version':
+      case 'enable_sync_writes':
+      case 'stream_buffer_size':
+      case 'cache_transfer':
+        return St.NotSupported;
+      default:
+        return St.Einval;
+    }
+  }
+
+  #sidOf(f: Frame): number | undefined {
+    if (!f.framingExtras.length) return 0;
+    for (const fi of parseFrameInfos(f.framingExtras))
+      if (fi.id === 2 && fi.data.length === 2) return fi.data.readUInt16BE(0);
+    return undefined;
+  }
+
+  #streamReq(f: Frame) {
+    const s = this.session;
+    if (f.extras.length !== 48) return s.error(f, St.Einval, 'STREAM_REQ needs 48 bytes of extras');
+    const cluster = s.ctx.cluster;
+    const bucket = s.bucket!;
+    const vbId = f.vbOrStatus;
+    let flags = f.extras.readUInt32BE(0);
+    let start = readU64n(f.extras, 8);
+    const rawEnd = f.extras.readBigUInt64BE(16);
+    let end = rawEnd >= BigInt(MAX_SEQNO) ? MAX_SEQNO : Number(rawEnd);
+    const uuid = f.extras.readBigUInt64BE(24);
+    let snapStart = readU64n(f.extras, 32);
+    let snapEnd = readU64n(f.extras, 40);
+    let json: Record<string, unknown> | undefined;
+    if (f.value.length) {
+      try {
+        json = JSON.parse(f.value.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return s.error(f, St.Einval, 'stream request value is not JSON');
+      }
+    }
+    // 1. vbucket here, in a state that may stream.
+    const role = vbId < cluster.numVbuckets ? cluster.role(s.ctx.index, vbId) : undefined;
+    if (!role || ((flags & StreamFlag.ActiveVbOnly) !== 0 && role !== 'active'))
+      return s.status(f, St.NotMyVbucket);
+    const vb = bucket.vbuckets[vbId];
+    // 2. from-latest rewrites the start; v5 features need noops.
+    if (flags & StreamFlag.FromLatest) {
+      start = snapStart = snapEnd = vb.highSeqno;
+    }
+    if ((this.includeXattrs || json) && !this.noopEnabled) {
+      return s.error(f, St.NotSupported, 'enable_noop is required for this stream request');
+    }
+    // 3. range checks.
+    if (start > end) return s.error(f, St.Erange, 'start seqno above end seqno');
+    if (!(snapStart <= start && start <= snapEnd))
+      return s.error(f, St.Erange, 'start outside the snapshot range');
+    // 4. stream ids and duplicates.
+    let sid: number | undefined;
+    try {
+      sid = this.#sidOf(f);
+    } catch {
+      return s.error(f, St.Einval, 'bad framing extras');
+    }
+    if (json?.sid !== undefined && sid === 0) sid = Number(json.sid);
+    if (this.streamIdEnabled && (!sid || sid > 0xffff))
+      return s.error(f, St.DcpStreamIdInvalid, 'stream id required');
+    if (!this.streamIdEnabled && sid) return s.error(f, St.DcpStreamIdInvalid, 'stream ids not enabled');
+    sid ??= 0;
+    if (json?.collections !== undefined || json?.scope !== undefined) {
+      const cols = json.collections;
+      const onlyDefault = Array.isArray(cols) ? cols.every((c) => c === '0' || c === 0) : json.scope === '0';
+      if (!onlyDefault) return s.error(f, St.UnknownCollection, 'only the default collection exists');
+    }
+    const existing = this.streams.get(vbId * 65536 + sid);
+    if (existing && existing.phase === Phase.Active) return s.error(f, St.KeyEexists, 'stream already open');
+    // 5. rollback.
+    const purgeRaw = json?.purge_seqno;
+    const rb = needsRollback(vb.failoverLog, vb.highSeqno, vb.purgeSeqno, {
+      startSeqno: start,
+      vbucketUuid: uuid,
+      snapStart,
+      snapEnd,
+      strict: (flags & StreamFlag.StrictVbUuid) !== 0,
+      ignorePurgedTombstones: (flags & StreamFlag.IgnorePurgedTombstones) !== 0,
+      clientPurgeSeqno: typeof purgeRaw === 'string' ? Number(purgeRaw) : undefined,
+    });
+    if (rb !== undefined) {
+      const v = Buffer.allocUnsafe(8);
+      v.writeBigUInt64BE(BigInt(rb));
+      return s.status(f, St.Rollback, v);
+    }
+    // 6. end seqno rewrites and range against the high seqno.
+    if (flags & (StreamFlag.ToLatest | StreamFlag.DiskOnly)) end = vb.highSeqno;
+    if (start > end) return s.error(f, St.Erange, 'start seqno above end seqno');
+    if (start > vb.highSeqno) return s.error(f, St.Erange, 'start seqno above the high seqno');
+    if (start === snapStart && snapEnd > vb.highSeqno) snapEnd = vb.highSeqno;
+    flags &= ~StreamFlag.NoValue;
+    // 8. success: the failover log, then the stream.
+    s.ok(f, DcpProducer.failoverLogValue(vb));
+    const st = new Stream(this, vb, f.opaque, sid, flags, start, end);
+    this.streams.set(st.key, st);
+    vb.listeners.add(st.listener);
+    s.ctx.cluster.sessionStats.dcpStreams.inc();
+    if (this.noopEnabled && !this.#noopTimer) this.#startNoop();
+    this.wake(st);
+    if (rawEnd !== U64_MAX && this.#log.isLevelEnabled('debug'))
+      this.#log.debug({ vb: vbId, start, end }, 'stream with end seqno');
+  }
+
+  #closeStream(f: Frame) {
+    let sid: number | undefined;
+    try {
+      sid = this.#sidOf(f);
+    } catch {
+      return this.session.error(f, St.Einval, 'bad framing extras');
+    }
+    if (this.streamIdEnabled && !sid)
+      return this.session.error(f, St.DcpStreamIdInvalid, 'stream id required');
+    const st = this.streams.get(f.vbOrStatus * 65536 + (sid ?? 0));
+    if (!st || st.phase !== Phase.Active || st.endReason >= 0)
+      return this.session.error(f, St.KeyEnoent, 'no such stream');
+    this.session.ok(f);
+    if (this.streamEndOnClose) this.#endStream(st, EndReason.Closed);
+    else this.#remove(st);
+  }
+
+  #bufferAck(f: Frame) {
+    if (f.extras.length !== 4) return; // no reply is expected for a buffer ack, even a bad one
+    const n = f.extras.readUInt32BE(0);
+    this.unacked = Math.max(0, this.unacked - n);
+    this.#maybeUnstall();
+  }
+
+  #maybeUnstall() {
+    if (this.#stalled && (this.bufferSize === 0 || this.unacked < this.bufferSize)) {
+      this.#stalled = false;
+      this.schedule();
+    }
+  }
+
+  // ---- noops ------------------------------------------------------------------------------
+
+  #startNoop() {
+    this.#stopNoop();
+    const every = this.noopIntervalMs;
+    this.#noopTimer = setInterval(() => this.#noopTick(), every);
+    this.#noopTimer.unref();
+  }
+
+  #stopNoop() {
+    if (this.#noopTimer) clearInterval(this.#noopTimer);
+    this.#noopTimer = undefined;
+  }
+
+  #noopTick() {
+    if (this.#closed) return;
+    const now = Date.now();
+    const idle = now - this.session.lastReceived;
+    // Current kv_engine drops a noop-enabled consumer silent for dcp_idle_timeout; older ones
+    // dropped it when a noop stayed unanswered for a full interval. Both apply here.
+    const overdue =
+      this.#noopPending &&
+      now - this.#noopSentAt >= 2 * this.noopIntervalMs &&
+      idle >= 2 * this.noopIntervalMs;
+    if (idle >= this.session.ctx.cluster.dcpIdleTimeoutMs || overdue) {
+      this.session.ctx.cluster.sessionStats.dcpIdleDrops.inc();
+      this.#log.info({ name: this.name, idleMs: idle }, 'DCP consumer silent for too long: disconnecting');
+      this.session.destroy();
+      return;
+    }
+    if (this.#noopPending) return;
+    this.#noopPending = true;
+    this.#noopSentAt = now;
+    this.session.out.request(MAGIC_REQ, Op.DcpNoop, 0, this.#noopOpaque++);
+    this.session.scheduleFlush();
+  }
+
+  // ---- topology ---------------------------------------------------------------------------
+
+  vbucketChanged(vb: number) {
+    for (const st of this.streams.values()) {
+      if (st.vb.id === vb && st.phase === Phase.Active && st.endReason < 0)
+        this.#endStream(st, EndReason.StateChanged);
+    }
+  }
+
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopNoop();
+    for (const st of [...this.streams.values()]) this.#remove(st);
+  }
+
+  // ---- the pump ---------------------------------------------------------------------------
+
+  #endStream(st: Stream, reason: number) {
+    st.endReason = reason;
+    st.snapshot = undefined;
+    this.wake(st);
+  }
+
+  #remove(st: Stream) {
+    if (st.phase === Phase.Dead) return;
+    st.phase = Phase.Dead;
+    st.snapshot = undefined;
+    st.vb.listeners.delete(st.listener);
+    if (this.streams.get(st.key) === st) this.streams.delete(st.key);
+    this.session.ctx.cluster.sessionStats.dcpStreams.dec();
+  }
+
+  wake(st: Stream) {
+    if (st.queued || st.phase !== Phase.Active || this.#closed) return;
+    st.queued = true;
+    this.#ready.push(st);
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.#scheduled || this.#closed) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  get #windowOpen(): boolean {
+    return this.bufferSize === 0 || this.unacked < this.bufferSize;
+  }
+
+  #pump() {
+    const s = this.session;
+    if (this.#closed || s.closed || s.blocked) return;
+    const w = s.out;
+    const startLen = w.length;
+    let messages = 0;
+    while (this.#readyHead < this.#ready.length) {
+      if (!this.#windowOpen) {
+        if (!this.#stalled) s.ctx.cluster.sessionStats.dcpStalls.inc();
+        this.#stalled = true;
+        break;
+      }
+      if (w.length - startLen >= PUMP_BYTES) break;
+      const st = this.#ready[this.#readyHead++];
+      st.queued = false;
+      if (st.phase !== Phase.Active) continue;
+      messages += this.#run(st);
+      if (st.phase === Phase.Active && st.ready && !st.queued) {
+        st.queued = true;
+        this.#ready.push(st);
+      }
+    }
+    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready = this.#ready.slice(this.#readyHead);
+      this.#readyHead = 0;
+    } else if (this.#readyHead === this.#ready.length) {
+      this.#ready.length = 0;
+      this.#readyHead = 0;
+    }
+    const bytes = w.length - startLen;
+    if (messages) {
+      s.ctx.cluster.sessionStats.dcpMessages.inc(messages);
+      s.ctx.cluster.sessionStats.dcpBytes.inc(bytes);
+    }
+    s.flush();
+    if (this.#readyHead < this.#ready.length && !this.#stalled && !s.blocked) this.schedule();
+  }
+
+  /** Emits up to one turn of messages for a stream; returns how many. */
+  #run(st: Stream): number {
+    let n = 0;
+    const vb = st.vb;
+    while (n < STREAM_TURN && this.#windowOpen) {
+      if (st.endReason >= 0) {
+        this.#emitEnd(st, st.endReason);
+        this.#remove(st);
+        return n + 1;
+      }
+      if (st.snapshot) {
+        const items = st.snapshot;
+        while (st.snapIdx < items.length && n < STREAM_TURN && this.#windowOpen) {
+          const it = items[st.snapIdx++];
+          this.#emitItem(st, it);
+          st.lastSent = it.seqno;
+          n++;
+        }
+        if (st.snapIdx >= items.length) st.snapshot = undefined;
+        continue;
+      }
+      if (st.lastSent >= st.endSeqno) {
+        st.endReason = EndReason.Ok;
+        continue;
+      }
+      if (st.lastSent >= vb.highSeqno) return n;
+      // Next snapshot: a disk snapshot while behind the in-memory checkpoints, else bounded by
+      // the checkpoint that holds the next seqno.
+      const from = st.lastSent;
+      const disk = from + 1 < vb.memoryStart;
+      let upTo = disk ? vb.highSeqno : vb.checkpointEndFor(from + 1);
+      if (upTo > st.endSeqno) upTo = st.endSeqno;
+      const items = vb.collect(from, upTo);
+      if (items.length === 0) {
+        // Everything in range was superseded later: nothing to say for it.
+        st.lastSent = upTo;
+        continue;
+      }
+      const markerEnd = items[items.length - 1].seqno;
+      let flags = disk ? SnapFlag.Disk | SnapFlag.Checkpoint : SnapFlag.Memory;
+      if (!disk && vb.isCheckpointStart(from + 1)) flags |= SnapFlag.Checkpoint;
+      const markerStart = st.firstMarker ? st.startSeqno : from + 1;
+      st.firstMarker = false;
+      this.#emitMarker(st, markerStart, markerEnd, flags);
+      n++;
+      st.snapshot = items;
+      st.snapIdx = 0;
+    }
+    return n;
+  }
+
+  /** Header for a stream message (plain, or alt with a stream-id frame). */
+  #head(
+    st: Stream,
+    opcode: number,
+    keyLen: number,
+    extLen: number,
+    datatype: number,
+    valueLen: number,
+    cas: bigint,
+  ): number {
+    const w = this.session.out;
+    if (st.sid) {
+      const total = 24 + 3 + extLen + keyLen + valueLen;
+      w.reserve(total);
+      w.header(
+        MAGIC_ALT_REQ,
+        opcode,
+        0,
+        extLen,
+        datatype,
+        st.vb.id,
+        3 + extLen + keyLen + valueLen,
+        st.opaque,
+        cas,
+      );
+      w.buf[w.pos - 22] = 3;
+      w.buf[w.pos - 21] = keyLen;
+      w.u8(0x22);
+      w.u16(st.sid);
+      return total;
+    }
+    const total = 24 + extLen + keyLen + valueLen;
+    w.reserve(total);
+    w.header(
+      MAGIC_REQ,
+      opcode,
+      keyLen,
+      extLen,
+      datatype,
+      st.vb.id,
+      extLen + keyLen + valueLen,
+      st.opaque,
+      cas,
+    );
+    return total;
+  }
+
+  #count(bytes: number) {
+    if (this.bufferSize) this.unacked += bytes;
+  }
+
+  #emitMarker(st: Stream, start: number, end: number, flags: number) {
+    const w = this.session.out;
+    this.#count(this.#head(st, Op.DcpSnapshotMarker, 0, 20, 0, 0, 0n));
+    w.u64n(start);
+    w.u64n(end);
+    w.u32(flags);
+  }
+
+  #emitEnd(st: Stream, reason: number) {
+    this.#count(this.#head(st, Op.DcpStreamEnd, 0, 4, 0, 0, 0n));
+    this.session.out.u32(reason);
+  }
+
+  #emitItem(st: Stream, it: Item) {
+    const w = this.session.out;
+    const key = it.key;
+    const keyLen = key.length + (this.#collections ? 1 : 0);
+    if (it.kind === ItemKind.Mutation) {
+      let value = it.value;
+      let dt = it.datatype;
+      if (dt & DT_XATTR && !this.includeXattrs) {
+        value = value.subarray(Math.min(value.length, 4 + value.readUInt32BE(0)));
+        dt &= ~DT_XATTR;
+      }
+      if (!this.#json) dt &= ~DT_JSON;
+      if (this.noValue) {
+        value = EMPTY;
+        if (!this.noValueKeepDatatype) dt = 0;
+      } else if (this.forceCompression && value.length) {
+        value = snappy.compressSync(value) as Buffer;
+        dt |= DT_SNAPPY;
+      }
+      this.#count(this.#head(st, Op.DcpMutation, keyLen, 31, dt, value.length, it.cas));
+      w.u64n(it.seqno);
+      w.u64n(it.revSeqno);
+      w.u32(it.flags);
+      w.u32(it.expiry);
+      w.u32(0);
+      w.u16(0);
+      w.u8(0);
+      if (this.#collections) w.u8(0);
+      w.bytes(key);
+      if (value.length) w.bytes(value);
+      return;
+    }
+    if (it.kind === ItemKind.Expiration && this.expiryOpcode && this.deleteTimes) {
+      this.#count(this.#head(st, Op.DcpExpiration, keyLen, 20, 0, 0, it.cas));
+      w.u64n(it.seqno);
+      w.u64n(it.revSeqno);
+      w.u32(it.deleteTime);
+      if (this.#collections) w.u8(0);
+      w.bytes(key);
+      return;
+    }
+    if (this.deleteTimes) {
+      this.#count(this.#head(st, Op.DcpDeletion, keyLen, 21, 0, 0, it.cas));
+      w.u64n(it.seqno);
+      w.u64n(it.revSeqno);
+      w.u32(it.deleteTime);
+      w.u8(0);
+    } else {
+      this.#count(this.#head(st, Op.DcpDeletion, keyLen, 18, 0, 0, it.cas));
+      w.u64n(it.seqno);
+      w.u64n(it.revSeqno);
+      w.u16(0);
+    }
+    if (this.#collections) w.u8(0);
+    w.bytes(key);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,681 @@
+// One data-node connection: memcached binary protocol session (HELLO, SASL, SELECT_BUCKET,
+// cluster config, KV) answering pipelined requests in order, and the DCP producer once the
+// connection is opened as one.
+import type { Connection, SaslServer } from '@tributary/core';
+import snappy from 'snappy';
+import type { Bucket, StoreMode } from '../bucket.js';
+import { isJsonValue } from '../bucket.js';
+import { ERROR_MAP, SERVER_VERSION } from '../bucket-config.js';
+import type { VBucket } from '../vbucket.js';
+import type { NodeContext, SessionHandle } from './context.js';
+import { DcpProducer } from './dcp-producer.js';
+import {
+  BatchWriter,
+  DT_JSON,
+  DT_SNAPPY,
+  DT_XATTR,
+  Feature,
+  type Frame,
+  FrameReader,
+  MAGIC_ALT_REQ,
+  MAGIC_REQ,
+  MAGIC_RES,
+  MAGIC_SERVER_REQ,
+  MAGIC_SERVER_RES,
+  MalformedFrameError,
+  Op,
+  parseFrameInfos,
+  readLeb128,
+  St,
+} from './mcbp.js';
+
+const SUPPORTED_FEATURES = new Set<number>([
+  Feature.TcpNoDelay,
+  Feature.MutationSeqno,
+  Feature.Xattr,
+  Feature.Xerror,
+  Feature.SelectBucket,
+  Feature.Snappy,
+  Feature.Json,
+  Feature.Duplex,
+  Feature.ClustermapChangeNotification,
+  Feature.AltRequestSupport,
+  Feature.Collections,
+  0x14, // PreserveTtl
+]);
+
+/** Commands allowed before authentication. */
+const NO_AUTH = new Set<number>([
+  Op.Hello,
+  Op.SaslListMechs,
+  Op.SaslAuth,
+  Op.SaslStep,
+  Op.Version,
+  Op.Noop,
+  Op.GetErrorMap,
+  Op.Quit,
+]);
+
+const MAX_KEY = 250;
+const MAX_VALUE = 20 * 1024 * 1024;
+const MAX_QUEUED = 4096;
+
+/** A frame copied out of the socket chunk (for requests queued behind an async one). */
+function copyFrame(f: Frame): Frame {
+  return {
+    ...f,
+    framingExtras: Buffer.from(f.framingExtras),
+    extras: Buffer.from(f.extras),
+    key: Buffer.from(f.key),
+    value: Buffer.from(f.value),
+  };
+}
+
+export class Session implements SessionHandle {
+  readonly reader = new FrameReader();
+  readonly out = new BatchWriter(64 * 1024);
+  readonly features = new Set<number>();
+  user: string | undefined;
+  bucket: Bucket | undefined;
+  agent = '';
+  closed = false;
+  /** Socket cannot take more right now; DCP pauses until 'drain'. */
+  blocked = false;
+  lastReceived = Date.now();
+  dcp: DcpProducer | undefined;
+  #saslServer: SaslServer | undefined;
+  #saslMech = '';
+  #busy = false;
+  #queue: Frame[] = [];
+  #flushScheduled = false;
+
+  constructor(
+    readonly conn: Connection,
+    readonly ctx: NodeContext,
+  ) {
+    ctx.cluster.sessionStats.connections.inc();
+    ctx.cluster.attach(ctx.index, this);
+    conn.on('data', (chunk: Buffer) => this.#onData(chunk));
+    conn.on('drain', () => {
+      this.blocked = false;
+      if (this.#queue.length === 0 && !this.#busy) conn.resume();
+      this.dcp?.schedule();
+    });
+    conn.on('error', (err) => {
+      if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ err }, 'connection error');
+    });
+    conn.on('close', () => this.#closed());
+    if (typeof (conn as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay === 'function') {
+      (conn as unknown as { setNoDelay: (v: boolean) => void }).setNoDelay(true);
+    }
+  }
+
+  get secure(): boolean {
+    return this.conn.secure;
+  }
+  has(feature: number): boolean {
+    return this.features.has(feature);
+  }
+  get collections(): boolean {
+    return this.features.has(Feature.Collections);
+  }
+
+  /** The address the client connected to (what `$HOST` means for it). */
+  get localHost(): string {
+    const addr = (this.conn as unknown as { localAddress?: string }).localAddress;
+    if (!addr) return '127.0.0.1';
+    return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  }
+
+  #onData(chunk: Buffer) {
+    if (this.closed) return;
+    this.lastReceived = Date.now();
+    try {
+      this.reader.push(chunk, (f) => {
+        if (this.#busy || this.#queue.length) {
+          this.#queue.push(copyFrame(f));
+          if (this.#queue.length >= MAX_QUEUED) this.conn.pause();
+        } else this.#dispatch(f);
+      });
+    } catch (err) {
+      this.#malformed(err);
+      return;
+    }
+    this.flush();
+  }
+
+  #malformed(err: unknown) {
+    this.ctx.cluster.sessionStats.malformed.inc();
+    this.ctx.log.warn(
+      { err: (err as Error).message, remote: this.conn.remoteAddress },
+      'malformed frame: closing connection',
+    );
+    this.destroy();
+  }
+
+  /** Writes out everything encoded so far (one write per batch). */
+  flush() {
+    if (this.closed) return;
+    if (this.out.length === 0) return;
+    for (const b of this.out.take()) {
+      if (!this.conn.write(b)) this.blocked = true;
+    }
+    if (this.blocked && this.dcp === undefined) this.conn.pause();
+  }
+
+  /** Flush soon (coalesces writes made from timers / topology events). */
+  scheduleFlush() {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  destroy() {
+    if (this.closed) return;
+    this.conn.destroy();
+    this.#closed();
+  }
+
+  #closed() {
+    if (this.closed) return;
+    this.closed = true;
+    this.dcp?.close();
+    this.ctx.cluster.detach(this.ctx.index, this);
+    this.ctx.cluster.sessionStats.connections.dec();
+  }
+
+  configChanged(bucket: string) {
+    if (this.closed || !this.bucket || this.bucket.name !== bucket) return;
+    if (!this.has(Feature.Duplex) || !this.has(Feature.ClustermapChangeNotification)) return;
+    const cfg = Buffer.from(this.ctx.cluster.configJson(bucket, this.ctx.index, this.localHost));
+    const extras = Buffer.alloc(16);
+    extras.writeBigInt64BE(BigInt(this.ctx.cluster.revEpoch), 0);
+    extras.writeBigInt64BE(BigInt(this.ctx.cluster.rev), 8);
+    this.out.request(MAGIC_SERVER_REQ, 0x01, 0, 0, {
+      extras,
+      key: Buffer.from(bucket),
+      value: cfg,
+      datatype: this.has(Feature.Json) ? DT_JSON : 0,
+    });
+    this.scheduleFlush();
+  }
+
+  vbucketChanged(bucket: string, vb: number) {
+    if (this.bucket?.name === bucket) this.dcp?.vbucketChanged(vb);
+  }
+
+  // ---- request dispatch -------------------------------------------------------------------
+
+  #drainQueue() {
+    while (!this.#busy && this.#queue.length && !this.closed) {
+      this.#dispatch(this.#queue.shift()!);
+    }
+    if (!this.#busy && this.#queue.length < MAX_QUEUED && !this.blocked) this.conn.resume();
+    this.flush();
+  }
+
+  /** Runs an async handler; later requests wait so replies stay in order. */
+  #async(p: Promise<void>) {
+    this.#busy = true;
+    p.catch((err) => {
+      this.ctx.log.error({ err }, 'request handler failed');
+    }).finally(() => {
+      this.#busy = false;
+      this.#drainQueue();
+    });
+  }
+
+  #dispatch(f: Frame) {
+    if (f.magic === MAGIC_RES || f.magic === MAGIC_SERVER_RES) {
+      this.dcp?.onResponse(f);
+      return;
+    }
+    this.ctx.cluster.sessionStats.requests.inc();
+    if (f.magic === MAGIC_ALT_REQ && !this.has(Feature.AltRequestSupport)) {
+      this.#malformed(new MalformedFrameError('flexible framing without AltRequestSupport'));
+      return;
+    }
+    const op = f.opcode;
+    if (!this.user && !NO_AUTH.has(op)) {
+      this.error(f, St.Eaccess, 'Authentication required');
+      return;
+    }
+    switch (op) {
+      case Op.Hello:
+        return this.#hello(f);
+      case Op.SaslListMechs:
+        return this.ok(f, Buffer.from(this.ctx.cluster.mechanisms(this.secure).join(' ')));
+      case Op.SaslAuth:
+      case Op.SaslStep:
+        return this.#async(this.#sasl(f));
+      case Op.Version:
+        return this.ok(f, Buffer.from(SERVER_VERSION.replace(/-enterprise$/, '')));
+      case Op.Noop:
+        return this.ok(f);
+      case Op.Quit:
+        this.ok(f);
+        this.flush();
+        this.conn.end();
+        return;
+      case Op.GetErrorMap:
+        return this.#errorMap(f);
+      case Op.SelectBucket:
+        return this.#selectBucket(f);
+      case Op.GetClusterConfig:
+        return this.#clusterConfig(f);
+      case Op.GetCollectionsManifest:
+        if (!this.bucket) return this.error(f, St.NoBucket);
+        return this.ok(f, Buffer.from(MANIFEST), 0n, this.has(Feature.Json) ? DT_JSON : 0);
+      case Op.GetCollectionId:
+        return this.#collectionId(f);
+      case Op.GetAllVbSeqnos:
+        return this.#allVbSeqnos(f);
+      case Op.Get:
+      case Op.GetK:
+      case Op.GetQ:
+      case Op.GetKQ:
+      case Op.Gat:
+        return this.#get(f);
+      case Op.Set:
+      case Op.Add:
+      case Op.Replace:
+        return this.#store(f);
+      case Op.Delete:
+        return this.#delete(f);
+      case Op.Touch:
+        return this.#touch(f);
+      case Op.ObserveSeqno:
+        return this.#observeSeqno(f);
+      case Op.DcpOpen:
+        return this.#dcpOpen(f);
+      case Op.DcpGetFailoverLog: {
+        const vb = this.#vbFor(f, false);
+        if (!vb) return;
+        return this.ok(f, DcpProducer.failoverLogValue(vb));
+      }
+      case Op.DcpNoop:
+        return this.ok(f);
+      case Op.DcpControl:
+      case Op.DcpStreamReq:
+      case Op.DcpCloseStream:
+      case Op.DcpBufferAck:
+        if (!this.dcp) {
+          if (op === Op.DcpBufferAck) return;
+          return this.error(f, St.Einval, 'Not a DCP connection');
+        }
+        return this.dcp.onRequest(f);
+      default:
+        return this.error(f, St.UnknownCommand);
+    }
+  }
+
+  // ---- replies ----------------------------------------------------------------------------
+
+  ok(f: Frame, value?: Uint8Array, cas = 0n, datatype = 0, extras?: Uint8Array, key?: Uint8Array) {
+    this.out.response(f.opcode, St.Success, f.opaque, { value, cas, datatype, extras, key });
+  }
+
+  status(f: Frame, status: number, value?: Uint8Array, datatype = 0) {
+    this.out.response(f.opcode, status, f.opaque, { value, datatype });
+  }
+
+  /** An error reply; with XERROR a JSON body carries the context. */
+  error(f: Frame, status: number, context?: string) {
+    const body =
+      context && this.has(Feature.Xerror) ? Buffer.from(JSON.stringify({ error: { context } })) : undefined;
+    this.out.response(f.opcode, status, f.opaque, {
+      value: body,
+      datatype: body && this.has(Feature.Json) ? DT_JSON : 0,
+    });
+  }
+
+  #notMyVbucket(f: Frame) {
+    if (!this.bucket) return this.error(f, St.NoBucket);
+    const cfg = Buffer.from(this.ctx.cluster.configJson(this.bucket.name, this.ctx.index, this.localHost));
+    this.status(f, St.NotMyVbucket, cfg, this.has(Feature.Json) ? DT_JSON : 0);
+  }
+
+  // ---- session commands -------------------------------------------------------------------
+
+  #hello(f: Frame) {
+    if (f.value.length % 2 !== 0) return this.error(f, St.Einval, 'feature list must be u16s');
+    if (f.key.length) {
+      const raw = f.key.toString('utf8');
+      try {
+        const j = JSON.parse(raw) as { a?: string };
+        this.agent = typeof j.a === 'string' ? j.a : raw;
+      } catch {
+        this.agent = raw;
+      }
+    }
+    const asked: number[] = [];
+    for (let i = 0; i < f.value.length; i += 2) asked.push(f.value.readUInt16BE(i));
+    const askedSet = new Set(asked);
+    this.features.clear();
+    const out: number[] = [];
+    for (const feat of asked) {
+      if (!SUPPORTED_FEATURES.has(feat) || this.features.has(feat)) continue;
+      if (feat === Feature.ClustermapChangeNotification && !askedSet.has(Feature.Duplex)) continue;
+      this.features.add(feat);
+      out.push(feat);
+    }
+    const v = Buffer.allocUnsafe(out.length * 2);
+    for (let i = 0; i < out.length; i++) v.writeUInt16BE(out[i], i * 2);
+    this.ok(f, v);
+  }
+
+  async #sasl(f: Frame): Promise<void> {
+    const mech = f.key.toString('latin1');
+    try {
+      let step: Awaited<ReturnType<SaslServer['begin']>>;
+      if (f.opcode === Op.SaslAuth) {
+        const server = this.ctx.cluster.saslServer(mech, this.secure);
+        if (!server) {
+          this.ctx.cluster.sessionStats.authFailures.inc();
+          return this.error(f, St.AuthError, `mechanism ${mech} not offered`);
+        }
+        this.#saslServer = server;
+        this.#saslMech = mech;
+        step = await server.begin(mech, f.value);
+      } else {
+        if (!this.#saslServer || mech !== this.#saslMech)
+          return this.error(f, St.AuthError, 'no SASL exchange in progress');
+        step = await this.#saslServer.step(f.value);
+      }
+      if (!step.done) {
+        this.out.response(f.opcode, St.AuthContinue, f.opaque, { value: step.challenge });
+        return;
+      }
+      this.#saslServer = undefined;
+      this.user = step.username;
+      // SELECT_BUCKET may be skipped when the user is named after a bucket.
+      if (!this.bucket) this.bucket = this.ctx.cluster.buckets.get(step.username);
+      this.ok(f, step.final);
+    } catch (err) {
+      this.#saslServer = undefined;
+      this.ctx.cluster.sessionStats.authFailures.inc();
+      if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ err }, 'SASL failed');
+      this.error(f, St.AuthError, 'Authentication failed');
+    }
+  }
+
+  #errorMap(f: Frame) {
+    if (f.value.length !== 2) return this.error(f, St.Einval, 'expected u16 version');
+    const version = f.value.readUInt16BE(0);
+    if (version === 0) return this.error(f, St.Einval, 'version 0');
+    this.ok(f, Buffer.from(ERROR_MAP), 0n, this.has(Feature.Json) ? DT_JSON : 0);
+  }
+
+  #selectBucket(f: Frame) {
+    const name = f.key.toString('utf8');
+    if (name === '') {
+      this.dcp?.close();
+      this.bucket = undefined;
+      return this.ok(f);
+    }
+    const b = this.ctx.cluster.buckets.get(name);
+    if (!b) return this.error(f, St.KeyEnoent, `no bucket ${name}`);
+    if (this.dcp) return this.error(f, St.NotSupported, 'cannot change bucket on a DCP connection');
+    this.bucket = b;
+    this.ok(f);
+  }
+
+  #clusterConfig(f: Frame) {
+    if (!this.bucket) return this.error(f, St.NoBucket, 'no bucket selected');
+    const cfg = this.ctx.cluster.configJson(this.bucket.name, this.ctx.index, this.localHost);
+    this.ok(f, Buffer.from(cfg), 0n, this.has(Feature.Json) ? DT_JSON : 0);
+  }
+
+  #collectionId(f: Frame) {
+    if (!this.bucket) return this.error(f, St.NoBucket);
+    const path = (f.key.length ? f.key : f.value).toString('utf8');
+    const [scope = '_default', coll = '_default'] = path.split('.');
+    if ((scope || '_default') !== '_default') return this.error(f, 0x8c, `unknown scope ${scope}`);
+    if ((coll || '_default') !== '_default')
+      return this.error(f, St.UnknownCollection, `unknown collection ${coll}`);
+    const extras = Buffer.alloc(12);
+    this.ok(f, undefined, 0n, 0, extras);
+  }
+
+  #allVbSeqnos(f: Frame) {
+    if (!this.bucket) return this.error(f, St.NoBucket);
+    const state = f.extras.length >= 4 ? f.extras.readUInt32BE(0) : 0;
+    if (state > 4) return this.error(f, St.Einval, 'bad vbucket state');
+    if (f.extras.length >= 8 && f.extras.readUInt32BE(4) !== 0) return this.error(f, St.UnknownCollection);
+    const rows: number[] = [];
+    for (let vb = 0; vb < this.ctx.cluster.numVbuckets; vb++) {
+      const role = this.ctx.cluster.role(this.ctx.index, vb);
+      if (!role) continue;
+      if (state === 1 && role !== 'active') continue;
+      if (state === 2 && role !== 'replica') continue;
+      if (state === 3 || state === 4) continue;
+      rows.push(vb);
+    }
+    const v = Buffer.allocUnsafe(rows.length * 10);
+    rows.forEach((vb, i) => {
+      v.writeUInt16BE(vb, i * 10);
+      v.writeBigUInt64BE(BigInt(this.bucket!.vbuckets[vb].highSeqno), i * 10 + 2);
+    });
+    this.ok(f, v);
+  }
+
+  // ---- KV ---------------------------------------------------------------------------------
+
+  /** The vbucket if this node is active for it (or, with `allowReplica`, holds it); else replies. */
+  #vbFor(f: Frame, activeOnly = true): VBucket | undefined {
+    if (!this.bucket) {
+      this.error(f, St.NoBucket, 'no bucket selected');
+      return undefined;
+    }
+    const id = f.vbOrStatus;
+    const role = id < this.ctx.cluster.numVbuckets ? this.ctx.cluster.role(this.ctx.index, id) : undefined;
+    if (!role || (activeOnly && role !== 'active')) {
+      this.#notMyVbucket(f);
+      return undefined;
+    }
+    return this.bucket.vbuckets[id];
+  }
+
+  /** The document key (collection prefix removed) or undefined after replying with an error. */
+  #docKey(f: Frame): Buffer | undefined {
+    let key = f.key;
+    if (this.collections) {
+      const cid = readLeb128(key);
+      if (!cid) {
+        this.error(f, St.Einval, 'bad collection prefix');
+        return undefined;
+      }
+      if (cid.value !== 0) {
+        this.error(f, St.UnknownCollection, `unknown collection ${cid.value.toString(16)}`);
+        return undefined;
+      }
+      key = key.subarray(cid.length);
+    }
+    if (key.length === 0 || key.length > MAX_KEY) {
+      this.error(f, St.Einval, 'invalid key length');
+      return undefined;
+    }
+    return key;
+  }
+
+  /** Frame infos of a flexible-framing request; undefined after replying when unsupported. */
+  #frameInfos(f: Frame): { preserveTtl: boolean } | undefined {
+    let preserveTtl = false;
+    if (f.framingExtras.length) {
+      let infos: { id: number; data: Buffer }[];
+      try {
+        infos = parseFrameInfos(f.framingExtras);
+      } catch {
+        this.error(f, St.Einval, 'bad framing extras');
+        return undefined;
+      }
+      for (const fi of infos) {
+        if (fi.id === 5) preserveTtl = true;
+        else if (fi.id === 0) continue;
+        else if (fi.id === 1) {
+          this.error(f, St.NotSupported, 'durable writes are not supported');
+          return undefined;
+        } else {
+          this.error(f, St.Einval, `unsupported frame info ${fi.id}`);
+          return undefined;
+        }
+      }
+    }
+    return { preserveTtl };
+  }
+
+  #outDatatype(dt: number): number {
+    let d = dt & ~DT_SNAPPY;
+    if (!this.has(Feature.Json)) d &= ~DT_JSON;
+    return d & ~DT_XATTR;
+  }
+
+  #get(f: Frame) {
+    if (!this.#frameInfos(f)) return;
+    const vb = this.#vbFor(f);
+    if (!vb) return;
+    const key = this.#docKey(f);
+    if (!key) return;
+    const b = this.bucket!;
+    const keyStr = key.toString('latin1');
+    const quiet = f.opcode === Op.GetQ || f.opcode === Op.GetKQ;
+    const withKey = f.opcode === Op.GetK || f.opcode === Op.GetKQ;
+    let it = b.getLive(vb, keyStr);
+    if (f.opcode === Op.Gat) {
+      if (f.extras.length !== 4) return this.error(f, St.Einval, 'GAT needs 4 bytes of extras');
+      if (it) it = b.touch(vb, keyStr, f.extras.readUInt32BE(0)).item;
+    } else if (f.extras.length) return this.error(f, St.Einval, 'GET takes no extras');
+    if (!it) {
+      if (quiet) return;
+      return this.error(f, St.KeyEnoent);
+    }
+    const extras = Buffer.allocUnsafe(4);
+    extras.writeUInt32BE(it.flags >>> 0);
+    const value = it.datatype & DT_XATTR ? stripXattrs(it.value) : it.value;
+    this.ok(f, value, it.cas, this.#outDatatype(it.datatype), extras, withKey ? f.key : undefined);
+  }
+
+  #mutationExtras(vb: VBucket, seqno: number): Buffer | undefined {
+    if (!this.has(Feature.MutationSeqno)) return undefined;
+    const e = Buffer.allocUnsafe(16);
+    e.writeBigUInt64BE(vb.uuid, 0);
+    e.writeBigUInt64BE(BigInt(seqno), 8);
+    return e;
+  }
+
+  #store(f: Frame) {
+    const fi = this.#frameInfos(f);
+    if (!fi) return;
+    if (f.extras.length !== 8) return this.error(f, St.Einval, 'SET/ADD/REPLACE need 8 bytes of extras');
+    const vb = this.#vbFor(f);
+    if (!vb) return;
+    const key = this.#docKey(f);
+    if (!key) return;
+    let value: Buffer = f.value;
+    let datatype = f.datatype;
+    if (datatype & ~(DT_JSON | DT_SNAPPY | DT_XATTR))
+      return this.error(f, St.Einval, 'unknown datatype bits');
+    if (datatype & DT_SNAPPY) {
+      if (!this.has(Feature.Snappy)) return this.error(f, St.Einval, 'Snappy not negotiated');
+      try {
+        value = snappy.uncompressSync(value) as Buffer;
+      } catch {
+        return this.error(f, St.Einval, 'bad snappy value');
+      }
+      datatype &= ~DT_SNAPPY;
+    }
+    if (datatype & DT_XATTR && !this.has(Feature.Xattr))
+      return this.error(f, St.Einval, 'XATTR not negotiated');
+    if (value.length > MAX_VALUE) return this.error(f, St.E2big, 'value too large');
+    if (!(datatype & DT_JSON) && isJsonValue(datatype & DT_XATTR ? stripXattrs(value) : value))
+      datatype |= DT_JSON;
+    const flags = f.extras.readUInt32BE(0);
+    let expiry = f.extras.readUInt32BE(4);
+    const b = this.bucket!;
+    const keyStr = key.toString('latin1');
+    if (fi.preserveTtl) {
+      const cur = b.getLive(vb, keyStr);
+      if (cur) expiry = cur.expiry;
+    }
+    const mode: StoreMode = f.opcode === Op.Add ? 'add' : f.opcode === Op.Replace ? 'replace' : 'set';
+    const r = b.store(vb, mode, Buffer.from(key), keyStr, Buffer.from(value), datatype, flags, expiry, f.cas);
+    if (r.status !== St.Success) return this.error(f, r.status);
+    this.ok(f, undefined, r.item!.cas, 0, this.#mutationExtras(vb, r.item!.seqno));
+  }
+
+  #delete(f: Frame) {
+    if (!this.#frameInfos(f)) return;
+    if (f.extras.length || f.value.length) return this.error(f, St.Einval, 'DELETE takes no extras or value');
+    const vb = this.#vbFor(f);
+    if (!vb) return;
+    const key = this.#docKey(f);
+    if (!key) return;
+    const r = this.bucket!.remove(vb, Buffer.from(key), key.toString('latin1'), f.cas);
+    if (r.status !== St.Success) return this.error(f, r.status);
+    this.ok(f, undefined, r.item!.cas, 0, this.#mutationExtras(vb, r.item!.seqno));
+  }
+
+  #touch(f: Frame) {
+    if (!this.#frameInfos(f)) return;
+    if (f.extras.length !== 4) return this.error(f, St.Einval, 'TOUCH needs 4 bytes of extras');
+    const vb = this.#vbFor(f);
+    if (!vb) return;
+    const key = this.#docKey(f);
+    if (!key) return;
+    const r = this.bucket!.touch(vb, key.toString('latin1'), f.extras.readUInt32BE(0));
+    if (r.status !== St.Success) return this.error(f, r.status);
+    this.ok(f, undefined, r.item!.cas);
+  }
+
+  #observeSeqno(f: Frame) {
+    const vb = this.#vbFor(f, false);
+    if (!vb) return;
+    if (f.value.length !== 8) return this.error(f, St.Einval, 'OBSERVE_SEQNO needs a vbuuid');
+    const uuid = f.value.readBigUInt64BE(0);
+    const idx = vb.failoverLog.findIndex((e) => e.vbucketUuid === uuid);
+    const hard = idx > 0;
+    const v = Buffer.alloc(hard ? 43 : 27);
+    v[0] = hard ? 1 : 0;
+    v.writeUInt16BE(vb.id, 1);
+    v.writeBigUInt64BE(vb.uuid, 3);
+    v.writeBigUInt64BE(BigInt(vb.highSeqno), 11);
+    v.writeBigUInt64BE(BigInt(vb.highSeqno), 19);
+    if (hard) {
+      v.writeBigUInt64BE(uuid, 27);
+      v.writeBigUInt64BE(BigInt(vb.failoverLog[idx - 1].seqno), 35);
+    }
+    this.ok(f, v);
+  }
+
+  // ---- DCP --------------------------------------------------------------------------------
+
+  #dcpOpen(f: Frame) {
+    if (!this.bucket) return this.error(f, St.NoBucket, 'select a bucket before DCP_OPEN');
+    if (f.extras.length !== 8) return this.error(f, St.Einval, 'DCP_OPEN needs 8 bytes of extras');
+    if (f.key.length === 0 || f.key.length > 200) return this.error(f, St.Einval, 'bad connection name');
+    const flags = f.extras.readUInt32BE(4);
+    if (flags & 0x002) return this.error(f, St.Einval, 'notifier connections are not supported');
+    if (!(flags & 0x001)) return this.error(f, St.NotSupported, 'only producer connections are supported');
+    if (flags & 0x080) return this.error(f, St.NotSupported, 'PiTR is not supported');
+    if (this.dcp) return this.error(f, St.Einval, 'connection is already a DCP connection');
+    this.dcp = new DcpProducer(this, f.key.toString('utf8'), flags);
+    this.ok(f);
+  }
+}
+
+/** The body of a value that carries an XATTR section. */
+export function stripXattrs(value: Buffer): Buffer {
+  if (value.length < 4) return value;
+  const len = value.readUInt32BE(0);
+  return value.subarray(Math.min(value.length, 4 + len));
+}
+
+const MANIFEST = JSON.stringify({
+  uid: '0',
+  scopes: [{ name: '_default', uid: '0', collections: [{ name: '_default', uid: '0' }] }],
+});
+
+export { MAGIC_REQ };
