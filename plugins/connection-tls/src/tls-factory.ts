@@ -86,11 +86,11 @@ export function createTlsFactory(options: TlsFactoryOptions = {}): ConnectionFac
               servername,
               rejectUnauthorized,
               minVersion,
-              allowHalfOpen: true,
-              noDelay,
-              keepAlive,
-              keepAliveInitialDelay,
+              // Passed through to the TLSSocket by node:tls, though missing from its typings.
+              ...({ allowHalfOpen: true } as tls.ConnectionOptions),
             });
+            s.setNoDelay(noDelay);
+            s.setKeepAlive(keepAlive, keepAliveInitialDelay);
             return s;
           },
           'secureConnect',
