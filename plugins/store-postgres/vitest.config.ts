@@ -1,7 +1,12 @@
 import { defineProject } from 'vitest/config';
 import { sourceConditions } from '../../vitest.shared';
 
+// pg's CommonJS entry requires pg-pool, whose "import" export is an ES module wrapper: keep
+// "import" out of the conditions that vitest also applies to require() calls.
+const conditions = sourceConditions.resolve.conditions.filter((c) => c !== 'import');
+
 export default defineProject({
-  ...sourceConditions,
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['@tributary/source'] } },
   test: { name: 'store-postgres', include: ['test/**/*.test.ts'] },
 });

@@ -1,1 +1,20 @@
-export {};
+export { ErrStoreClosed, ErrStoreUnavailable, ErrStoreWatchOverflow } from './errors.js';
+export type { MetricsInput, StoreStats } from './internal/metrics.js';
+export type { WatchIterable } from './internal/watch-hub.js';
+export {
+  type PostgresStorePluginOptions,
+  parsePostgresStoreOptions,
+  postgresStoreOptionsSchema,
+} from './options.js';
+export { plugin, plugins } from './plugin.js';
+export {
+  createPostgresStore,
+  DEFAULT_DATABASE_URL,
+  DEFAULT_TABLE,
+  decodeNotifyPayload,
+  encodeNotifyPayloads,
+  MIGRATIONS_TABLE,
+  PostgresStore,
+  type PostgresStoreOptions,
+  SCHEMA_VERSION,
+} from './postgres-store.js';
