@@ -109,14 +109,82 @@ export function isTestFile(relToProject) {
   );
 }
 
-// Strips comments while keeping line numbers: block comments become blank lines, line comments go.
+const SPECIFIER_BEFORE = /(?:\bfrom|\bimport|\bimport\s*\(|\brequire(?:\.resolve)?\s*\(|\bvi\.mock\s*\()\s*$/;
+
+// Blanks comments, template-literal text and strings that cannot be module specifiers (data, e.g. code a generator writes) while keeping
+// every newline, so import specifiers keep their line numbers.
 function stripComments(text) {
-  return text
-    .replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, ' '))
-    .replace(/(^|[\s;{}()])\/\/.*$/gm, '$1');
+  let out = '';
+  const stack = []; // brace depths of `${` expressions we are inside, innermost last
+  let depth = 0;
+  let i = 0;
+  const blank = (from, to) => {
+    out += text.slice(from, to).replace(/[^\n]/g, ' ');
+  };
+  let inTemplate = false;
+  while (i < text.length) {
+    const c = text[i];
+    if (inTemplate) {
+      const start = i;
+      while (i < text.length && text[i] !== '`' && !(text[i] === '$' && text[i + 1] === '{'))
+        i += text[i] === '\\' ? 2 : 1;
+      blank(start, i);
+      if (text[i] === '`') {
+        out += '`';
+        i++;
+        inTemplate = false;
+      } else if (i < text.length) {
+        out += '${';
+        i += 2;
+        stack.push(depth);
+        depth = 0;
+        inTemplate = false;
+      }
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '/') {
+      const end = text.indexOf('\n', i);
+      blank(i, end < 0 ? text.length : end);
+      i = end < 0 ? text.length : end;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end < 0 ? text.length : end + 2;
+      blank(i, stop);
+      i = stop;
+    } else if (c === "'" || c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
+      // Keep a string only where a module specifier can stand; other strings are data.
+      if (SPECIFIER_BEFORE.test(out.slice(-40))) out += text.slice(i, j + 1);
+      else {
+        out += c;
+        blank(i + 1, j);
+        out += text.slice(j, j + 1);
+      }
+      i = j + 1;
+    } else if (c === '`') {
+      out += '`';
+      i++;
+      inTemplate = true;
+    } else {
+      if (c === '{') depth++;
+      else if (c === '}') {
+        if (depth === 0 && stack.length) {
+          depth = stack.pop();
+          out += '}';
+          i++;
+          inTemplate = true;
+          continue;
+        }
+        depth--;
+      }
+      out += c;
+      i++;
+    }
+  }
+  return out;
 }
 
-// An import keyword right after a quote is text inside a string (e.g. test data), not code.
 const IMPORT_RES = [
   /(?<![\w$.'"`])import\s+(?:type\s+)?[\w*{}\s,$]*?\s*from\s*(['"])([^'"\n]+)\1/g,
   /(?<![\w$.'"`])export\s+(?:type\s+)?(?:\*(?:\s+as\s+[\w$]+)?|\{[^}]*\})\s*from\s*(['"])([^'"\n]+)\1/g,

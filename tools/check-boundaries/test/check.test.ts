@@ -253,10 +253,14 @@ describe('check-boundaries', () => {
     ]);
   });
 
-  it('ignores imports inside comments and string-looking URLs', () => {
+  it('ignores imports inside comments, strings and template literals, and string-looking URLs', () => {
     const root = workspace({
       'packages/codec/src/notes.ts':
-        "// import { T } from '@tributary/transport';\n/* import '@tributary/cli';\n */\nexport const url = 'http://x//y';\n",
+        "// import { T } from '@tributary/transport';\n/* import '@tributary/cli';\n */\nexport const url = 'http://x//y';\n" +
+        'export const code = "import \'@tributary/cli\'";\n' +
+        "export const gen = `\nimport { T } from '@tributary/transport';\n$" +
+        '{url}`;\n' +
+        "export const real = await import('@tributary/core');\n",
     });
     expect(messages(root)).toEqual([]);
   });

@@ -1,0 +1,7 @@
+import { defineProject } from 'vitest/config';
+import { sourceConditions } from '../../vitest.shared';
+
+export default defineProject({
+  ...sourceConditions,
+  test: { name: 'new-plugin', include: ['test/**/*.test.ts'] },
+});
