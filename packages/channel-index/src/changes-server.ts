@@ -14,6 +14,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import type { WebSocket } from 'ws';
 import { type ChangeEntry, type ChannelIndex, validateChannelName } from './channel-index.js';
@@ -190,7 +191,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
   const feedControllers = new Set<AbortController>();
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
 

@@ -295,6 +295,8 @@ export class ChannelIndex implements AsyncDisposable {
   #pollTimer: NodeJS.Timeout | undefined;
   #watchAbort: AbortController | undefined;
   #pollRunning = false;
+  readonly #polledVersions = new Map<string, number>();
+  #polledCounter = -1;
   #pollAgain = false;
 
   readonly #ready: Promise<void>;
@@ -1265,7 +1267,10 @@ export class ChannelIndex implements AsyncDisposable {
   #removeWaiter(w: Waiter): void {
     for (const ch of w.channels) {
       const set = this.#waiters.get(ch);
-      if (set?.delete(w) && set.size === 0) this.#waiters.delete(ch);
+      if (set?.delete(w) && set.size === 0) {
+        this.#waiters.delete(ch);
+        this.#polledVersions.delete(ch);
+      }
     }
     this.#waiterCount--;
     this.#m.gauge('waiters').set(this.#waiterCount);
@@ -1355,17 +1360,20 @@ export class ChannelIndex implements AsyncDisposable {
 
   async #pollOnce(): Promise<void> {
     this.#m.counter('polls').inc(1);
-    const before = this.#stableCounter;
     await this.#refresh();
-    if (this.#stableCounter === before) return;
+    // The poller keeps its own view: a reader's refresh must not hide a change from it.
+    if (this.#stableCounter === this.#polledCounter) return;
+    this.#polledCounter = this.#stableCounter;
     const chans = [...this.#waiters.keys()];
     if (!chans.length) return;
     const versions = await this.store.getMany(chans.map((ch) => this.#keys.version(ch)));
+    // Compared with what the poller itself saw last (not with the clock cache, which a reader may
+    // already have refreshed without having seen the change as new).
     const changed: string[] = [];
     chans.forEach((ch, i) => {
       const v = decodeNum(versions[i]);
-      const cached = this.#clocks.peek(ch);
-      if (!cached || cached.version !== v) changed.push(ch);
+      if (this.#polledVersions.get(ch) !== v) changed.push(ch);
+      this.#polledVersions.set(ch, v);
     });
     if (changed.length) this.#notify(changed);
   }
