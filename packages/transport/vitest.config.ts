@@ -3,5 +3,6 @@ import { sourceConditions } from '../../vitest.shared';
 
 export default defineProject({
   ...sourceConditions,
-  test: { name: 'transport', include: ['test/**/*.test.ts'] },
+  // Real sockets on a shared 2-core machine: give each test room, they finish far sooner.
+  test: { name: 'transport', include: ['test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000 },
 });

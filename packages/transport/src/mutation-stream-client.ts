@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   type AuthProvider,
   backoffLoop,
@@ -135,6 +136,8 @@ export class MutationStreamClient {
     for (const k of ['sent', 'acked', 'resent', 'refused', 'reconnects', 'connectFailures'])
       this.#c[k] = this.#m.counter(k);
     this.#slots = Array.from({ length: n }, (_, i) => new Slot(i));
+    // Every slot's connect attempt and backoff sleep listens on this one signal.
+    setMaxListeners(4 * n + 16, this.#abort.signal);
   }
 
   get connections(): number {

@@ -253,7 +253,9 @@ describe.each(['tcp', 'tls'] as const)('transport over %s', (kind) => {
   it('version mismatch fails both sides with a typed error before any message', async () => {
     const { client, server } = await pair({ version: 2 }, { version: 3 });
     const got: unknown[] = [];
-    server.subscribe(Post, (m) => got.push(m));
+    server.subscribe(Post, (m) => {
+      got.push(m);
+    });
     client.subscribe(Post);
     const [a, b] = await Promise.allSettled([client.handshake(), server.handshake()]);
     expect(a.status).toBe('rejected');
@@ -290,7 +292,9 @@ describe.each(['tcp', 'tls'] as const)('transport over %s', (kind) => {
       settings: { maxQueueBytes: 256 * 1024, maxBatchBytes: 64 * 1024, maxWaiters: 8 },
     });
     const got: number[] = [];
-    server.subscribe(Post, (m) => got.push(m.readUInt32BE(0)));
+    server.subscribe(Post, (m) => {
+      got.push(m.readUInt32BE(0));
+    });
     client.subscribe(Post);
     await Promise.all([client.handshake(), server.handshake()]);
     server.pause();
