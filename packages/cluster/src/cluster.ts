@@ -99,7 +99,7 @@ export interface ClusterNodeInfo {
   inCluster: boolean;
 }
 
-export type DocValue = string | Uint8Array | Record<string, unknown> | unknown[];
+export type DocValue = string | Uint8Array | Record<string, unknown> | unknown[] | number | boolean | null;
 
 export interface WriteOptions {
   flags?: number;

@@ -55,7 +55,7 @@ function keysFor(vb: number, n: number, prefix = `k${uniq++}-`): string[] {
 
 async function dcpClient(
   controls: Record<string, string> = {},
-  flags = DcpOpenFlag.Producer,
+  flags: number = DcpOpenFlag.Producer,
   features = FEATURES,
 ): Promise<TestClient> {
   const c = await TestClient.connect(cluster.nodes[0].kvPort);
@@ -98,7 +98,7 @@ describe('DCP producer', () => {
     const c = await dcpClient();
     const r = await streamReq(c, { vbucket: vb, opaque: 0xabc });
     expect(r.status).toBe(0);
-    const { failoverLog } = decodeDcpStreamReqResponse(r);
+    const failoverLog = decodeDcpStreamReqResponse(r).failoverLog!;
     expect(failoverLog[0].vbucketUuid).toBe(b.failoverLog(vb)[0].vbucketUuid);
     await c.until(() => items(eventsFor(c, 0xabc)).some((e) => e.seqno === high), 5000, 'backfill');
     const evs = eventsFor(c, 0xabc);

@@ -59,7 +59,7 @@ describe('topology and faults', () => {
     for (const k of keys) b.upsert(k, k);
     const c = await dcpOn(cluster, owner);
     const r = await streamReq(c, { vbucket: vb, opaque: 1 });
-    const oldUuid = decodeDcpStreamReqResponse(r).failoverLog[0].vbucketUuid;
+    const oldUuid = decodeDcpStreamReqResponse(r).failoverLog![0].vbucketUuid;
     await c.until(() => items(eventsFor(c, 1)).length === 10, 5000, 'all items');
     const lastSeen = items(eventsFor(c, 1)).at(-1)!.seqno!;
     // A second consumer on the replica node sees its stream end with state-changed.
@@ -147,7 +147,7 @@ describe('topology and faults', () => {
     const features = [...FEATURES, HelloFeature.Duplex, HelloFeature.ClustermapChangeNotification];
     const c = await dcpOn(cluster, from, features);
     const r = await streamReq(c, { vbucket: vb, opaque: 5 });
-    const uuid = decodeDcpStreamReqResponse(r).failoverLog[0].vbucketUuid;
+    const uuid = decodeDcpStreamReqResponse(r).failoverLog![0].vbucketUuid;
     await c.until(() => items(eventsFor(c, 5)).length === 10, 5000, 'first half');
     const rev = cluster.rev;
     await cluster.rebalance({ moves: [{ vbucket: vb, to }] });
@@ -202,7 +202,7 @@ describe('topology and faults', () => {
     for (const k of keys) b.upsert(k, k);
     const c = await dcpOn(cluster, node);
     const r = await streamReq(c, { vbucket: vb, opaque: 1 });
-    const uuid = decodeDcpStreamReqResponse(r).failoverLog[0].vbucketUuid;
+    const uuid = decodeDcpStreamReqResponse(r).failoverLog![0].vbucketUuid;
     await c.until(() => items(eventsFor(c, 1)).length === 5, 5000, 'items');
     const port = cluster.nodes[node].kvPort;
     await cluster.stopNode(node);

@@ -304,7 +304,7 @@ export async function bootstrap(c: TestClient, o: BootstrapOptions = {}): Promis
 export async function dcpOpen(
   c: TestClient,
   name: string,
-  flags = DcpOpenFlag.Producer,
+  flags: number = DcpOpenFlag.Producer,
   controls: Record<string, string> = {},
 ): Promise<void> {
   const o = c.nextOpaque();
