@@ -2,14 +2,14 @@
 import { Magic, Opcode } from './constants.js';
 import { ErrEncode } from './errors.js';
 import {
+  allocRequest,
   bytes,
+  casAt,
   expectExtras,
   expectRequest,
   readSeqno,
-  request,
-  u8,
-  u16,
   u32,
+  u32At,
   withStreamId,
   writeSeqno,
 } from './internal/wire.js';
@@ -34,27 +34,25 @@ export interface DcpMutation {
 }
 
 export function encodeDcpMutation(f: DcpMutation): Buffer {
-  const e = Buffer.allocUnsafe(31);
-  writeSeqno(e, 0, f.bySeqno, 'bySeqno');
-  writeSeqno(e, 8, f.revSeqno, 'revSeqno');
-  e.writeUInt32BE(u32('flags', f.flags), 16);
-  e.writeUInt32BE(u32('expiry', f.expiry), 20);
-  e.writeUInt32BE(u32('lockTime', f.lockTime), 24);
-  e.writeUInt16BE(0, 28); // nmeta
-  e[30] = 0; // nru
-  return request(
-    {
-      opcode: Opcode.DcpMutation,
-      vbucket: u16('vbucket', f.vbucket),
-      opaque: f.opaque,
-      cas: f.cas,
-      datatype: u8('datatype', f.datatype),
-      extras: e,
-      key: bytes('key', f.key),
-      value: bytes('value', f.value),
-    },
+  const { buf, extrasAt: e } = allocRequest(
+    Opcode.DcpMutation,
+    f.vbucket,
+    f.opaque,
+    f.cas,
+    f.datatype,
+    31,
+    bytes('key', f.key),
+    bytes('value', f.value),
     f.streamId,
   );
+  writeSeqno(buf, e, f.bySeqno, 'bySeqno');
+  writeSeqno(buf, e + 8, f.revSeqno, 'revSeqno');
+  buf.writeUInt32BE(u32('flags', f.flags), e + 16);
+  buf.writeUInt32BE(u32('expiry', f.expiry), e + 20);
+  buf.writeUInt32BE(u32('lockTime', f.lockTime), e + 24);
+  buf.writeUInt16BE(0, e + 28); // nmeta
+  buf[e + 30] = 0; // nru
+  return buf;
 }
 
 export function decodeDcpMutation(p: Packet): DcpMutation {
@@ -87,18 +85,18 @@ export function decodeDcpMutation(p: Packet): DcpMutation {
 /** Fast path for a classic (0x80) mutation straight off the wire: reads the frame directly. */
 function decodeWireMutation(b: Buffer, o: number): DcpMutation {
   const keyLen = (b[o + 2] << 8) | b[o + 3];
-  const body = b.readUInt32BE(o + 8);
+  const body = u32At(b, o + 8);
   const k = o + 55;
   return {
     vbucket: (b[o + 6] << 8) | b[o + 7],
-    opaque: b.readUInt32BE(o + 12),
-    cas: b.readBigUInt64BE(o + 16),
+    opaque: u32At(b, o + 12),
+    cas: casAt(b, o + 16),
     datatype: b[o + 5],
     bySeqno: readSeqno(b, o + 24, 'bySeqno'),
     revSeqno: readSeqno(b, o + 32, 'revSeqno'),
-    flags: b.readUInt32BE(o + 40),
-    expiry: b.readUInt32BE(o + 44),
-    lockTime: b.readUInt32BE(o + 48),
+    flags: u32At(b, o + 40),
+    expiry: u32At(b, o + 44),
+    lockTime: u32At(b, o + 48),
     key: b.subarray(k, k + keyLen),
     value: b.subarray(k + keyLen, o + 24 + body),
   };
@@ -122,32 +120,28 @@ export interface DcpDeletion {
 }
 
 export function encodeDcpDeletion(f: DcpDeletion): Buffer {
-  let e: Buffer;
-  if (f.version === 2) {
-    e = Buffer.allocUnsafe(21);
-    e.writeUInt32BE(u32('deleteTime', f.deleteTime ?? 0), 16);
-    e[20] = 0;
-  } else if (f.version === 1) {
-    e = Buffer.allocUnsafe(18);
-    e.writeUInt16BE(0, 16); // nmeta
-  } else {
+  if (f.version !== 1 && f.version !== 2)
     throw ErrEncode(`deletion version ${String(f.version)} (expected 1 or 2)`);
-  }
-  writeSeqno(e, 0, f.bySeqno, 'bySeqno');
-  writeSeqno(e, 8, f.revSeqno, 'revSeqno');
-  return request(
-    {
-      opcode: Opcode.DcpDeletion,
-      vbucket: u16('vbucket', f.vbucket),
-      opaque: f.opaque,
-      cas: f.cas,
-      datatype: u8('datatype', f.datatype),
-      extras: e,
-      key: bytes('key', f.key),
-      value: bytes('value', f.value),
-    },
+  const { buf, extrasAt: e } = allocRequest(
+    Opcode.DcpDeletion,
+    f.vbucket,
+    f.opaque,
+    f.cas,
+    f.datatype,
+    f.version === 2 ? 21 : 18,
+    bytes('key', f.key),
+    bytes('value', f.value),
     f.streamId,
   );
+  writeSeqno(buf, e, f.bySeqno, 'bySeqno');
+  writeSeqno(buf, e + 8, f.revSeqno, 'revSeqno');
+  if (f.version === 2) {
+    buf.writeUInt32BE(u32('deleteTime', f.deleteTime ?? 0), e + 16);
+    buf[e + 20] = 0;
+  } else {
+    buf.writeUInt16BE(0, e + 16); // nmeta
+  }
+  return buf;
 }
 
 export function decodeDcpDeletion(p: Packet): DcpDeletion {
@@ -183,23 +177,21 @@ export interface DcpExpiration {
 }
 
 export function encodeDcpExpiration(f: DcpExpiration): Buffer {
-  const e = Buffer.allocUnsafe(20);
-  writeSeqno(e, 0, f.bySeqno, 'bySeqno');
-  writeSeqno(e, 8, f.revSeqno, 'revSeqno');
-  e.writeUInt32BE(u32('deleteTime', f.deleteTime), 16);
-  return request(
-    {
-      opcode: Opcode.DcpExpiration,
-      vbucket: u16('vbucket', f.vbucket),
-      opaque: f.opaque,
-      cas: f.cas,
-      datatype: u8('datatype', f.datatype ?? 0),
-      extras: e,
-      key: bytes('key', f.key),
-      value: bytes('value', f.value),
-    },
+  const { buf, extrasAt: e } = allocRequest(
+    Opcode.DcpExpiration,
+    f.vbucket,
+    f.opaque,
+    f.cas,
+    f.datatype ?? 0,
+    20,
+    bytes('key', f.key),
+    bytes('value', f.value),
     f.streamId,
   );
+  writeSeqno(buf, e, f.bySeqno, 'bySeqno');
+  writeSeqno(buf, e + 8, f.revSeqno, 'revSeqno');
+  buf.writeUInt32BE(u32('deleteTime', f.deleteTime), e + 16);
+  return buf;
 }
 
 export function decodeDcpExpiration(p: Packet): DcpExpiration {
