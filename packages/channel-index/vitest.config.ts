@@ -1,5 +1,5 @@
 import { defineProject } from 'vitest/config';
-import { sourceConditions } from '../../vitest.shared';
+import { sourceConditions } from '../../vitest.shared.ts';
 
 // Vitest passes ssr.resolve.conditions to the worker as `node --conditions`. With "import" among
 // them, @fastify/websocket's require('ws') loads ws's ESM wrapper (no WebSocket.Server) and the

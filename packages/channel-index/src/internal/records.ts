@@ -50,6 +50,7 @@ export function decodeEntries(buf: Uint8Array, after = 0, upTo = Number.MAX_SAFE
     const state = b[o + 8] as EntryState;
     const idLen = b.readUInt16BE(o + 9);
     const idStart = o + 11;
+    if (idStart + idLen >= b.length) break;
     const revLen = b[idStart + idLen]!;
     const next = idStart + idLen + 1 + revLen;
     if (next > b.length) break;
@@ -74,8 +75,9 @@ export function truncateBlock(buf: Uint8Array, keepUpTo: number): { bytes: Buffe
   while (o + 11 <= b.length) {
     const seq = b.readUInt32BE(o) * TWO32 + b.readUInt32BE(o + 4);
     const idLen = b.readUInt16BE(o + 9);
+    if (o + 11 + idLen >= b.length) break;
     const next = o + 11 + idLen + 1 + b[o + 11 + idLen]!;
-    if (seq > keepUpTo) break;
+    if (next > b.length || seq > keepUpTo) break;
     maxSeq = seq;
     o = next;
   }
