@@ -1,5 +1,5 @@
 import { defineProject } from 'vitest/config';
-import { sourceConditions } from '../../vitest.shared';
+import { sourceConditions } from '../../vitest.shared.ts';
 
 // pg's CommonJS entry requires pg-pool, whose "import" export is an ES module wrapper: keep
 // "import" out of the conditions that vitest also applies to require() calls.

@@ -15,6 +15,7 @@ import {
 import { open, type RootDatabase } from 'lmdb';
 import { checkKey, checkOps, toRange } from './internal/keys.js';
 import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
+import { pagedScan } from './internal/paged-scan.js';
 import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
 
 export interface LmdbStoreOptions {
@@ -24,7 +25,7 @@ export interface LmdbStoreOptions {
   noSync?: boolean;
   /** Initial map size in bytes (LMDB grows it as needed). */
   mapSize?: number;
-  /** Entries a scan reads per read transaction (default 256). */
+  /** Entries a scan reads per read transaction (default 1,024). */
   scanPageSize?: number;
   /** Distinct keys a watcher may fall behind before it ends with TRIB_STORE_WATCH_OVERFLOW (default 10,000). */
   maxWatchPending?: number;
@@ -57,7 +58,7 @@ export class LmdbStore implements Store {
     this.path = path.resolve(options.path);
     this.#log = componentLogger(options.logger, 'store-lmdb', { path: this.path });
     this.#counters = new StoreCounters(metricsScope(options.metrics, 'store-lmdb'));
-    this.#pageSize = options.scanPageSize ?? 256;
+    this.#pageSize = options.scanPageSize ?? 1024;
     let entry = hubs.get(this.path);
     if (!entry)
       hubs.set(this.path, (entry = { hub: new WatchHub('lmdb', options.maxWatchPending), refs: 0 }));
@@ -104,49 +105,46 @@ export class LmdbStore implements Store {
 
   /** Errors (closed store, bad options, LMDB failures) surface from the iteration. */
   scan(options: ScanOptions = {}): AsyncIterable<StoreEntry> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        const db0 = self.#open();
-        const range = toRange(options);
-        self.#counters.scans.inc();
-        if (range.empty) return;
-        let left = range.limit;
-        let after: Buffer | undefined;
-        while (left > 0) {
-          const db = after === undefined ? db0 : self.#open();
-          const want = Math.min(left, self.#pageSize);
-          const page = self.#call('scan', () => {
-            const o: Record<string, unknown> = { limit: want, snapshot: true };
-            if (!range.reverse) {
-              if (after !== undefined) {
-                o.start = after;
-                o.exclusiveStart = true;
-              } else if (range.gte !== undefined) o.start = range.gte;
-              if (range.lt !== undefined) o.end = range.lt;
-            } else {
-              o.reverse = true;
-              const start = after ?? range.lt;
-              if (start !== undefined) {
-                o.start = start;
-                o.exclusiveStart = true;
-              }
-              // lmdb's reverse default end would skip the key 0x00: the empty key is below everything
-              o.end = range.gte ?? Buffer.alloc(0);
-              o.inclusiveEnd = range.gte !== undefined;
-            }
-            return [...db.getRange(o)] as { key: Buffer; value: Buffer }[];
-          });
-          for (const e of page) {
-            self.#counters.scannedRows.inc();
-            yield { key: e.key, value: e.value };
+    return pagedScan(() => {
+      this.#open();
+      const range = toRange(options);
+      this.#counters.scans.inc();
+      let left = range.empty ? 0 : range.limit;
+      let after: Buffer | undefined;
+      return () => {
+        if (left <= 0) return null;
+        const db = this.#open();
+        const want = Math.min(left, this.#pageSize);
+        const o: Record<string, unknown> = { limit: want };
+        if (!range.reverse) {
+          if (after !== undefined) {
+            o.start = after;
+            o.exclusiveStart = true;
+          } else if (range.gte !== undefined) o.start = range.gte;
+          if (range.lt !== undefined) o.end = range.lt;
+        } else {
+          o.reverse = true;
+          const start = after ?? range.lt;
+          if (start !== undefined) {
+            o.start = start;
+            o.exclusiveStart = true;
           }
-          if (page.length < want) return;
-          left -= page.length;
-          after = page[page.length - 1]!.key;
+          // lmdb's reverse default end would skip the key 0x00: the empty key is below everything
+          o.end = range.gte ?? Buffer.alloc(0);
+          o.inclusiveEnd = range.gte !== undefined;
         }
-      },
-    };
+        const page = this.#call('scan', () => {
+          const rows: StoreEntry[] = [];
+          for (const { key, value } of db.getRange(o)) rows.push({ key, value });
+          return rows;
+        });
+        if (page.length === 0) return null;
+        left = page.length < want ? 0 : left - page.length;
+        after = page[page.length - 1]!.key as Buffer;
+        this.#counters.scannedRows.inc(page.length);
+        return page;
+      };
+    });
   }
 
   /** Keys written under `prefix` by any LmdbStore on this path in this process. */

@@ -9,8 +9,8 @@ export const lmdbStoreOptionsSchema = z
     noSync: z.boolean().default(false),
     /** Initial map size in bytes; LMDB grows it as needed. */
     mapSize: z.number().int().positive().optional(),
-    /** Entries a scan reads per read transaction (default 256). */
-    scanPageSize: z.number().int().min(1).max(100_000).default(256),
+    /** Entries a scan reads per read transaction (default 1,024). */
+    scanPageSize: z.number().int().min(1).max(100_000).default(1024),
     /** Distinct keys a watcher may fall behind before it ends with TRIB_STORE_WATCH_OVERFLOW. */
     maxWatchPending: z.number().int().min(1).default(10_000),
   })

@@ -11,6 +11,7 @@ import {
 } from '@tributary/core';
 import { asBuffer, checkKey, checkOps, toRange } from './internal/keys.js';
 import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
+import { pagedScan } from './internal/paged-scan.js';
 import { SkipList } from './internal/skip-list.js';
 import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
 
@@ -95,34 +96,24 @@ export class MemoryStore implements Store {
 
   /** Errors (closed store, bad options) surface from the iteration, like a backend's would. */
   scan(options: ScanOptions = {}): AsyncIterable<StoreEntry> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        self.#open();
-        const range = toRange(options);
-        self.#counters.scans.inc();
-        if (range.empty) return;
-        let left = range.limit;
-        let after: Buffer | undefined;
-        while (left > 0) {
-          self.#open();
-          const page = self.backend.data.page(
-            range.gte,
-            range.lt,
-            range.reverse,
-            Math.min(left, self.#pageSize),
-            after,
-          );
-          for (const [key, value] of page) {
-            self.#counters.scannedRows.inc();
-            yield { key: copy(key), value: copy(value) };
-          }
-          if (page.length < Math.min(left, self.#pageSize)) return;
-          left -= page.length;
-          after = page[page.length - 1]![0];
-        }
-      },
-    };
+    return pagedScan(() => {
+      this.#open();
+      const range = toRange(options);
+      this.#counters.scans.inc();
+      let left = range.empty ? 0 : range.limit;
+      let after: Buffer | undefined;
+      return () => {
+        if (left <= 0) return null;
+        this.#open();
+        const want = Math.min(left, this.#pageSize);
+        const page = this.backend.data.page(range.gte, range.lt, range.reverse, want, after);
+        if (page.length === 0) return null;
+        left = page.length < want ? 0 : left - page.length;
+        after = page[page.length - 1]![0];
+        this.#counters.scannedRows.inc(page.length);
+        return page.map(([key, value]) => ({ key: copy(key), value: copy(value) }));
+      };
+    });
   }
 
   watch(prefix: Uint8Array, options: WatchOptions = {}): WatchIterable {

@@ -15,6 +15,7 @@ import {
 import pg from 'pg';
 import { checkKey, checkOps, collapseOps, toRange } from './internal/keys.js';
 import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
+import { pagedScan } from './internal/paged-scan.js';
 import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
 import { MIGRATIONS_TABLE, migrate, SCHEMA_VERSION } from './schema.js';
 
@@ -181,54 +182,54 @@ export class PostgresStore implements Store {
 
   /** Errors (closed store, bad options, Postgres down) surface from the iteration. */
   scan(options: ScanOptions = {}): AsyncIterable<StoreEntry> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        self.#open();
-        const range = toRange(options);
-        self.#counters.scans.inc();
-        if (range.empty) return;
-        const t = quote(self.table);
-        const dir = range.reverse ? 'DESC' : 'ASC';
-        let left = range.limit;
-        let cursor: Buffer | undefined;
-        while (left > 0) {
-          self.#open();
-          const count = Math.min(left, self.#pageSize);
-          const where: string[] = [];
-          const values: unknown[] = [count, self.#pageBytes];
-          const lower = range.reverse ? range.gte : (cursor ?? range.gte);
-          const upper = range.reverse ? (cursor ?? range.lt) : range.lt;
-          if (lower) {
-            values.push(lower);
-            where.push(`k ${!range.reverse && cursor ? '>' : '>='} $${values.length}`);
-          }
-          if (upper) {
-            values.push(upper);
-            where.push(`k < $${values.length}`);
-          }
-          const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
-          // the running total of value sizes stops a page at the byte budget without reading the
-          // values it leaves out (octet_length reads only the TOAST header)
-          const text =
-            `SELECT k, v FROM (SELECT k, v, sum(octet_length(v)) OVER (ORDER BY k ${dir} ROWS UNBOUNDED PRECEDING) ` +
-            `- octet_length(v) AS before FROM (SELECT k, v FROM ${t} ${cond} ORDER BY k ${dir} LIMIT $1) AS page) AS s ` +
-            `WHERE before < $2 ORDER BY k ${dir}`;
-          const name = `trib_scan_${self.table}_${dir}_${lower ? (cursor && !range.reverse ? 'gt' : 'ge') : 'n'}_${upper ? 'lt' : 'n'}`;
-          const res = await self.#query('scan', { name, text, values });
-          let bytes = 0;
-          for (const row of res.rows) {
-            bytes += (row.v as Buffer).length;
-            self.#counters.scannedRows.inc();
-            left--;
-            yield { key: row.k as Buffer, value: row.v as Buffer };
-          }
-          const more = res.rows.length === count || (res.rows.length > 0 && bytes >= self.#pageBytes);
-          if (!more || res.rows.length === 0) return;
-          cursor = res.rows[res.rows.length - 1].k as Buffer;
+    return pagedScan(() => {
+      this.#open();
+      const range = toRange(options);
+      this.#counters.scans.inc();
+      const t = quote(this.table);
+      const dir = range.reverse ? 'DESC' : 'ASC';
+      let left = range.empty ? 0 : range.limit;
+      let cursor: Buffer | undefined;
+      return async () => {
+        if (left <= 0) return null;
+        this.#open();
+        const count = Math.min(left, this.#pageSize);
+        const where: string[] = [];
+        const values: unknown[] = [count, this.#pageBytes];
+        const lower = range.reverse ? range.gte : (cursor ?? range.gte);
+        const upper = range.reverse ? (cursor ?? range.lt) : range.lt;
+        const lowerOp = !range.reverse && cursor ? '>' : '>=';
+        if (lower) {
+          values.push(lower);
+          where.push(`k ${lowerOp} $${values.length}`);
         }
-      },
-    };
+        if (upper) {
+          values.push(upper);
+          where.push(`k < $${values.length}`);
+        }
+        const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+        // the running total of value sizes stops a page at the byte budget without reading the
+        // values it leaves out (octet_length reads only the TOAST header)
+        const text =
+          `SELECT k, v FROM (SELECT k, v, sum(octet_length(v)) OVER (ORDER BY k ${dir} ROWS UNBOUNDED PRECEDING) ` +
+          `- octet_length(v) AS before FROM (SELECT k, v FROM ${t} ${cond} ORDER BY k ${dir} LIMIT $1) AS page) AS s ` +
+          `WHERE before < $2 ORDER BY k ${dir}`;
+        const name = `trib_scan_${this.table}_${dir}_${lower ? (lowerOp === '>' ? 'gt' : 'ge') : 'n'}_${upper ? 'lt' : 'n'}`;
+        const res = await this.#query('scan', { name, text, values });
+        const page: StoreEntry[] = new Array(res.rows.length);
+        let bytes = 0;
+        for (let i = 0; i < res.rows.length; i++) {
+          const row = res.rows[i];
+          bytes += (row.v as Buffer).length;
+          page[i] = { key: row.k as Buffer, value: row.v as Buffer };
+        }
+        const more = page.length === count || (page.length > 0 && bytes >= this.#pageBytes);
+        left = more ? left - page.length : 0;
+        if (page.length > 0) cursor = page[page.length - 1]!.key as Buffer;
+        this.#counters.scannedRows.inc(page.length);
+        return page;
+      };
+    });
   }
 
   /**

@@ -14,6 +14,7 @@ import {
 import { Redis, type RedisOptions } from 'ioredis';
 import { checkKey, checkOps, collapseOps, toRange } from './internal/keys.js';
 import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
+import { pagedScan } from './internal/paged-scan.js';
 import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
 
 export interface RedisStoreOptions {
@@ -202,48 +203,46 @@ export class RedisStore implements Store {
 
   /** Errors (closed store, bad options, Redis down) surface from the iteration. */
   scan(options: ScanOptions = {}): AsyncIterable<StoreEntry> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        self.#open();
-        const range = toRange(options);
-        self.#counters.scans.inc();
-        if (range.empty) return;
-        const scan = (self.#client as unknown as { tribScanBuffer: ScanCommand }).tribScanBuffer.bind(
-          self.#client,
-        );
-        let left = range.limit;
-        let cursor: Buffer | undefined;
-        while (left > 0) {
-          self.#open();
-          const count = Math.min(left, self.#pageSize);
-          let cmd: string;
-          let a: Buffer | string;
-          let b: Buffer | string;
-          if (!range.reverse) {
-            cmd = 'ZRANGEBYLEX';
-            a = cursor ? Buffer.concat([EXCL, cursor]) : range.gte ? Buffer.concat([OPEN, range.gte]) : '-';
-            b = range.lt ? Buffer.concat([EXCL, range.lt]) : '+';
-          } else {
-            cmd = 'ZREVRANGEBYLEX';
-            a = cursor ? Buffer.concat([EXCL, cursor]) : range.lt ? Buffer.concat([EXCL, range.lt]) : '+';
-            b = range.gte ? Buffer.concat([OPEN, range.gte]) : '-';
-          }
-          const reply = await self.#call('scan', () =>
-            scan(self.#idx, self.#val, cmd, a, b, count, self.#pageBytes),
-          );
-          const more = Number(reply[0]) === 1;
-          const rows = reply as unknown as Buffer[];
-          for (let i = 2; i + 1 < rows.length && left > 0; i += 2) {
-            self.#counters.scannedRows.inc();
-            left--;
-            yield { key: rows[i]!, value: rows[i + 1]! };
-          }
-          if (!more) return;
-          cursor = rows[1];
+    return pagedScan(() => {
+      this.#open();
+      const range = toRange(options);
+      this.#counters.scans.inc();
+      const scan = (this.#client as unknown as { tribScanBuffer: ScanCommand }).tribScanBuffer.bind(
+        this.#client,
+      );
+      let left = range.empty ? 0 : range.limit;
+      let cursor: Buffer | undefined;
+      return async () => {
+        if (left <= 0) return null;
+        this.#open();
+        const count = Math.min(left, this.#pageSize);
+        let cmd: string;
+        let a: Buffer | string;
+        let b: Buffer | string;
+        if (!range.reverse) {
+          cmd = 'ZRANGEBYLEX';
+          a = cursor ? Buffer.concat([EXCL, cursor]) : range.gte ? Buffer.concat([OPEN, range.gte]) : '-';
+          b = range.lt ? Buffer.concat([EXCL, range.lt]) : '+';
+        } else {
+          cmd = 'ZREVRANGEBYLEX';
+          a = cursor ? Buffer.concat([EXCL, cursor]) : range.lt ? Buffer.concat([EXCL, range.lt]) : '+';
+          b = range.gte ? Buffer.concat([OPEN, range.gte]) : '-';
         }
-      },
-    };
+        const reply = await this.#call('scan', () =>
+          scan(this.#idx, this.#val, cmd, a, b, count, this.#pageBytes),
+        );
+        const rows = reply as unknown as Buffer[];
+        const page: StoreEntry[] = [];
+        for (let i = 2; i + 1 < rows.length && page.length < left; i += 2)
+          page.push({ key: rows[i]!, value: rows[i + 1]! });
+        const more = Number(reply[0]) === 1;
+        left = more ? left - page.length : 0;
+        cursor = rows[1];
+        this.#counters.scannedRows.inc(page.length);
+        // a page can be empty yet not the last (every key of it deleted meanwhile): fetch on
+        return page.length > 0 || !more ? page : [];
+      };
+    });
   }
 
   /**

@@ -2,18 +2,25 @@ const MAX_LEVEL = 32;
 const P = 0.25;
 
 interface Node {
+  /** The key as a latin1 string: one char per byte, so `<` on ids is bytewise order on keys. */
+  id: string;
   key: Buffer;
   value: Buffer;
   next: (Node | null)[];
   prev: Node | null;
 }
 
+/** The id a key sorts by: latin1 maps each byte to one UTF-16 unit of the same value. */
+export const keyId = (key: Buffer): string => key.toString('latin1');
+
 /**
- * A skip list over byte keys in bytewise order (Buffer.compare): O(log n) get/put/delete and
- * seeks, with a back link on the bottom level for reverse walks.
+ * A skip list over byte keys in bytewise order: O(log n) get/set/delete and seeks, with a back
+ * link on the bottom level for reverse walks. Keys compare as latin1 strings, which JS compares
+ * unit by unit — bytewise — without a native call per comparison.
  */
 export class SkipList {
   readonly #head: Node = {
+    id: '',
     key: Buffer.alloc(0),
     value: Buffer.alloc(0),
     next: new Array(MAX_LEVEL).fill(null),
@@ -35,13 +42,15 @@ export class SkipList {
   }
 
   get(key: Buffer): Buffer | undefined {
-    const n = this.#seekGE(key, false);
-    return n?.key.equals(key) ? n.value : undefined;
+    const id = keyId(key);
+    const n = this.#seekGE(id, false);
+    return n !== null && n.id === id ? n.value : undefined;
   }
 
   set(key: Buffer, value: Buffer): void {
-    const n = this.#seekGE(key, true);
-    if (n?.key.equals(key)) {
+    const id = keyId(key);
+    const n = this.#seekGE(id, true);
+    if (n !== null && n.id === id) {
       this.#bytes += value.length - n.value.length;
       n.value = value;
       return;
@@ -52,7 +61,7 @@ export class SkipList {
       for (let i = this.#level; i < level; i++) this.#update[i] = this.#head;
       this.#level = level;
     }
-    const node: Node = { key, value, next: new Array(level), prev: null };
+    const node: Node = { id, key, value, next: new Array(level), prev: null };
     for (let i = 0; i < level; i++) {
       const u = this.#update[i]!;
       node.next[i] = u.next[i];
@@ -68,8 +77,9 @@ export class SkipList {
   }
 
   delete(key: Buffer): boolean {
-    const n = this.#seekGE(key, true);
-    if (n === null || !n.key.equals(key)) return false;
+    const id = keyId(key);
+    const n = this.#seekGE(id, true);
+    if (n === null || n.id !== id) return false;
     for (let i = 0; i < this.#level; i++) {
       const u = this.#update[i]!;
       if (u.next[i] !== n) break;
@@ -105,22 +115,25 @@ export class SkipList {
     after?: Buffer,
   ): [Buffer, Buffer][] {
     const out: [Buffer, Buffer][] = [];
+    const gteId = gte === undefined ? undefined : keyId(gte);
+    const ltId = lt === undefined ? undefined : keyId(lt);
     if (!reverse) {
       let n: Node | null;
       if (after !== undefined) {
-        n = this.#seekGE(after, false);
-        if (n?.key.equals(after)) n = n.next[0];
-      } else n = gte === undefined ? this.#head.next[0] : this.#seekGE(gte, false);
+        const afterId = keyId(after);
+        n = this.#seekGE(afterId, false);
+        if (n?.id === afterId) n = n.next[0];
+      } else n = gteId === undefined ? this.#head.next[0] : this.#seekGE(gteId, false);
       while (n !== null && out.length < max) {
-        if (lt !== undefined && Buffer.compare(n.key, lt) >= 0) break;
+        if (ltId !== undefined && n.id >= ltId) break;
         out.push([n.key, n.value]);
         n = n.next[0];
       }
     } else {
-      const bound = after ?? lt;
+      const bound = after !== undefined ? keyId(after) : ltId;
       let n: Node | null = bound === undefined ? this.#tail : this.#seekLT(bound);
       while (n !== null && out.length < max) {
-        if (gte !== undefined && Buffer.compare(n.key, gte) < 0) break;
+        if (gteId !== undefined && n.id < gteId) break;
         out.push([n.key, n.value]);
         n = n.prev;
       }
@@ -128,13 +141,13 @@ export class SkipList {
     return out;
   }
 
-  /** First node with key >= `key`; fills #update with the predecessors when asked. */
-  #seekGE(key: Buffer, track: boolean): Node | null {
+  /** First node with id >= `id`; fills #update with the predecessors when asked. */
+  #seekGE(id: string, track: boolean): Node | null {
     let x = this.#head;
     for (let i = this.#level - 1; i >= 0; i--) {
       for (;;) {
         const nx = x.next[i];
-        if (nx == null || Buffer.compare(nx.key, key) >= 0) break;
+        if (nx == null || nx.id >= id) break;
         x = nx;
       }
       if (track) this.#update[i] = x;
@@ -142,9 +155,9 @@ export class SkipList {
     return x.next[0] ?? null;
   }
 
-  /** Last node with key < `key`. */
-  #seekLT(key: Buffer): Node | null {
-    const n = this.#seekGE(key, false);
+  /** Last node with id < `id`. */
+  #seekLT(id: string): Node | null {
+    const n = this.#seekGE(id, false);
     if (n === null) return this.#tail;
     return n.prev;
   }
