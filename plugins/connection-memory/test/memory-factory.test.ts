@@ -93,7 +93,7 @@ describe('connection-memory', () => {
     const conns = [f.connect(l.address()), f.connect(l.address()), f.connect(l.address())];
     l.resumeAccept();
     const cs = await Promise.all(conns);
-    cs.forEach((c, i) => c.write(String(i)));
+    for (const [i, c] of cs.entries()) c.write(String(i));
     const deadline = Date.now() + 5_000;
     while (order.length < 3 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
     expect(order).toEqual([0, 1, 2]);
