@@ -1,6 +1,17 @@
 #!/usr/bin/env node
-import { createRegistry } from '@tributary/core';
+import { run } from './main.js';
 
-// Placeholder until the cluster and datasource land: lists the registry's plugins.
-const registry = createRegistry();
-console.log(`tributary demo: ${registry.list().length} plugins registered`);
+// Ctrl-C / SIGTERM abort the running command's signal: long-running commands stop cleanly and
+// the process exits 130. A second Ctrl-C exits at once.
+const controller = new AbortController();
+let interrupts = 0;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+  });
+}
+
+run(process.argv, { signal: controller.signal }).then((code) => {
+  process.exitCode = code;
+});

@@ -7,7 +7,19 @@ import { pathToFileURL } from 'node:url';
 // up node_modules folders and reads the package's "exports" with the import conditions. Needed
 // because `import()` inside core resolves from core's own location, not the application's, and
 // `require.resolve` ignores the "import" condition of import-only packages.
-const CONDITIONS = new Set(['import', 'node', 'module-sync', 'default']);
+const CONDITIONS = new Set(['import', 'node', 'module-sync', 'default', ...userConditions()]);
+
+/** Conditions the process runs with (`node --conditions=x` / `-C x`, also via NODE_OPTIONS), as import() honours them. */
+function userConditions(): string[] {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith('--conditions=')) out.push(a.slice('--conditions='.length));
+    else if ((a === '--conditions' || a === '-C') && args[i + 1]) out.push(args[++i]!);
+  }
+  return out;
+}
 
 function isDir(path: string): boolean {
   try {

@@ -1,0 +1,82 @@
+import { Command, InvalidArgumentError } from 'commander';
+import type { CommandContext } from '../context.js';
+import { ErrCliHttp } from '../errors.js';
+import { formatTable } from '../internal/table.js';
+import { parsePrometheusText } from '../prometheus-text.js';
+
+function parseUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(value) ? value : `http://${value}`);
+  } catch {
+    throw new InvalidArgumentError(`not a URL: ${value}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidArgumentError(`not an http(s) URL: ${value}`);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/metrics';
+  return url;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+}
+
+/** `tributary stats <url>`: reads a Prometheus /metrics endpoint and prints it as a table. */
+export function statsCommand(ctx: CommandContext): Command {
+  return new Command('stats')
+    .description("read a running process's Prometheus metrics endpoint and print a table")
+    .argument(
+      '<url>',
+      'metrics endpoint, e.g. http://127.0.0.1:4985/metrics (path defaults to /metrics)',
+      parseUrl,
+    )
+    .option('-f, --filter <text>', 'only metrics whose name contains this text')
+    .option('--json', 'print the samples as JSON instead of a table')
+    .option('--timeout <ms>', 'give up after this many milliseconds', parsePositiveInt, 5000)
+    .action(async (url: URL, opts: { filter?: string; json?: boolean; timeout: number }) => {
+      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(opts.timeout)]);
+      let text: string;
+      try {
+        const res = await fetch(url, { signal, headers: { accept: 'text/plain' } });
+        if (!res.ok) throw ErrCliHttp(url.href, `HTTP ${res.status} ${res.statusText}`);
+        text = await res.text();
+      } catch (err) {
+        if ((err as { code?: string }).code === 'TRIB_CLI_HTTP') throw err;
+        const cause = (err as Error & { cause?: Error }).cause;
+        const why =
+          (err as Error).name === 'TimeoutError'
+            ? `no answer within ${opts.timeout} ms`
+            : ((cause as NodeJS.ErrnoException | undefined)?.code ??
+              cause?.message ??
+              (err as Error).message);
+        throw ErrCliHttp(url.href, why, { cause: err });
+      }
+      let samples = parsePrometheusText(text, url.href);
+      if (opts.filter) samples = samples.filter((s) => s.name.includes(opts.filter!));
+      if (opts.json) {
+        ctx.out(
+          JSON.stringify(samples.map(({ name, labels, value, type }) => ({ name, labels, value, type }))),
+        );
+        return;
+      }
+      const rows = samples.map((s) => [
+        s.name,
+        Object.entries(s.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+        s.type,
+        formatValue(s.value),
+      ]);
+      for (const line of formatTable(['METRIC', 'LABELS', 'TYPE', 'VALUE'], rows)) ctx.out(line);
+      ctx.out(`${samples.length} samples from ${url.href}`);
+    });
+}
