@@ -199,4 +199,34 @@ describe('store-postgres', () => {
       }),
     );
   });
+
+  it('pages by row count and by value bytes, forward and reverse, with limits', async () => {
+    const table = uniqueTable();
+    const store = createPostgresStore({ connectionString, table, scanPageBytes: 64, scanPageSize: 7 });
+    try {
+      const keys = Array.from({ length: 60 }, (_, i) => `p${String(i).padStart(3, '0')}`);
+      // values of varying size around the 64-byte page budget
+      await store.batch(
+        keys.map((k, i) => ({ type: 'put' as const, key: b(k), value: Buffer.alloc((i * 7) % 50, i) })),
+      );
+      const read = async (o: Parameters<typeof store.scan>[0]) => {
+        const out: string[] = [];
+        for await (const e of store.scan(o)) {
+          const i = keys.indexOf(Buffer.from(e.key).toString());
+          expect(e.value.length).toBe((i * 7) % 50);
+          out.push(keys[i]!);
+        }
+        return out;
+      };
+      expect(await read({})).toEqual(keys);
+      expect(await read({ reverse: true })).toEqual([...keys].reverse());
+      expect(await read({ gte: b('p010'), lt: b('p050'), limit: 25 })).toEqual(keys.slice(10, 35));
+      expect(await read({ gte: b('p010'), lt: b('p050'), limit: 25, reverse: true })).toEqual(
+        keys.slice(25, 50).reverse(),
+      );
+    } finally {
+      await store.close();
+      await dropTable(table);
+    }
+  });
 });

@@ -39,27 +39,37 @@ export interface RedisStoreOptions {
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_REDIS_PREFIX = 'tributary:store:';
 
-// One page of a scan, atomically: the keys from the sorted set, then their values from the hash.
-// Stops early once the values reach the byte budget. Returns { more, cursor, k1, v1, k2, v2, ... }.
+// One page of a scan, atomically: the keys from the sorted set, then their values from the hash
+// with HMGET in chunks sized from the average value so far, stopping once the values reach the
+// byte budget (16 MiB values never pile up in one reply). Returns { more, cursor, k1, v1, ... }.
 const SCAN_LUA = `
-local ks = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
-local out = {0, ''}
+local count = tonumber(ARGV[4])
 local budget = tonumber(ARGV[5])
-local bytes = 0
+local ks = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, count)
+local out = {0, ''}
 local more = 0
-if #ks == tonumber(ARGV[4]) then more = 1 end
-for i = 1, #ks do
-  out[2] = ks[i]
-  local v = redis.call('HGET', KEYS[2], ks[i])
-  if v then
-    out[#out + 1] = ks[i]
-    out[#out + 1] = v
-    bytes = bytes + #v
-    if bytes >= budget and i < #ks then
-      more = 1
-      break
+if #ks == count then more = 1 end
+local bytes, rows, i, chunk = 0, 0, 1, 1
+while i <= #ks do
+  local j = math.min(i + chunk - 1, #ks)
+  local vs = redis.call('HMGET', KEYS[2], unpack(ks, i, j))
+  for n = 1, #vs do
+    local v = vs[n]
+    if v then
+      out[#out + 1] = ks[i + n - 1]
+      out[#out + 1] = v
+      bytes = bytes + #v
+      rows = rows + 1
     end
   end
+  out[2] = ks[j]
+  i = j + 1
+  if bytes >= budget then
+    if i <= #ks then more = 1 end
+    break
+  end
+  local avg = math.max(bytes / math.max(rows, 1), 1)
+  chunk = math.max(1, math.min(256, math.floor((budget - bytes) / avg)))
 end
 out[1] = more
 return out

@@ -1,0 +1,5 @@
+import type { Scenario } from '../scenario.js';
+import { putScenario } from './store-support/kit.js';
+
+/** memory store: batched puts, 100 keys of 100-byte values per batch, against the a plain Map. */
+export const scenario: Scenario = putScenario('memory', 100, false);
