@@ -136,3 +136,8 @@ export const ErrStoreClosed = defineError(
   'TRIB_STORE_CLOSED',
   (store: string) => `store "${store}" is closed`,
 );
+export const ErrStoreWatchOverflow = defineError(
+  'TRIB_STORE_WATCH_OVERFLOW',
+  (store: string, max: number) =>
+    `watch on store "${store}" fell behind by more than ${max} distinct keys; rescan and watch again`,
+);

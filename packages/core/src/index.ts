@@ -48,6 +48,7 @@ export {
   ErrPluginOptions,
   ErrStoreClosed,
   ErrStoreUnavailable,
+  ErrStoreWatchOverflow,
   isTributaryError,
   TributaryError,
   type TributaryErrorOptions,
