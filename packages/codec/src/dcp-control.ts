@@ -1,6 +1,6 @@
 // DCP connection setup: OPEN, CONTROL, NOOP, BUFFER_ACKNOWLEDGEMENT.
 import { Opcode } from './constants.js';
-import { bytes, expectExtras, expectRequest, request, text, u32 } from './internal/wire.js';
+import { bufOf, bytes, expectExtras, expectRequest, request, text, u32 } from './internal/wire.js';
 import type { Packet } from './packet.js';
 
 export interface DcpOpen {
@@ -25,8 +25,8 @@ export function encodeDcpOpen(f: DcpOpen): Buffer {
 export function decodeDcpOpen(p: Packet): DcpOpen {
   expectRequest(p, Opcode.DcpOpen, 'DCP_OPEN');
   const e = expectExtras(p, 8);
-  const out: DcpOpen = { opaque: p.opaque, name: text(p.key), flags: e.readUInt32BE(4) };
-  const v = p.value;
+  const out: DcpOpen = { opaque: p.opaque, name: text(bufOf(p.key)), flags: e.readUInt32BE(4) };
+  const v = bufOf(p.value);
   if (v.length > 0) out.value = v;
   return out;
 }
@@ -47,7 +47,7 @@ export function encodeDcpControl(f: DcpControl): Buffer {
 export function decodeDcpControl(p: Packet): DcpControl {
   expectRequest(p, Opcode.DcpControl, 'DCP_CONTROL');
   expectExtras(p, 0);
-  return { opaque: p.opaque, key: text(p.key), value: text(p.value) };
+  return { opaque: p.opaque, key: text(bufOf(p.key)), value: text(bufOf(p.value)) };
 }
 
 export interface DcpNoop {

@@ -3,8 +3,10 @@ import { Magic, Opcode } from './constants.js';
 import { ErrEncode } from './errors.js';
 import {
   allocRequest,
+  bufOf,
   bytes,
   casAt,
+  checkPacket,
   expectExtras,
   expectRequest,
   readSeqno,
@@ -56,6 +58,7 @@ export function encodeDcpMutation(f: DcpMutation): Buffer {
 }
 
 export function decodeDcpMutation(p: Packet): DcpMutation {
+  checkPacket(p);
   if (p instanceof WirePacket) {
     const b = p._b;
     const o = p._o;
@@ -75,8 +78,8 @@ export function decodeDcpMutation(p: Packet): DcpMutation {
       flags: e.readUInt32BE(16),
       expiry: e.readUInt32BE(20),
       lockTime: e.readUInt32BE(24),
-      key: p.key,
-      value: p.value,
+      key: bufOf(p.key),
+      value: bufOf(p.value),
     },
     p,
   );
@@ -154,8 +157,8 @@ export function decodeDcpDeletion(p: Packet): DcpDeletion {
     datatype: p.datatype,
     bySeqno: readSeqno(e, 0, 'bySeqno'),
     revSeqno: readSeqno(e, 8, 'revSeqno'),
-    key: p.key,
-    value: p.value,
+    key: bufOf(p.key),
+    value: bufOf(p.value),
     version: e.length === 21 ? 2 : 1,
   };
   if (e.length === 21) out.deleteTime = e.readUInt32BE(16);
@@ -204,10 +207,10 @@ export function decodeDcpExpiration(p: Packet): DcpExpiration {
     bySeqno: readSeqno(e, 0, 'bySeqno'),
     revSeqno: readSeqno(e, 8, 'revSeqno'),
     deleteTime: e.readUInt32BE(16),
-    key: p.key,
+    key: bufOf(p.key),
   };
   if (p.datatype !== 0) out.datatype = p.datatype;
-  const v = p.value;
+  const v = bufOf(p.value);
   if (v.length > 0) out.value = v;
   return withStreamId(out, p);
 }

@@ -2,6 +2,7 @@
 import { Opcode } from './constants.js';
 import { ErrBadFrame, ErrBadValue, ErrEncode } from './errors.js';
 import {
+  bufOf,
   expectExtras,
   expectRequest,
   readSeqno,
@@ -76,7 +77,7 @@ export function decodeDcpSnapshotMarker(p: Packet): DcpSnapshotMarker {
     );
   }
   const ver = e[0];
-  const v = p.value;
+  const v = bufOf(p.value);
   if (ver === 1) throw ErrBadFrame('snapshot marker v2.1 is no longer supported');
   if (ver !== 0 && ver !== 2) throw ErrBadFrame(`unknown snapshot marker version byte ${ver}`);
   const ok = ver === 0 ? v.length === 36 : v.length === 44 || v.length === 52;

@@ -4,6 +4,7 @@ import { Magic, Opcode, Status } from './constants.js';
 import { ErrBadValue } from './errors.js';
 import { decodeFailoverLog, encodeFailoverLog, type FailoverLog } from './failover-log.js';
 import {
+  bufOf,
   bytes,
   expectExtras,
   expectRequest,
@@ -70,7 +71,7 @@ export function decodeDcpStreamReq(p: Packet): DcpStreamReq {
     snapStart: readSeqno(e, 32, 'snapStart'),
     snapEnd: readSeqno(e, 40, 'snapEnd'),
   };
-  const v = p.value;
+  const v = bufOf(p.value);
   if (v.length > 0) out.value = v;
   return out;
 }
@@ -103,9 +104,9 @@ export function decodeDcpStreamReqResponse(p: Packet): DcpStreamReqResponse {
   expectResponse(p, Opcode.DcpStreamReq, 'DCP_STREAM_REQ');
   const status = p.status;
   const out: DcpStreamReqResponse = { opaque: p.opaque, status };
-  if (status === Status.Success) out.failoverLog = decodeFailoverLog(p.value);
+  if (status === Status.Success) out.failoverLog = decodeFailoverLog(bufOf(p.value));
   else if (status === Status.Rollback) {
-    const v = p.value;
+    const v = bufOf(p.value);
     if (v.length !== 8) throw ErrBadValue(`rollback reply value of ${v.length} bytes, expected 8`);
     out.rollbackSeqno = readSeqno(v, 0, 'rollbackSeqno');
   }
@@ -150,7 +151,7 @@ export function encodeDcpGetFailoverLogResponse(f: DcpGetFailoverLogResponse): B
 export function decodeDcpGetFailoverLogResponse(p: Packet): DcpGetFailoverLogResponse {
   expectResponse(p, Opcode.DcpGetFailoverLog, 'DCP_GET_FAILOVER_LOG');
   const out: DcpGetFailoverLogResponse = { opaque: p.opaque, status: p.status };
-  if (p.status === Status.Success) out.failoverLog = decodeFailoverLog(p.value);
+  if (p.status === Status.Success) out.failoverLog = decodeFailoverLog(bufOf(p.value));
   return out;
 }
 
@@ -309,8 +310,8 @@ export function decodeDcpSystemEvent(p: Packet): DcpSystemEvent {
       bySeqno: readSeqno(e, 0, 'bySeqno'),
       event: e.readUInt32BE(8),
       version: e[12],
-      key: p.key,
-      value: p.value,
+      key: bufOf(p.key),
+      value: bufOf(p.value),
     },
     p,
   );

@@ -1,7 +1,8 @@
 // Error codes thrown by @tributary/codec. Decoders throw nothing but these (TributaryError).
 import { defineError } from '@tributary/core';
 
-const hex = (n: number): string => `0x${n.toString(16).padStart(2, '0')}`;
+const hex = (n: number): string =>
+  typeof n === 'number' && Number.isInteger(n) ? `0x${n.toString(16).padStart(2, '0')}` : String(n);
 
 /** The first byte of a frame is not a magic this codec knows. */
 export const ErrBadMagic = defineError(

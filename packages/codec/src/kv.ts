@@ -2,7 +2,9 @@
 import { Magic, Opcode, Status } from './constants.js';
 import { ErrBadExtras, ErrBadValue, ErrEncode, ErrUnexpectedPacket } from './errors.js';
 import {
+  bufOf,
   bytes,
+  checkPacket,
   expectExtras,
   expectRequest,
   expectResponse,
@@ -32,7 +34,7 @@ export function encodeGet(f: Get): Buffer {
 export function decodeGet(p: Packet): Get {
   expectRequest(p, Opcode.Get, 'GET');
   expectExtras(p, 0);
-  return { vbucket: p.vbucket, opaque: p.opaque, key: p.key };
+  return { vbucket: p.vbucket, opaque: p.opaque, key: bufOf(p.key) };
 }
 
 export interface GetResponse {
@@ -67,6 +69,7 @@ export function encodeGetResponse(f: GetResponse): Buffer {
 }
 
 export function decodeGetResponse(p: Packet): GetResponse {
+  checkPacket(p);
   if (p.opcode === Opcode.GetK) expectResponse(p, Opcode.GetK, 'GETK');
   else expectResponse(p, Opcode.Get, 'GET');
   const e = expectExtras(p, 0, 4);
@@ -76,9 +79,9 @@ export function decodeGetResponse(p: Packet): GetResponse {
     cas: p.cas,
     flags: e.length === 4 ? e.readUInt32BE(0) : 0,
     datatype: p.datatype,
-    value: p.value,
+    value: bufOf(p.value),
   };
-  const k = p.key;
+  const k = bufOf(p.key);
   if (p.opcode === Opcode.GetK || k.length > 0) out.key = k;
   return out;
 }
@@ -122,6 +125,7 @@ export function encodeStore(f: Store): Buffer {
 }
 
 export function decodeStore(p: Packet): Store {
+  checkPacket(p);
   if (!STORE_OPS.includes(p.opcode)) throw ErrUnexpectedPacket('SET/ADD/REPLACE request', p.magic, p.opcode);
   expectRequest(p, p.opcode, 'SET/ADD/REPLACE');
   const e = expectExtras(p, 8);
@@ -130,8 +134,8 @@ export function decodeStore(p: Packet): Store {
     vbucket: p.vbucket,
     opaque: p.opaque,
     cas: p.cas,
-    key: p.key,
-    value: p.value,
+    key: bufOf(p.key),
+    value: bufOf(p.value),
     flags: e.readUInt32BE(0),
     expiry: e.readUInt32BE(4),
     datatype: p.datatype,
@@ -161,7 +165,7 @@ export function encodeDelete(f: Delete): Buffer {
 export function decodeDelete(p: Packet): Delete {
   expectRequest(p, Opcode.Delete, 'DELETE');
   expectExtras(p, 0);
-  return { vbucket: p.vbucket, opaque: p.opaque, cas: p.cas, key: p.key };
+  return { vbucket: p.vbucket, opaque: p.opaque, cas: p.cas, key: bufOf(p.key) };
 }
 
 export interface Touch {
@@ -189,7 +193,7 @@ export function encodeTouch(f: Touch): Buffer {
 export function decodeTouch(p: Packet): Touch {
   expectRequest(p, Opcode.Touch, 'TOUCH');
   const e = expectExtras(p, 4);
-  return { vbucket: p.vbucket, opaque: p.opaque, key: p.key, expiry: e.readUInt32BE(0) };
+  return { vbucket: p.vbucket, opaque: p.opaque, key: bufOf(p.key), expiry: e.readUInt32BE(0) };
 }
 
 export interface Noop {
@@ -234,10 +238,11 @@ export function encodeMutationResponse(f: MutationResponse): Buffer {
 }
 
 export function decodeMutationResponse(p: Packet): MutationResponse {
+  checkPacket(p);
   if (p.magic !== Magic.Response && p.magic !== Magic.AltResponse) {
     throw ErrUnexpectedPacket('a mutation response', p.magic, p.opcode);
   }
-  const e = p.extras;
+  const e = bufOf(p.extras);
   if (e.length !== 0 && e.length !== 16) throw ErrBadExtras(p.opcode, e.length, '0 or 16');
   const out: MutationResponse = { opcode: p.opcode, opaque: p.opaque, status: p.status, cas: p.cas };
   if (e.length === 16) {
@@ -307,7 +312,7 @@ export function encodeGetAllVbSeqnosResponse(f: GetAllVbSeqnosResponse): Buffer 
 /** The `{vbucket, seqno}` list of a GET_ALL_VB_SEQNOS reply. */
 export function decodeGetAllVbSeqnosResponse(p: Packet): VbSeqno[] {
   expectResponse(p, Opcode.GetAllVbSeqnos, 'GET_ALL_VB_SEQNOS');
-  const v = p.value;
+  const v = bufOf(p.value);
   if (v.length % 10 !== 0)
     throw ErrBadValue(`GET_ALL_VB_SEQNOS value of ${v.length} bytes is not a multiple of 10`);
   const out: VbSeqno[] = [];

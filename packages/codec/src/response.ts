@@ -2,7 +2,7 @@
 import { Magic } from './constants.js';
 import { ErrUnexpectedPacket } from './errors.js';
 import { isResponseMagic } from './header.js';
-import { u8, u16 } from './internal/wire.js';
+import { bufOf, checkPacket, u8, u16 } from './internal/wire.js';
 import { encodePacket, type Packet } from './packet.js';
 
 export interface ResponseInput {
@@ -51,6 +51,7 @@ export interface Response {
 
 /** Plain fields of any response packet (throws TRIB_UNEXPECTED_PACKET for requests). */
 export function decodeResponse(p: Packet): Response {
+  checkPacket(p);
   if (!isResponseMagic(p.magic)) throw ErrUnexpectedPacket('a response', p.magic, p.opcode);
   return {
     magic: p.magic,
@@ -59,8 +60,8 @@ export function decodeResponse(p: Packet): Response {
     opaque: p.opaque,
     cas: p.cas,
     datatype: p.datatype,
-    key: p.key,
-    extras: p.extras,
-    value: p.value,
+    key: bufOf(p.key),
+    extras: bufOf(p.extras),
+    value: bufOf(p.value),
   };
 }

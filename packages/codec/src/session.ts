@@ -2,7 +2,17 @@
 // GET_CLUSTER_CONFIG, GET_ERROR_MAP.
 import { Magic, Opcode } from './constants.js';
 import { ErrBadValue, ErrEncode } from './errors.js';
-import { bytes, expectExtras, expectRequest, expectResponse, request, text, u16 } from './internal/wire.js';
+import {
+  bufOf,
+  bytes,
+  checkPacket,
+  expectExtras,
+  expectRequest,
+  expectResponse,
+  request,
+  text,
+  u16,
+} from './internal/wire.js';
 import { encodePacket, type Packet } from './packet.js';
 
 export interface Hello {
@@ -41,7 +51,7 @@ export function encodeHello(f: Hello): Buffer {
 export function decodeHello(p: Packet): Hello {
   expectRequest(p, Opcode.Hello, 'HELLO');
   expectExtras(p, 0);
-  return { opaque: p.opaque, agent: text(p.key), features: decodeFeatures(p.value) };
+  return { opaque: p.opaque, agent: text(bufOf(p.key)), features: decodeFeatures(bufOf(p.value)) };
 }
 
 export interface HelloResponse {
@@ -63,7 +73,7 @@ export function encodeHelloResponse(f: HelloResponse): Buffer {
 
 export function decodeHelloResponse(p: Packet): HelloResponse {
   expectResponse(p, Opcode.Hello, 'HELLO');
-  return { opaque: p.opaque, status: p.status, features: decodeFeatures(p.value) };
+  return { opaque: p.opaque, status: p.status, features: decodeFeatures(bufOf(p.value)) };
 }
 
 export interface SaslListMechs {
@@ -100,7 +110,7 @@ export function encodeSaslListMechsResponse(f: SaslListMechsResponse): Buffer {
 
 export function decodeSaslListMechsResponse(p: Packet): SaslListMechsResponse {
   expectResponse(p, Opcode.SaslListMechs, 'SASL_LIST_MECHS');
-  const mechanisms = text(p.value)
+  const mechanisms = text(bufOf(p.value))
     .split(/\s+/)
     .filter((m) => m !== '');
   return { opaque: p.opaque, status: p.status, mechanisms };
@@ -128,7 +138,7 @@ export function encodeSaslAuth(f: SaslAuth): Buffer {
 export function decodeSaslAuth(p: Packet): SaslAuth {
   expectRequest(p, Opcode.SaslAuth, 'SASL_AUTH');
   expectExtras(p, 0);
-  return { opaque: p.opaque, mechanism: text(p.key), data: p.value };
+  return { opaque: p.opaque, mechanism: text(bufOf(p.key)), data: bufOf(p.value) };
 }
 export function encodeSaslStep(f: SaslStep): Buffer {
   return encodeSasl(Opcode.SaslStep, f);
@@ -136,7 +146,7 @@ export function encodeSaslStep(f: SaslStep): Buffer {
 export function decodeSaslStep(p: Packet): SaslStep {
   expectRequest(p, Opcode.SaslStep, 'SASL_STEP');
   expectExtras(p, 0);
-  return { opaque: p.opaque, mechanism: text(p.key), data: p.value };
+  return { opaque: p.opaque, mechanism: text(bufOf(p.key)), data: bufOf(p.value) };
 }
 
 /** Reply to SASL_AUTH / SASL_STEP: AuthContinue (0x21) carries the challenge, Success the final data. */
@@ -160,9 +170,10 @@ export function encodeSaslResponse(f: SaslResponse): Buffer {
 }
 
 export function decodeSaslResponse(p: Packet): SaslResponse {
+  checkPacket(p);
   if (p.opcode !== Opcode.SaslStep) expectResponse(p, Opcode.SaslAuth, 'SASL_AUTH/SASL_STEP');
   else expectResponse(p, Opcode.SaslStep, 'SASL_STEP');
-  return { opcode: p.opcode, opaque: p.opaque, status: p.status, data: p.value };
+  return { opcode: p.opcode, opaque: p.opaque, status: p.status, data: bufOf(p.value) };
 }
 
 export interface SelectBucket {
@@ -180,7 +191,7 @@ export function encodeSelectBucket(f: SelectBucket): Buffer {
 export function decodeSelectBucket(p: Packet): SelectBucket {
   expectRequest(p, Opcode.SelectBucket, 'SELECT_BUCKET');
   expectExtras(p, 0);
-  return { opaque: p.opaque, bucket: text(p.key) };
+  return { opaque: p.opaque, bucket: text(bufOf(p.key)) };
 }
 
 export interface GetClusterConfig {
@@ -237,7 +248,7 @@ export function encodeGetErrorMap(f: GetErrorMap): Buffer {
 export function decodeGetErrorMap(p: Packet): GetErrorMap {
   expectRequest(p, Opcode.GetErrorMap, 'GET_ERROR_MAP');
   expectExtras(p, 0);
-  const v = p.value;
+  const v = bufOf(p.value);
   if (v.length !== 2) throw ErrBadValue(`GET_ERROR_MAP value of ${v.length} bytes, expected 2`);
   return { opaque: p.opaque, version: v.readUInt16BE(0) };
 }

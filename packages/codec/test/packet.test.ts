@@ -1,3 +1,4 @@
+import * as codec from '@tributary/codec';
 import {
   decodeDcpMutation,
   decodeHeader,
@@ -230,5 +231,63 @@ describe('frame infos', () => {
     expect(streamIdOf(enc)).toBe(9);
     expect(codeOf(() => parseFrameInfos(Buffer.from([0x23, 0])))).toBe('TRIB_BAD_FRAME');
     expect(codeOf(() => parseFrameInfos(Buffer.from([0xf0])))).toBe('TRIB_BAD_FRAME');
+  });
+});
+
+describe('typed decoders given things that are not wire packets', () => {
+  const decoders = Object.entries(codec).filter(
+    ([name, f]) =>
+      name.startsWith('decode') &&
+      typeof f === 'function' &&
+      !name.includes('Transport') && // the transport helper's codec, tested in transport-frame.test.ts
+      !['decodePacket', 'decodeHeader', 'decodeLeb128', 'decodeFailoverLog', 'decodeDocumentValue'].includes(
+        name,
+      ),
+  ) as [string, (p: unknown) => unknown][];
+
+  it('throw only TributaryError, and accept plain objects with Uint8Array parts', () => {
+    expect(decoders.length).toBeGreaterThan(35);
+    const plain = encodeDcpMutation({
+      vbucket: 3,
+      opaque: 4,
+      cas: 5n,
+      datatype: 0,
+      bySeqno: 6,
+      revSeqno: 7,
+      flags: 0,
+      expiry: 0,
+      lockTime: 0,
+      key: Buffer.from('k'),
+      value: Buffer.from('v'),
+    });
+    const obj = decodePacket(plain).toObject();
+    const asU8 = (b: Buffer) => new Uint8Array(b);
+    const inputs: unknown[] = [
+      null,
+      undefined,
+      42,
+      {},
+      { magic: 0x80 },
+      { ...obj, extras: asU8(obj.extras), key: asU8(obj.key), value: asU8(obj.value) },
+      { ...obj, extras: 'nope' },
+    ];
+    for (const [name, decode] of decoders) {
+      for (const input of inputs) {
+        try {
+          decode(input);
+        } catch (err) {
+          if (!isTributaryError(err))
+            throw new Error(`${name}(${JSON.stringify(input)}) threw ${String(err)}`);
+        }
+      }
+    }
+    const m = codec.decodeDcpMutation({
+      ...obj,
+      extras: asU8(obj.extras),
+      key: asU8(obj.key),
+      value: asU8(obj.value),
+    } as unknown as codec.Packet);
+    expect(m.key.toString()).toBe('k');
+    expect(m.bySeqno).toBe(6);
   });
 });

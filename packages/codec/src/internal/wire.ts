@@ -71,8 +71,20 @@ export function bytes(name: string, v: Uint8Array | string | undefined): Uint8Ar
   throw ErrEncode(`${name} must be a Uint8Array or string`);
 }
 
+/** A packet's body part as a Buffer (plain Packet objects may carry Uint8Arrays). */
+export function bufOf(v: Uint8Array): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  throw ErrBadFrame('packet body parts must be Uint8Arrays');
+}
+
+export function checkPacket(p: Packet): void {
+  if (typeof p !== 'object' || p === null) throw ErrBadFrame('not a packet');
+}
+
 /** Checks a packet is a client request (0x80/0x08) with `opcode`. */
 export function expectRequest(p: Packet, opcode: number, name: string): void {
+  checkPacket(p);
   const k = MAGIC_KIND[p.magic & 0xff];
   if (p.opcode !== opcode || !(k === KIND_ALT_REQUEST || (k === KIND_REQUEST && p.magic === Magic.Request))) {
     throw ErrUnexpectedPacket(`${name} request`, p.magic, p.opcode);
@@ -81,13 +93,14 @@ export function expectRequest(p: Packet, opcode: number, name: string): void {
 
 /** Checks a packet is a response (0x81/0x18) with `opcode`. */
 export function expectResponse(p: Packet, opcode: number, name: string): void {
+  checkPacket(p);
   if (p.opcode !== opcode || !(p.magic === Magic.Response || p.magic === Magic.AltResponse)) {
     throw ErrUnexpectedPacket(`${name} response`, p.magic, p.opcode);
   }
 }
 
 export function expectExtras(p: Packet, ...lengths: number[]): Buffer {
-  const e = p.extras;
+  const e = bufOf(p.extras);
   if (!lengths.includes(e.length)) throw ErrBadExtras(p.opcode, e.length, lengths.join(' or '));
   return e;
 }
@@ -104,8 +117,8 @@ export function streamIdOfPacket(p: Packet): number | undefined {
 }
 
 /** Strict UTF-8 decode of a short text field. */
-export function text(buf: Buffer): string {
-  return buf.toString('utf8');
+export function text(buf: Uint8Array): string {
+  return bufOf(buf).toString('utf8');
 }
 
 /** Adds `streamId` to a decoded DCP message when the packet carries one. */
