@@ -318,16 +318,9 @@ export class MutationStreamClient {
 
   #enqueue(s: Slot, isMutation: boolean, encode: (msn: number) => Buffer): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const make = (msn: number): Entry => ({
-        msn,
-        isMutation,
-        payload: encode(msn),
-        resolve,
-        reject,
-        done: false,
-      });
       if (s.waiting.length === 0 && s.inFlight < this.#maxInFlight) {
-        this.#append(s, { make });
+        const msn = s.nextMsn++;
+        s.entries.push({ msn, isMutation, payload: encode(msn), resolve, reject, done: false });
         this.#pump(s);
         return;
       }
@@ -335,7 +328,9 @@ export class MutationStreamClient {
         reject(ErrTransportQueueFull(s.waiting.length));
         return;
       }
-      s.waiting.push({ make });
+      s.waiting.push({
+        make: (msn) => ({ msn, isMutation, payload: encode(msn), resolve, reject, done: false }),
+      });
     });
   }
 

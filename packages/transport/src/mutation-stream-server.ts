@@ -70,14 +70,21 @@ interface Conn {
   acked: number;
   ackScheduled: boolean;
   bye: boolean;
-  current: MutationBatch | undefined;
+  /** Batches per vbucket of the read chunk being processed. */
+  current: Map<number, MutationBatch> | undefined;
   currentMsn: number;
+}
+
+/** Events pushed together; the client hears "acked up to msn" when the last of them is taken. */
+interface Group {
+  remaining: number;
+  msn: number;
 }
 
 interface Queued {
   event: MutationStreamEvent;
   conn: Conn | undefined;
-  msn: number;
+  group: Group | undefined;
 }
 
 export interface MutationStreamServerStats {
@@ -260,24 +267,25 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
       return;
     }
     st.hw = m.seqno;
-    const cur = conn.current;
-    if (cur !== undefined && cur.vbucket === m.vbucket) {
-      cur.mutations.push(m);
-      conn.currentMsn = msn;
-      return;
+    let group = conn.current;
+    if (group === undefined) {
+      group = conn.current = new Map();
+      // The transport hands over a whole read chunk synchronously; publish its batches after it.
+      queueMicrotask(() => this.#finishBatch(conn));
     }
-    this.#finishBatch(conn);
-    conn.current = { type: 'batch', vbucket: m.vbucket, mutations: [m] };
+    const b = group.get(m.vbucket);
+    if (b !== undefined) b.mutations.push(m);
+    else group.set(m.vbucket, { type: 'batch', vbucket: m.vbucket, mutations: [m] });
     conn.currentMsn = msn;
-    // The transport hands over a whole read chunk synchronously; close the batch after it.
-    queueMicrotask(() => this.#finishBatch(conn));
   }
 
+  /** Publishes the chunk's batches (one per vbucket, each in seqno order). */
   #finishBatch(conn: Conn): void {
-    const b = conn.current;
-    if (b === undefined) return;
+    const batches = conn.current;
+    if (batches === undefined) return;
     conn.current = undefined;
-    this.#push({ event: b, conn, msn: conn.currentMsn });
+    const g: Group = { remaining: batches.size, msn: conn.currentMsn };
+    for (const b of batches.values()) this.#push({ event: b, conn, group: g });
   }
 
   #onControl(conn: Conn, payload: Buffer): void {
@@ -294,7 +302,7 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
       this.#push({
         event: { type: 'begin', vbucket: c.vbucket, vbuuid: c.vbuuid, startSeqno: c.a },
         conn,
-        msn: c.msn,
+        group: { remaining: 1, msn: c.msn },
       });
       return;
     }
@@ -311,7 +319,7 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
       this.#push({
         event: { type: 'end', vbucket: c.vbucket, vbuuid: c.vbuuid, lastSeqno: st.hw },
         conn,
-        msn: c.msn,
+        group: { remaining: 1, msn: c.msn },
       });
       return;
     }
@@ -328,7 +336,7 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
     this.#push({
       event: { type: 'snapshot', vbucket: c.vbucket, vbuuid: c.vbuuid, start: c.a, end: c.b, flags: c.flags },
       conn,
-      msn: c.msn,
+      group: { remaining: 1, msn: c.msn },
     });
   }
 
@@ -345,11 +353,15 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
     conn.transport
       .post(nackType, { msn, vbucket, code: err.code, message: err.message }, { flush: true })
       .catch(() => {});
-    this.#push({ event: { type: 'error', error: err, vbucket, remote: conn.remote }, conn, msn });
+    this.#push({
+      event: { type: 'error', error: err, vbucket, remote: conn.remote },
+      conn,
+      group: { remaining: 1, msn },
+    });
   }
 
   #publishError(error: TributaryError, vbucket: number | undefined, remote: string | undefined): void {
-    this.#push({ event: { type: 'error', error, vbucket, remote }, conn: undefined, msn: 0 });
+    this.#push({ event: { type: 'error', error, vbucket, remote }, conn: undefined, group: undefined });
   }
 
   #push(q: Queued): void {
@@ -381,12 +393,14 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
       for (const c of this.#conns) c.transport.resume();
     }
     const conn = q.conn;
-    if (conn) {
+    const g = q.group;
+    if (conn && g) {
       conn.queued--;
-      this.#ack(
-        conn,
-        conn.queued === 0 && conn.current === undefined ? Math.max(q.msn, conn.received) : q.msn,
-      );
+      if (--g.remaining === 0)
+        this.#ack(
+          conn,
+          conn.queued === 0 && conn.current === undefined ? Math.max(g.msn, conn.received) : g.msn,
+        );
     }
     if (q.event.type === 'batch') {
       this.#c.batchesDelivered.inc();
