@@ -6,6 +6,7 @@ export interface MemoryConnectionOptions {
   remoteAddress: string;
   remotePort: number;
   highWaterMark: number;
+  allowHalfOpen: boolean;
 }
 
 /**
@@ -22,7 +23,7 @@ export class MemoryConnection extends Duplex implements Connection {
 
   constructor(options: MemoryConnectionOptions) {
     super({
-      allowHalfOpen: true,
+      allowHalfOpen: options.allowHalfOpen,
       readableHighWaterMark: options.highWaterMark,
       writableHighWaterMark: options.highWaterMark,
     });
@@ -71,17 +72,19 @@ export function createMemoryPair(
   options: {
     secure?: boolean;
     highWaterMark?: number;
+    allowHalfOpen?: boolean;
     names?: [string, string];
     ports?: [number, number];
   } = {},
 ): [MemoryConnection, MemoryConnection] {
   const secure = options.secure ?? false;
   const highWaterMark = options.highWaterMark ?? 64 * 1024;
+  const allowHalfOpen = options.allowHalfOpen ?? false;
   const [na, nb] = options.names ?? ['memory-a', 'memory-b'];
   const [pa, pb] = options.ports ?? [1, 2];
   // a's remote is b and vice versa.
-  const a = new MemoryConnection({ secure, remoteAddress: nb, remotePort: pb, highWaterMark });
-  const b = new MemoryConnection({ secure, remoteAddress: na, remotePort: pa, highWaterMark });
+  const a = new MemoryConnection({ secure, remoteAddress: nb, remotePort: pb, highWaterMark, allowHalfOpen });
+  const b = new MemoryConnection({ secure, remoteAddress: na, remotePort: pa, highWaterMark, allowHalfOpen });
   a.peer = b;
   b.peer = a;
   return [a, b];

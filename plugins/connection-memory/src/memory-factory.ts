@@ -37,6 +37,11 @@ export interface MemoryFactoryOptions {
   secure?: boolean;
   /** Per-direction buffer before write() returns false (default 64 KiB). */
   highWaterMark?: number;
+  /**
+   * Keep the writable side open after the peer ends (true half-close: you may still answer, then
+   * must end() yourself). Default false, as node:net: the peer's end closes the connection.
+   */
+  allowHalfOpen?: boolean;
   /** Pending connects a listener holds before refusing (default 511). */
   backlog?: number;
   /** Default connect timeout (default 10 000 ms; 0 = none). */
@@ -145,6 +150,7 @@ export function createMemoryFactory(options: MemoryFactoryOptions = {}): MemoryC
   const secure = options.secure ?? false;
   const highWaterMark = options.highWaterMark ?? 64 * 1024;
   const backlog = options.backlog ?? 511;
+  const allowHalfOpen = options.allowHalfOpen ?? false;
   const defaultTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const log = componentLogger(options.logger, 'connection-memory');
 
@@ -184,6 +190,7 @@ export function createMemoryFactory(options: MemoryFactoryOptions = {}): MemoryC
             const [client, server] = createMemoryPair({
               secure,
               highWaterMark,
+              allowHalfOpen,
               names: ['memory-client', endpoint.host],
               ports: [ns.clientPort(), endpoint.port],
             });

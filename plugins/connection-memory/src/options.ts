@@ -10,6 +10,7 @@ export const memoryOptionsSchema = z
       .min(1)
       .default(64 * 1024),
     backlog: z.number().int().min(1).default(511),
+    allowHalfOpen: z.boolean().default(false),
     connectTimeoutMs: z.number().int().min(0).default(10_000),
   })
   .strict();

@@ -30,3 +30,17 @@ runConnectionFactoryConformance('memory (secure)', {
     return { endpoint: listener.address(), close: () => listener.close() };
   },
 });
+
+runConnectionFactoryConformance('memory (allowHalfOpen)', {
+  create: async () => createMemoryFactory({ namespace, allowHalfOpen: true }),
+  listenEndpoint: { host: 'conformance-half-open', port: 0 },
+  halfOpen: true,
+  echoBytes: 1024 * 1024,
+  unresponsiveEndpoint: async () => {
+    const listener = await createMemoryFactory({ namespace }).listen({ host: 'blackhole', port: 0 }, (c) =>
+      c.destroy(),
+    );
+    listener.pauseAccept();
+    return { endpoint: listener.address(), close: () => listener.close() };
+  },
+});

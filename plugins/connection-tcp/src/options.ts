@@ -13,6 +13,8 @@ export const tcpOptionsSchema = z
     connectTimeoutMs: z.number().int().min(0).default(10_000),
     /** listen() backlog (default 511, node's default). */
     backlog: z.number().int().min(0).default(511),
+    /** Keep the writable side open after the peer ends (default false). */
+    allowHalfOpen: z.boolean().default(false),
   })
   .strict();
 

@@ -28,6 +28,11 @@ export interface TcpFactoryOptions {
   connectTimeoutMs?: number;
   /** listen() backlog (default 511). */
   backlog?: number;
+  /**
+   * Keep the writable side open after the peer ends (true half-close: you may still answer, then
+   * must end() yourself). Default false, as node:net: the peer's end closes the connection.
+   */
+  allowHalfOpen?: boolean;
   logger?: Logger;
   /** Where connect/accept counters go (e.g. `metrics.group('connection-tcp')`). */
   metrics?: MetricsScope;
@@ -165,6 +170,7 @@ export function createTcpFactory(options: TcpFactoryOptions = {}): ConnectionFac
   const keepAliveInitialDelay = options.keepAliveInitialDelayMs ?? 30_000;
   const defaultTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const backlog = options.backlog ?? 511;
+  const allowHalfOpen = options.allowHalfOpen ?? false;
   const log = componentLogger(options.logger, 'connection-tcp');
   const metrics = options.metrics ?? nullMetrics();
   const connects = metrics.counter('connects', 'successful outbound connections');
@@ -186,7 +192,7 @@ export function createTcpFactory(options: TcpFactoryOptions = {}): ConnectionFac
               noDelay,
               keepAlive,
               keepAliveInitialDelay,
-              allowHalfOpen: true,
+              allowHalfOpen,
             }),
           'connect',
         );
@@ -200,7 +206,7 @@ export function createTcpFactory(options: TcpFactoryOptions = {}): ConnectionFac
     },
     listen(endpoint: Endpoint, onConnection: (connection: Connection) => void): Promise<Listener> {
       const server = net.createServer(
-        { noDelay, keepAlive, keepAliveInitialDelay, allowHalfOpen: true },
+        { noDelay, keepAlive, keepAliveInitialDelay, allowHalfOpen },
         (socket) => {
           accepted.inc();
           try {

@@ -24,6 +24,7 @@ export const tlsOptionsSchema = z
     keepAlive: z.boolean().default(true),
     keepAliveInitialDelayMs: z.number().int().min(0).default(30_000),
     backlog: z.number().int().min(0).default(511),
+    allowHalfOpen: z.boolean().default(false),
   })
   .strict();
 

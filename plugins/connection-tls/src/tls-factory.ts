@@ -39,6 +39,11 @@ export interface TlsFactoryOptions {
   keepAlive?: boolean;
   keepAliveInitialDelayMs?: number;
   backlog?: number;
+  /**
+   * Keep the writable side open after the peer ends (true half-close: you may still answer, then
+   * must end() yourself). Default false, as node:net: the peer's end closes the connection.
+   */
+  allowHalfOpen?: boolean;
   logger?: Logger;
   metrics?: MetricsScope;
 }
@@ -57,6 +62,7 @@ export function createTlsFactory(options: TlsFactoryOptions = {}): ConnectionFac
   const defaultTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const rejectUnauthorized = options.rejectUnauthorized ?? true;
   const minVersion = options.minVersion ?? 'TLSv1.2';
+  const allowHalfOpen = options.allowHalfOpen ?? false;
   const log = componentLogger(options.logger, 'connection-tls');
   const metrics = options.metrics ?? nullMetrics();
   const connects = metrics.counter('connects', 'successful outbound TLS connections');
@@ -87,7 +93,7 @@ export function createTlsFactory(options: TlsFactoryOptions = {}): ConnectionFac
               rejectUnauthorized,
               minVersion,
               // Passed through to the TLSSocket by node:tls, though missing from its typings.
-              ...({ allowHalfOpen: true } as tls.ConnectionOptions),
+              ...({ allowHalfOpen } as tls.ConnectionOptions),
             });
             s.setNoDelay(noDelay);
             s.setKeepAlive(keepAlive, keepAliveInitialDelay);
@@ -112,7 +118,7 @@ export function createTlsFactory(options: TlsFactoryOptions = {}): ConnectionFac
           requestCert: options.requestCert ?? false,
           rejectUnauthorized: options.requestCert ? rejectUnauthorized : false,
           minVersion,
-          allowHalfOpen: true,
+          allowHalfOpen,
           handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
           noDelay,
           keepAlive,

@@ -30,3 +30,18 @@ runConnectionFactoryConformance('tls (mutual)', {
   secure: true,
   echoBytes: 2 * 1024 * 1024,
 });
+
+runConnectionFactoryConformance('tls (allowHalfOpen)', {
+  create: async () =>
+    createTlsFactory({
+      ca: fixtures.ca,
+      cert: fixtures.serverCert,
+      key: fixtures.serverKey,
+      allowHalfOpen: true,
+    }),
+  createClient: async () => createTlsFactory({ ca: fixtures.ca, allowHalfOpen: true }),
+  listenEndpoint: { host: '127.0.0.1', port: 0 },
+  secure: true,
+  halfOpen: true,
+  echoBytes: 1024 * 1024,
+});

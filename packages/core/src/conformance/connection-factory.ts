@@ -28,6 +28,11 @@ export interface ConnectionFactoryConformanceOptions {
    * queue filled, so further SYNs are dropped by the kernel and connects stay pending on 127.0.0.1.
    */
   unresponsiveEndpoint?: 'tcp-backlog' | (() => Promise<UnresponsiveEndpoint>);
+  /**
+   * The factories given create half-open connections (allowHalfOpen: true), so the kit also checks
+   * that a peer can still answer after receiving end().
+   */
+  halfOpen?: boolean;
   /** Bytes for the echo integrity case (default 10 MiB). */
   echoBytes?: number;
 }
@@ -366,7 +371,7 @@ export function runConnectionFactoryConformance(
       await expectCode(client.connect(endpoint, { timeoutMs: 5_000 }), 'TRIB_CONNECT_REFUSED');
     });
 
-    it('half-close: end() is seen by the peer, which can still answer', async () => {
+    it('end() is seen by the peer after every byte sent before it, and the connection closes', async () => {
       const q = acceptQueue();
       await withListener(q.onConnection, async (factory, listener) => {
         const conn = await factory.connect(listener.address());
@@ -376,22 +381,47 @@ export function runConnectionFactoryConformance(
           const serverGot: Buffer[] = [];
           server.on('data', (d: Buffer) => serverGot.push(d));
           const serverEnded = once(server, 'end');
+          conn.resume();
           conn.end('last words');
           await serverEnded;
           expect(Buffer.concat(serverGot).toString()).toBe('last words');
-          // The other direction is still open.
-          const clientGot: Buffer[] = [];
-          conn.on('data', (d: Buffer) => clientGot.push(d));
-          const clientEnded = once(conn, 'end');
-          server.end('reply after half-close');
-          await clientEnded;
-          expect(Buffer.concat(clientGot).toString()).toBe('reply after half-close');
+          if (!server.writableEnded) server.end(); // half-open factories leave this to us
           if (!conn.closed) await once(conn, 'close');
+          if (!server.closed) await once(server, 'close');
         } finally {
           conn.destroy();
         }
       });
     });
+
+    if (options.halfOpen) {
+      it('half-close: with allowHalfOpen the peer can still answer after end()', async () => {
+        const q = acceptQueue();
+        await withListener(q.onConnection, async (factory, listener) => {
+          const conn = await factory.connect(listener.address());
+          conn.on('error', () => {});
+          try {
+            const server = await q.next();
+            const serverGot: Buffer[] = [];
+            server.on('data', (d: Buffer) => serverGot.push(d));
+            const serverEnded = once(server, 'end');
+            conn.end('last words');
+            await serverEnded;
+            expect(Buffer.concat(serverGot).toString()).toBe('last words');
+            // The other direction is still open.
+            const clientGot: Buffer[] = [];
+            conn.on('data', (d: Buffer) => clientGot.push(d));
+            const clientEnded = once(conn, 'end');
+            server.end('reply after half-close');
+            await clientEnded;
+            expect(Buffer.concat(clientGot).toString()).toBe('reply after half-close');
+            if (!conn.closed) await once(conn, 'close');
+          } finally {
+            conn.destroy();
+          }
+        });
+      });
+    }
 
     it('destroy() on the client is seen by the server', async () => {
       const q = acceptQueue();
