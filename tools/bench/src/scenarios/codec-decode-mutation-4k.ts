@@ -3,4 +3,4 @@
 import type { Scenario } from '../scenario.js';
 import { makeDecodeScenario } from './codec-decode-mutation-100b.js';
 
-export const scenario: Scenario = makeDecodeScenario('codec.decode.mutation-4k', 4096, false);
+export const scenario: Scenario = makeDecodeScenario('codec.decode.mutation-4k', 4096, false, 40);
