@@ -42,7 +42,14 @@ export interface ScenarioResult {
   ratio?: number;
   /** subject / peer on medians. */
   peerRatios: Record<string, number>;
-  goal?: { text: string; pass: boolean; value: number };
+  goal?: {
+    text: string;
+    pass: boolean;
+    value: number;
+    ratioAtLeast?: number;
+    absoluteAtLeast?: number;
+    peer?: string;
+  };
   error?: string;
 }
 
@@ -211,6 +218,7 @@ async function runScenario(
         text: s.goal.text,
         value: result.subject.median,
         pass: result.subject.median >= s.goal.absoluteAtLeast,
+        absoluteAtLeast: s.goal.absoluteAtLeast,
       };
     } else if (s.goal.ratioAtLeast !== undefined) {
       const value = s.goal.peer ? result.peerRatios[s.goal.peer] : result.ratio;
@@ -218,6 +226,8 @@ async function runScenario(
         text: s.goal.text,
         value: value ?? Number.NaN,
         pass: value !== undefined && value >= s.goal.ratioAtLeast,
+        ratioAtLeast: s.goal.ratioAtLeast,
+        ...(s.goal.peer ? { peer: s.goal.peer } : {}),
       };
     }
   }
@@ -243,68 +253,80 @@ function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** A small hand-written horizontal bar chart of subject/baseline (and subject/peer) ratios. */
+/** A small hand-written horizontal bar chart of subject/baseline and subject/peer ratios, log scale. */
 export function ratioChart(results: ScenarioResult[]): string {
   const bars: { label: string; ratio: number; goal?: number; pass?: boolean }[] = [];
-  for (const r of results) {
+  for (const r of [...results].sort((a, b) => a.name.localeCompare(b.name))) {
     if (r.error) continue;
+    const g = r.goal?.ratioAtLeast !== undefined ? r.goal : undefined;
     if (r.ratio !== undefined) {
+      const mine = g !== undefined && !g.peer;
       bars.push({
         label: `${r.name} / baseline`,
         ratio: r.ratio,
-        goal: r.goal && !r.goal.text.includes('peer') ? goalRatio(r) : undefined,
-        pass: r.goal?.pass,
+        goal: mine ? g.ratioAtLeast : undefined,
+        pass: mine ? g.pass : undefined,
       });
     }
-    for (const [peer, ratio] of Object.entries(r.peerRatios))
-      bars.push({ label: `${r.name} / ${peer}`, ratio });
+    for (const [peer, ratio] of Object.entries(r.peerRatios)) {
+      const mine = g?.peer === peer;
+      bars.push({
+        label: `${r.name} / ${peer}`,
+        ratio,
+        goal: mine ? g!.ratioAtLeast : undefined,
+        pass: mine ? g!.pass : undefined,
+      });
+    }
   }
-  const width = 760;
-  const labelW = 330;
-  const barH = 18;
-  const gap = 8;
-  const top = 34;
-  const height = top + bars.length * (barH + gap) + 30;
-  const maxRatio = Math.max(1.2, ...bars.map((b) => Math.min(b.ratio, 20)), ...bars.map((b) => b.goal ?? 0));
-  const scale = (width - labelW - 70) / maxRatio;
-  const x0 = labelW;
+  const width = 780;
+  const labelW = 340;
+  const barH = 16;
+  const gap = 6;
+  const top = 40;
+  const plotW = width - labelW - 60;
+  const height = top + bars.length * (barH + gap) + 36;
+  // Log scale from 0.01x to the next power of ten above the largest ratio (at least 10x).
+  const lo = -2;
+  const hi = Math.max(1, Math.ceil(Math.log10(Math.max(...bars.map((b) => b.ratio), 1) * 1.0001)));
+  const x = (ratio: number) =>
+    labelW + ((Math.min(Math.max(Math.log10(Math.max(ratio, 1e-9)), lo), hi) - lo) / (hi - lo)) * plotW;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="10" y="20" font-size="14" font-weight="bold">Subject / baseline and subject / peer (median rates; 1.0 = equal)</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">Subject / baseline and subject / peer (median rates, log scale)</text>`,
   ];
+  const bottom = top + bars.length * (barH + gap);
+  for (let e = lo; e <= hi; e++) {
+    const gx = x(10 ** e).toFixed(1);
+    parts.push(
+      `<line x1="${gx}" x2="${gx}" y1="${top - 6}" y2="${bottom}" stroke="${e === 0 ? '#444' : '#ddd'}" stroke-width="1"/>`,
+    );
+    parts.push(`<text x="${gx}" y="${bottom + 14}" text-anchor="middle" fill="#555">${10 ** e}×</text>`);
+  }
   bars.forEach((b, i) => {
     const y = top + i * (barH + gap);
-    const w = Math.max(1, Math.min(b.ratio, 20) * scale);
+    const x0 = x(10 ** lo);
+    const w = Math.max(1, x(b.ratio) - x0);
     const fill = b.pass === undefined ? '#7a8ca3' : b.pass ? '#3a9a5b' : '#c94a3d';
-    parts.push(`<text x="${x0 - 8}" y="${y + barH - 5}" text-anchor="end">${escapeXml(b.label)}</text>`);
-    parts.push(`<rect x="${x0}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${fill}"/>`);
+    parts.push(`<text x="${labelW - 8}" y="${y + barH - 4}" text-anchor="end">${escapeXml(b.label)}</text>`);
     parts.push(
-      `<text x="${(x0 + w + 5).toFixed(1)}" y="${y + barH - 5}">${escapeXml(fmtRatio(b.ratio))}</text>`,
+      `<rect x="${x0.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${fill}"/>`,
+    );
+    parts.push(
+      `<text x="${(x0 + w + 4).toFixed(1)}" y="${y + barH - 4}">${escapeXml(fmtRatio(b.ratio))}</text>`,
     );
     if (b.goal !== undefined) {
-      const gx = (x0 + b.goal * scale).toFixed(1);
+      const gx = x(b.goal).toFixed(1);
       parts.push(
-        `<line x1="${gx}" x2="${gx}" y1="${y - 2}" y2="${y + barH + 2}" stroke="#222" stroke-width="2" stroke-dasharray="3,2"/>`,
+        `<line x1="${gx}" x2="${gx}" y1="${y - 2}" y2="${y + barH + 2}" stroke="#111" stroke-width="2" stroke-dasharray="3,2"/>`,
       );
     }
   });
-  const oneX = (x0 + scale).toFixed(1);
-  const bottom = top + bars.length * (barH + gap);
   parts.push(
-    `<line x1="${oneX}" x2="${oneX}" y1="${top - 6}" y2="${bottom}" stroke="#555" stroke-width="1"/>`,
-  );
-  parts.push(`<text x="${oneX}" y="${bottom + 16}" text-anchor="middle">1.0</text>`);
-  parts.push(
-    `<text x="10" y="${bottom + 16}" fill="#555">green: goal met, red: goal missed, grey: no goal; dashed tick: goal ratio</text>`,
+    `<text x="10" y="${bottom + 30}" fill="#555">green: goal met · red: goal missed · grey: no ratio goal · dashed tick: the goal</text>`,
   );
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
-}
-
-function goalRatio(r: ScenarioResult): number | undefined {
-  const m = /(\d+(?:\.\d+)?)\s*x/.exec(r.goal?.text ?? '');
-  return m ? Number(m[1]) : undefined;
 }
 
 export function markdown(report: BenchReport, chartFile: string): string {

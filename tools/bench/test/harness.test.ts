@@ -59,6 +59,7 @@ describe('bench harness (quick mode on fixture scenarios)', () => {
     expect(svg).toContain('trivial.sum / baseline');
     expect(svg).toContain('trivial.sum / slower');
     expect((svg.match(/<rect /g) ?? []).length).toBe(3); // background + two bars
+    expect(svg).toContain('log scale');
   });
 
   it('merges a partial run (--only) with earlier results and records a missed absolute goal', async () => {
@@ -70,7 +71,12 @@ describe('bench harness (quick mode on fixture scenarios)', () => {
       log: () => {},
     });
     expect(ran.map((r) => r.name)).toEqual(['other.absolute']);
-    expect(ran[0]!.goal).toEqual({ text: 'at least 1e15 ops/s', value: 1e6, pass: false });
+    expect(ran[0]!.goal).toEqual({
+      text: 'at least 1e15 ops/s',
+      value: 1e6,
+      pass: false,
+      absoluteAtLeast: 1e15,
+    });
     expect(report.results.map((r) => r.name).sort()).toEqual([
       'other.absolute',
       'trivial.broken',
