@@ -15,7 +15,7 @@ import {
   ErrChannelIndexFailed,
   ErrChannelIndexReadOnly,
 } from './errors.js';
-import { decodeNum, encodeNum, Keys } from './internal/keys.js';
+import { decodeClock, encodeClock, Keys } from './internal/keys.js';
 import { Lru } from './internal/lru.js';
 import {
   type BlockEntry,
@@ -209,9 +209,10 @@ interface Waiter {
   wake: (changed: boolean) => void;
 }
 
-interface ClockCache {
-  version: number;
-  clock: Map<number, number>;
+interface Snapshot {
+  stable: Map<number, number>;
+  clocks: Map<string, Map<number, number>>;
+  gen: number;
 }
 
 interface Candidate {
@@ -281,10 +282,9 @@ export class ChannelIndex implements AsyncDisposable {
   #counter = 0;
   readonly #stable = new Map<number, number>();
   #stableCounter = -1;
-  readonly #clocks: Lru<string, ClockCache>;
-  readonly #clockLoads = new Map<string, Promise<ClockCache>>();
-  readonly #pendingClockUpdates = new Map<string, Map<number, number>>();
-  #rollbackGen = 0;
+  // The writer's exact channel clocks (only the worker fills and changes it).
+  readonly #clocks: Lru<string, Map<number, number>>;
+  readonly #snapshots = new Map<string, { active?: Promise<Snapshot>; pending?: Promise<Snapshot> }>();
   #activeRefresh: Promise<void> | undefined;
   #pendingRefresh: Promise<void> | undefined;
   readonly #resultCache = new Lru<string, Promise<{ cands: Candidate[]; lastSeq: string }>>(256);
@@ -337,11 +337,10 @@ export class ChannelIndex implements AsyncDisposable {
   }
 
   async #load(): Promise<void> {
-    this.#counter = decodeNum(await this.store.get(this.#keys.counter));
-    this.#stableCounter = this.#counter;
-    for await (const { key, value } of this.store.scan({ prefix: this.#keys.stablePrefix })) {
-      const vb = this.#keys.vbOfStable(key);
-      const seq = decodeNum(value);
+    const { counter, clock } = decodeClock(await this.store.get(this.#keys.stable));
+    this.#counter = counter;
+    this.#stableCounter = counter;
+    for (const [vb, seq] of clock) {
       this.#stable.set(vb, seq);
       if (!this.readOnly) this.#applied.set(vb, seq);
     }
@@ -731,16 +730,24 @@ export class ChannelIndex implements AsyncDisposable {
       }
     }
 
-    // 3. blocks
+    // 3. blocks and channel clocks this batch extends (fetched together when not cached)
     const needBlocks: string[] = [];
     for (const bk of appends.keys()) if (!this.#blockCache.has(bk)) needBlocks.push(bk);
+    const needClocks: string[] = [];
+    for (const ch of clockUp.keys()) if (!this.#clocks.has(ch)) needClocks.push(ch);
     const fetched = new Map<string, Buffer | undefined>();
-    if (needBlocks.length) {
-      const vals = await this.store.getMany(needBlocks.map((k) => Buffer.from(k)));
+    const fetchedClocks = new Map<string, Map<number, number>>();
+    if (needBlocks.length || needClocks.length) {
+      const vals = await this.store.getMany([
+        ...needBlocks.map((k) => Buffer.from(k)),
+        ...needClocks.map((ch) => K.version(ch)),
+      ]);
       for (let i = 0; i < needBlocks.length; i++) {
         const v = vals[i];
         fetched.set(needBlocks[i]!, v ? Buffer.from(v) : undefined);
       }
+      for (let i = 0; i < needClocks.length; i++)
+        fetchedClocks.set(needClocks[i]!, decodeClock(vals[needBlocks.length + i]).clock);
     }
     const ops: BatchOp[] = [];
     const newBlocks: [string, Buffer][] = [];
@@ -754,14 +761,18 @@ export class ChannelIndex implements AsyncDisposable {
     for (const dk of dirtyDocs)
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(docs.get(dk)!) });
     const counter = stableUp.size > 0 ? this.#counter + 1 : this.#counter;
+    const newClocks = new Map<string, Map<number, number>>();
+    let newStable: Map<number, number> | undefined;
     if (stableUp.size > 0) {
-      const cv = encodeNum(counter);
       for (const [ch, cu] of clockUp) {
-        for (const [vb, seq] of cu) ops.push({ type: 'put', key: K.clock(ch, vb), value: encodeNum(seq) });
-        ops.push({ type: 'put', key: K.version(ch), value: cv });
+        const clock = new Map(fetchedClocks.get(ch) ?? this.#clocks.get(ch)!);
+        for (const [vb, seq] of cu) clock.set(vb, seq);
+        newClocks.set(ch, clock);
+        ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
       }
-      for (const [vb, seq] of stableUp) ops.push({ type: 'put', key: K.stable(vb), value: encodeNum(seq) });
-      ops.push({ type: 'put', key: K.counter, value: cv });
+      newStable = new Map(this.#stable);
+      for (const [vb, seq] of stableUp) newStable.set(vb, seq);
+      ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, newStable) });
     }
     for (const [vb, value] of metaUp) {
       const lastSeq = applied.get(vb) ?? this.#applied.get(vb) ?? 0;
@@ -775,19 +786,11 @@ export class ChannelIndex implements AsyncDisposable {
     for (const [dk, rec] of docs) if (rec === null && !this.#docCache.has(dk)) this.#docCache.set(dk, null);
     for (const [bk, bytes] of newBlocks) this.#blockCache.set(bk, bytes);
     for (const [vb, seq] of applied) this.#applied.set(vb, seq);
-    if (stableUp.size > 0) {
+    for (const [ch, clock] of newClocks) this.#clocks.set(ch, clock);
+    if (newStable) {
       this.#counter = counter;
-      for (const [vb, seq] of stableUp) this.#stable.set(vb, seq);
+      for (const [vb, seq] of newStable) this.#stable.set(vb, seq);
       this.#stableCounter = counter;
-      for (const [ch, cu] of clockUp) {
-        const cached = this.#clocks.peek(ch);
-        if (cached) {
-          for (const [vb, seq] of cu) cached.clock.set(vb, seq);
-          cached.version = counter;
-        }
-        const pend = this.#pendingClockUpdates.get(ch);
-        if (pend) for (const [vb, seq] of cu) pend.set(vb, Math.max(pend.get(vb) ?? 0, seq));
-      }
     }
     const ms = performance.now() - t0;
     this.#m.counter('batches').inc(1);
@@ -839,11 +842,6 @@ export class ChannelIndex implements AsyncDisposable {
         }
       }
       newClock.set(ch, maxKept);
-      ops.push(
-        maxKept > 0
-          ? { type: 'put', key: K.clock(ch, vb), value: encodeNum(maxKept) }
-          : { type: 'del', key: K.clock(ch, vb) },
-      );
     }
     for (const [id, rec] of affected) {
       const dk = K.docString(vb, id);
@@ -869,26 +867,27 @@ export class ChannelIndex implements AsyncDisposable {
       };
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(restored) });
     }
-    const stable = Math.min(this.#stable.get(vb) ?? 0, seq);
     const counter = this.#counter + 1;
-    const cv = encodeNum(counter);
-    for (const ch of channels) ops.push({ type: 'put', key: K.version(ch), value: cv });
-    ops.push({ type: 'put', key: K.stable(vb), value: encodeNum(stable) });
-    ops.push({ type: 'put', key: K.counter, value: cv });
+    const chList = [...newClock.keys()];
+    const current = await this.store.getMany(chList.map((ch) => K.version(ch)));
+    const clocks = new Map<string, Map<number, number>>();
+    chList.forEach((ch, i) => {
+      const clock = decodeClock(current[i]).clock;
+      const max = newClock.get(ch)!;
+      if (max > 0) clock.set(vb, max);
+      else clock.delete(vb);
+      clocks.set(ch, clock);
+      ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
+    });
+    const stable = new Map(this.#stable);
+    stable.set(vb, Math.min(this.#stable.get(vb) ?? 0, seq));
+    ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, stable) });
     await this.#writeOps(ops);
-    this.#rollbackGen++;
     this.#counter = counter;
     this.#stableCounter = counter;
-    this.#stable.set(vb, stable);
+    this.#stable.set(vb, stable.get(vb)!);
     this.#applied.set(vb, Math.min(this.#applied.get(vb) ?? 0, seq));
-    for (const [ch, max] of newClock) {
-      const cached = this.#clocks.peek(ch);
-      if (cached) {
-        if (max > 0) cached.clock.set(vb, max);
-        else cached.clock.delete(vb);
-        cached.version = counter;
-      }
-    }
+    for (const [ch, clock] of clocks) this.#clocks.set(ch, clock);
     this.#resultCache.clear();
     this.#m.counter('rolledBackDocs').inc(affected.size);
     this.#notify(channels);
@@ -940,73 +939,65 @@ export class ChannelIndex implements AsyncDisposable {
   }
 
   async #doRefresh(): Promise<void> {
-    const counter = decodeNum(await this.store.get(this.#keys.counter));
+    const { counter, clock } = decodeClock(await this.store.get(this.#keys.stable));
     if (counter === this.#stableCounter) return;
-    const stable = new Map<number, number>();
-    for await (const { key, value } of this.store.scan({ prefix: this.#keys.stablePrefix })) {
-      stable.set(this.#keys.vbOfStable(key), decodeNum(value));
-    }
     this.#stable.clear();
-    for (const [vb, s] of stable) this.#stable.set(vb, s);
+    for (const [vb, s] of clock) this.#stable.set(vb, s);
     this.#stableCounter = counter;
     this.#counter = Math.max(this.#counter, counter);
     this.#m.counter('stableReloads').inc(1);
   }
 
-  async #loadClock(ch: string, version: number): Promise<ClockCache> {
-    const running = this.#clockLoads.get(ch);
-    if (running) return running;
-    const p = (async () => {
-      for (;;) {
-        const gen = this.#rollbackGen;
-        if (!this.readOnly) this.#pendingClockUpdates.set(ch, new Map());
-        const clock = new Map<number, number>();
-        for await (const { key, value } of this.store.scan({ prefix: this.#keys.clockPrefix(ch) })) {
-          clock.set(this.#keys.vbOfClockKey(key), decodeNum(value));
-        }
-        const pend = this.#pendingClockUpdates.get(ch);
-        this.#pendingClockUpdates.delete(ch);
-        if (gen !== this.#rollbackGen) continue;
-        if (pend) for (const [vb, s] of pend) clock.set(vb, Math.max(clock.get(vb) ?? 0, s));
-        const c: ClockCache = { version: this.readOnly ? version : this.#counter, clock };
-        this.#clocks.set(ch, c);
-        this.#m.counter('clockLoads').inc(1);
-        return c;
-      }
-    })().finally(() => this.#clockLoads.delete(ch));
-    this.#clockLoads.set(ch, p);
-    return p;
+  /**
+   * The stable clock, then the channel clocks (in that order, so no entry at or below the stable
+   * clock is missed). Concurrent callers asking about the same channels share one read, but never
+   * one that started before they asked.
+   */
+  #snapshot(channels: readonly string[]): Promise<Snapshot> {
+    const key = channels.join('\u0000');
+    let slot = this.#snapshots.get(key);
+    if (!slot) {
+      slot = {};
+      this.#snapshots.set(key, slot);
+    }
+    if (slot.pending) return slot.pending;
+    const s = slot;
+    const start = (): Promise<Snapshot> => {
+      const p: Promise<Snapshot> = this.#takeSnapshot(channels).finally(() => {
+        if (s.active === p) s.active = undefined;
+        if (!s.active && !s.pending && this.#snapshots.get(key) === s) this.#snapshots.delete(key);
+      });
+      s.active = p;
+      return p;
+    };
+    if (!s.active) return start();
+    s.pending = s.active
+      .catch(() => {})
+      .then(() => {
+        s.pending = undefined;
+        return start();
+      });
+    return s.pending;
   }
 
-  /** Stable clock then channel clocks, in that order (so no entry at or below stable is missed). */
-  async #snapshot(
-    channels: readonly string[],
-  ): Promise<{ stable: Map<number, number>; clocks: Map<string, Map<number, number>>; gen: number }> {
+  async #takeSnapshot(channels: readonly string[]): Promise<Snapshot> {
     await this.#ready;
-    const clocks = new Map<string, Map<number, number>>();
-    if (this.readOnly) {
-      await this.#refresh();
-      const stable = new Map(this.#stable);
-      const gen = this.#stableCounter;
-      const versions = await this.store.getMany(channels.map((ch) => this.#keys.version(ch)));
-      await Promise.all(
-        channels.map(async (ch, i) => {
-          const v = decodeNum(versions[i]);
-          const cached = this.#clocks.get(ch);
-          const c = cached && cached.version === v ? cached : await this.#loadClock(ch, v);
-          clocks.set(ch, c.clock);
-        }),
-      );
-      return { stable, clocks, gen };
-    }
+    if (this.readOnly) await this.#refresh();
     const stable = new Map(this.#stable);
-    const gen = this.#counter;
-    await Promise.all(
-      channels.map(async (ch) => {
-        const c = this.#clocks.get(ch) ?? (await this.#loadClock(ch, 0));
-        clocks.set(ch, new Map(c.clock));
-      }),
-    );
+    const gen = this.readOnly ? this.#stableCounter : this.#counter;
+    const clocks = new Map<string, Map<number, number>>();
+    const missing: string[] = [];
+    for (const ch of channels) {
+      // The writer's clock cache is exact; a read-only index always reads the store.
+      const c = this.readOnly ? undefined : this.#clocks.peek(ch);
+      if (c) clocks.set(ch, c);
+      else missing.push(ch);
+    }
+    if (missing.length) {
+      const vals = await this.store.getMany(missing.map((ch) => this.#keys.version(ch)));
+      missing.forEach((ch, i) => clocks.set(ch, decodeClock(vals[i]).clock));
+      this.#m.counter('clockReads').inc(missing.length);
+    }
     return { stable, clocks, gen };
   }
 
@@ -1298,7 +1289,7 @@ export class ChannelIndex implements AsyncDisposable {
     if (this.store.watch && !this.#watchAbort) {
       const ac = new AbortController();
       this.#watchAbort = ac;
-      const it = this.store.watch(this.#keys.counter, { signal: ac.signal });
+      const it = this.store.watch(this.#keys.stable, { signal: ac.signal });
       (async () => {
         try {
           for await (const _ of it) {
@@ -1371,7 +1362,7 @@ export class ChannelIndex implements AsyncDisposable {
     // already have refreshed without having seen the change as new).
     const changed: string[] = [];
     chans.forEach((ch, i) => {
-      const v = decodeNum(versions[i]);
+      const v = decodeClock(versions[i], false).counter;
       if (this.#polledVersions.get(ch) !== v) changed.push(ch);
       this.#polledVersions.set(ch, v);
     });

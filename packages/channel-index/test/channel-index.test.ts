@@ -264,7 +264,7 @@ describe('channel index on the memory store', () => {
     expect((await reader.changes({ channels: ['x'], since: r1.lastSeq })).results.map((r) => r.id)).toEqual([
       'b',
     ]);
-    expect(() => reader.applyBatch([mut(0, 3, 'c', {})])).rejects.toSatisfy((e) =>
+    await expect(reader.applyBatch([mut(0, 3, 'c', {})])).rejects.toSatisfy((e) =>
       isTributaryError(e, 'TRIB_CHANNEL_INDEX_READ_ONLY'),
     );
     await writer.close();

@@ -24,7 +24,10 @@ export function mut(
 export const del = (vbucket: number, seqno: number, key: string) =>
   mut(vbucket, seqno, key, undefined, 'deletion');
 
-/** Every index key except those that depend on how mutations were split into batches. */
+/**
+ * Every index key, without what depends on how mutations were split into batches (the batch
+ * counter at the front of the stable clock and channel clock values).
+ */
 export async function dumpIndex(
   store: Store,
   prefix = 'ci:',
@@ -33,12 +36,20 @@ export async function dumpIndex(
   const out = new Map<string, string>();
   for await (const { key, value } of store.scan({ prefix: Buffer.from(prefix) })) {
     const k = Buffer.from(key).toString('latin1');
-    const kind = k.slice(prefix.length, prefix.length + 2);
+    const rest = k.slice(prefix.length);
     let v = Buffer.from(value);
-    if (kind === 'd/' && o.bodies === false) v = v.subarray(0, docHeaderLength(v));
-    if (kind === 'b/' || kind === 'c/' || kind === 'd/' || kind === 's/') out.set(k, v.toString('hex'));
+    if (rest === 's' || rest.startsWith('v/')) v = v.subarray(varintLength(v));
+    else if (rest.startsWith('d/') && o.bodies === false) v = v.subarray(0, docHeaderLength(v));
+    else if (!rest.startsWith('b/') && !rest.startsWith('d/')) continue;
+    out.set(k, v.toString('hex'));
   }
   return out;
+}
+
+function varintLength(b: Buffer): number {
+  let i = 0;
+  while (i < b.length && b[i]! & 0x80) i++;
+  return i + 1;
 }
 
 /** A deterministic workload: docs moving between channels, deletions, re-creations. */

@@ -1,49 +1,27 @@
 // Store key layout (all under the index prefix P, keys compare bytewise):
-//   P "n"                          batch counter: bumped by every committed batch (what pollers read)
-//   P "s/" vb4                     stable clock: seqno up to which vbucket vb is fully indexed
+//   P "s"                          batch counter (bumped by every committed batch) + stable clock
+//                                  (per vbucket, the seqno up to which it is fully indexed): what
+//                                  pollers read, one key
 //   P "m/" vb4                     datasource checkpoint metadata for vb (when no checkpointOps given)
-//   P "v/" channel                 channel version: batch counter of the last batch that touched it
-//   P "c/" channel 0x00 vb4        channel clock: highest seqno in the channel for vb
+//   P "v/" channel                 channel version (counter of the last batch that touched it) +
+//                                  channel clock (per vbucket, the highest seqno in the channel)
 //   P "b/" channel 0x00 vb4 blk14  channel index block: entries of seqnos [blk*B, (blk+1)*B) of vb
 //   P "d/" vb4 docId               document record: channel membership, rev, body
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
 const hex14 = (n: number) => n.toString(16).padStart(14, '0');
 
 export class Keys {
-  readonly counter: Buffer;
-  readonly stablePrefix: Buffer;
+  readonly stable: Buffer;
   readonly docPrefix: string;
   constructor(readonly prefix: string) {
-    this.counter = Buffer.from(`${prefix}n`);
-    this.stablePrefix = Buffer.from(`${prefix}s/`);
+    this.stable = Buffer.from(`${prefix}s`);
     this.docPrefix = `${prefix}d/`;
-  }
-  stable(vb: number): Buffer {
-    return Buffer.from(`${this.prefix}s/${hex4(vb)}`);
-  }
-  vbOfStable(key: Uint8Array): number {
-    return Number.parseInt(
-      Buffer.from(key)
-        .toString('latin1')
-        .slice(this.prefix.length + 2),
-      16,
-    );
   }
   meta(vb: number): Buffer {
     return Buffer.from(`${this.prefix}m/${hex4(vb)}`);
   }
   version(ch: string): Buffer {
     return Buffer.from(`${this.prefix}v/${ch}`);
-  }
-  clockPrefix(ch: string): Buffer {
-    return Buffer.from(`${this.prefix}c/${ch}\u0000`);
-  }
-  clock(ch: string, vb: number): Buffer {
-    return Buffer.from(`${this.prefix}c/${ch}\u0000${hex4(vb)}`);
-  }
-  vbOfClockKey(key: Uint8Array): number {
-    const b = Buffer.from(key);
-    return Number.parseInt(b.subarray(b.length - 4).toString('latin1'), 16);
   }
   blockString(ch: string, vb: number, blk: number): string {
     return `${this.prefix}b/${ch}\u0000${hex4(vb)}${hex14(blk)}`;
@@ -70,12 +48,56 @@ export class Keys {
   }
 }
 
-export function encodeNum(n: number): Buffer {
-  return Buffer.from(String(n));
+function pushVarint(out: number[], n: number): void {
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
 }
 
-export function decodeNum(v: Uint8Array | undefined): number {
-  if (!v) return 0;
-  const n = Number(Buffer.from(v).toString('latin1'));
-  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+/** A counter and a vector clock: varint counter, then varint (vbucket delta, seqno) pairs. */
+export function encodeClock(counter: number, clock: ReadonlyMap<number, number>): Buffer {
+  const out: number[] = [];
+  pushVarint(out, counter);
+  const vbs = [...clock.keys()].sort((a, b) => a - b);
+  let prev = -1;
+  for (const vb of vbs) {
+    const seq = clock.get(vb)!;
+    if (seq <= 0) continue;
+    pushVarint(out, vb - prev - 1);
+    pushVarint(out, seq);
+    prev = vb;
+  }
+  return Buffer.from(out);
+}
+
+/** Decodes encodeClock's bytes; a missing value is counter 0 and the empty clock. */
+export function decodeClock(
+  v: Uint8Array | undefined,
+  withClock = true,
+): { counter: number; clock: Map<number, number> } {
+  const clock = new Map<number, number>();
+  if (!v || v.length === 0) return { counter: 0, clock };
+  let i = 0;
+  const read = (): number => {
+    let n = 0;
+    let mul = 1;
+    while (i < v.length) {
+      const b = v[i++]!;
+      n += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return n;
+      mul *= 0x80;
+    }
+    return n;
+  };
+  const counter = read();
+  if (withClock) {
+    let vb = -1;
+    while (i < v.length) {
+      vb += read() + 1;
+      clock.set(vb, read());
+    }
+  }
+  return { counter, clock };
 }
