@@ -1,6 +1,7 @@
 // Known-answer vectors. Each names its source: F = from the named Couchbase document / capture
 // (as re-verified in shared/reference/dcp-protocol.md §7), C = computed by hand from the layout.
 
+import * as codec from '@tributary/codec';
 import {
   Datatype,
   DcpSnapshotFlag,
@@ -301,5 +302,227 @@ describe('known-answer vectors (dcp-protocol.md §7)', () => {
       Opcode.DcpMutation,
       Opcode.DcpBufferAcknowledgement,
     ]).toEqual([0x50, 0x53, 0x57, 0x5d]);
+  });
+});
+
+// C = computed by hand from the layouts in dcp-protocol.md §2–3 (and kv_engine's docs), one per
+// remaining typed packet. Each is checked both ways: encodeX(fields) = bytes, decodeX(bytes) = fields.
+describe('hand-computed vectors for the other typed packets', () => {
+  const k = Buffer.from('k');
+  const cases: {
+    name: string;
+    hex: string;
+    enc: (f: any) => Buffer;
+    dec: (p: any) => unknown;
+    fields: any;
+  }[] = [
+    {
+      name: 'C DCP_DELETION v2 vb 1 opaque 2 cas 3 seqno 4 rev 5 delete time 0x5f5e1000 key k',
+      hex: '80580001 15000001 00000016 00000002 00000000 00000003 00000000 00000004 00000000 00000005 5f5e1000 00 6b',
+      enc: codec.encodeDcpDeletion,
+      dec: codec.decodeDcpDeletion,
+      fields: {
+        vbucket: 1,
+        opaque: 2,
+        cas: 3n,
+        datatype: 0,
+        bySeqno: 4,
+        revSeqno: 5,
+        deleteTime: 0x5f5e1000,
+        key: k,
+        value: Buffer.alloc(0),
+        version: 2,
+      },
+    },
+    {
+      name: 'C DCP_EXPIRATION vb 1 opaque 2 cas 3 seqno 4 rev 5 delete time 6 key k',
+      hex: '80590001 14000001 00000015 00000002 00000000 00000003 00000000 00000004 00000000 00000005 00000006 6b',
+      enc: codec.encodeDcpExpiration,
+      dec: codec.decodeDcpExpiration,
+      fields: { vbucket: 1, opaque: 2, cas: 3n, bySeqno: 4, revSeqno: 5, deleteTime: 6, key: k },
+    },
+    {
+      name: 'C DCP_SNAPSHOT_MARKER v2.0: kv_engine snapshot-marker.md v2 example (start 1, end 8, disk, mvs 8, hcs 7) re-encoded big-endian (the doc draws the value bytes little-endian)',
+      hex: '80560000 01000000 00000025 deadbeef 00000000 00000000 00 00000000 00000001 00000000 00000008 00000002 00000000 00000008 00000000 00000007',
+      enc: codec.encodeDcpSnapshotMarker,
+      dec: codec.decodeDcpSnapshotMarker,
+      fields: {
+        vbucket: 0,
+        opaque: 0xdeadbeef,
+        startSeqno: 1,
+        endSeqno: 8,
+        flags: 2,
+        version: 2,
+        maxVisibleSeqno: 8,
+        highCompletedSeqno: 7,
+      },
+    },
+    {
+      name: 'C DCP_SET_VBUCKET_STATE vb 5 opaque 1 active',
+      hex: '805b0000 01000005 00000001 00000001 00000000 00000000 01',
+      enc: codec.encodeDcpSetVbucketState,
+      dec: codec.decodeDcpSetVbucketState,
+      fields: { vbucket: 5, opaque: 1, state: 1 },
+    },
+    {
+      name: 'C DCP_NOOP opaque 9',
+      hex: '805c0000 00000000 00000000 00000009 00000000 00000000',
+      enc: codec.encodeDcpNoop,
+      dec: codec.decodeDcpNoop,
+      fields: { opaque: 9 },
+    },
+    {
+      name: 'C DCP_CLOSE_STREAM vb 7 opaque 7',
+      hex: '80520000 00000007 00000000 00000007 00000000 00000000',
+      enc: codec.encodeDcpCloseStream,
+      dec: codec.decodeDcpCloseStream,
+      fields: { vbucket: 7, opaque: 7 },
+    },
+    {
+      name: 'C DCP_GET_FAILOVER_LOG vb 3 opaque 0x10',
+      hex: '80540000 00000003 00000000 00000010 00000000 00000000',
+      enc: codec.encodeDcpGetFailoverLog,
+      dec: codec.decodeDcpGetFailoverLog,
+      fields: { vbucket: 3, opaque: 0x10 },
+    },
+    {
+      name: 'C DCP_SEQNO_ADVANCED vb 1 opaque 2 seqno 0x20',
+      hex: '80640000 08000001 00000008 00000002 00000000 00000000 00000000 00000020',
+      enc: codec.encodeDcpSeqnoAdvanced,
+      dec: codec.decodeDcpSeqnoAdvanced,
+      fields: { vbucket: 1, opaque: 2, bySeqno: 0x20 },
+    },
+    {
+      name: 'C DCP_OSO_SNAPSHOT start, vb 1 opaque 2',
+      hex: '80650000 04000001 00000004 00000002 00000000 00000000 00000001',
+      enc: codec.encodeDcpOsoSnapshot,
+      dec: codec.decodeDcpOsoSnapshot,
+      fields: { vbucket: 1, opaque: 2, flags: 1 },
+    },
+    {
+      name: 'C HELLO agent "tb" features XATTR, XERROR, Collections, opaque 1',
+      hex: '801f0002 00000000 00000008 00000001 00000000 00000000 7462 0006 0007 0012',
+      enc: codec.encodeHello,
+      dec: codec.decodeHello,
+      fields: { opaque: 1, agent: 'tb', features: [6, 7, 0x12] },
+    },
+    {
+      name: 'C SASL_LIST_MECHS reply "PLAIN SCRAM-SHA512"',
+      hex: '81200000 00000000 00000012 00000000 00000000 00000000 504c41494e20534352414d2d534841353132',
+      enc: codec.encodeSaslListMechsResponse,
+      dec: codec.decodeSaslListMechsResponse,
+      fields: { opaque: 0, status: 0, mechanisms: ['PLAIN', 'SCRAM-SHA512'] },
+    },
+    {
+      name: 'C SELECT_BUCKET "default" opaque 2',
+      hex: '80890007 00000000 00000007 00000002 00000000 00000000 64656661756c74',
+      enc: codec.encodeSelectBucket,
+      dec: codec.decodeSelectBucket,
+      fields: { opaque: 2, bucket: 'default' },
+    },
+    {
+      name: 'C GET_CLUSTER_CONFIG with known epoch 1 revision 2, opaque 5',
+      hex: '80b50000 10000000 00000010 00000005 00000000 00000000 00000000 00000001 00000000 00000002',
+      enc: codec.encodeGetClusterConfig,
+      dec: codec.decodeGetClusterConfig,
+      fields: { opaque: 5, epoch: 1, revision: 2 },
+    },
+    {
+      name: 'C GET_ERROR_MAP version 2, opaque 6',
+      hex: '80fe0000 00000000 00000002 00000006 00000000 00000000 0002',
+      enc: codec.encodeGetErrorMap,
+      dec: codec.decodeGetErrorMap,
+      fields: { opaque: 6, version: 2 },
+    },
+    {
+      name: 'C GET key k vb 0x3ff opaque 0x11',
+      hex: '80000001 000003ff 00000001 00000011 00000000 00000000 6b',
+      enc: codec.encodeGet,
+      dec: codec.decodeGet,
+      fields: { vbucket: 0x3ff, opaque: 0x11, key: k },
+    },
+    {
+      name: 'C GET reply flags 2, JSON "{}", cas 9',
+      hex: '81000000 04010000 00000006 00000011 00000000 00000009 00000002 7b7d',
+      enc: codec.encodeGetResponse,
+      dec: codec.decodeGetResponse,
+      fields: { opaque: 0x11, status: 0, cas: 9n, flags: 2, datatype: 1, value: Buffer.from('{}') },
+    },
+    {
+      name: 'C SET key k value v flags 0x01020304 expiry 16, vb 2 opaque 3',
+      hex: '80010001 08000002 0000000a 00000003 00000000 00000000 01020304 00000010 6b 76',
+      enc: codec.encodeStore,
+      dec: codec.decodeStore,
+      fields: {
+        opcode: 1,
+        vbucket: 2,
+        opaque: 3,
+        cas: 0n,
+        key: k,
+        value: Buffer.from('v'),
+        flags: 0x01020304,
+        expiry: 16,
+        datatype: 0,
+      },
+    },
+    {
+      name: 'C SET reply with MutationSeqno extras {vbuuid 0xabcdef, seqno 9}',
+      hex: '81010000 10000000 00000010 00000003 11223344 55667788 00000000 00abcdef 00000000 00000009',
+      enc: codec.encodeMutationResponse,
+      dec: codec.decodeMutationResponse,
+      fields: { opcode: 1, opaque: 3, status: 0, cas: 0x1122334455667788n, vbucketUuid: 0xabcdefn, seqno: 9 },
+    },
+    {
+      name: 'C DELETE key k cas 7 vb 1 opaque 1',
+      hex: '80040001 00000001 00000001 00000001 00000000 00000007 6b',
+      enc: codec.encodeDelete,
+      dec: codec.decodeDelete,
+      fields: { vbucket: 1, opaque: 1, cas: 7n, key: k },
+    },
+    {
+      name: 'C TOUCH key k expiry 100 vb 1 opaque 1',
+      hex: '801c0001 04000001 00000005 00000001 00000000 00000000 00000064 6b',
+      enc: codec.encodeTouch,
+      dec: codec.decodeTouch,
+      fields: { vbucket: 1, opaque: 1, key: k, expiry: 100 },
+    },
+    {
+      name: 'C NOOP opaque 8',
+      hex: '800a0000 00000000 00000000 00000008 00000000 00000000',
+      enc: codec.encodeNoop,
+      dec: codec.decodeNoop,
+      fields: { opaque: 8 },
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => {
+      const v = hex(c.hex);
+      roundTripsGenerically(v);
+      expect(c.enc(c.fields).toString('hex')).toBe(v.toString('hex'));
+      expect(c.dec(decodePacket(v))).toEqual(c.fields);
+    });
+  }
+
+  it('C GET_ALL_VB_SEQNOS reply: (vb 0, seqno 5), (vb 1, seqno 2^32)', () => {
+    const v = hex(
+      '81480000 00000000 00000014 00000004 00000000 00000000 0000 0000000000000005 0001 0000000100000000',
+    );
+    roundTripsGenerically(v);
+    const entries = [
+      { vbucket: 0, seqno: 5 },
+      { vbucket: 1, seqno: 2 ** 32 },
+    ];
+    expect(codec.decodeGetAllVbSeqnosResponse(decodePacket(v))).toEqual(entries);
+    expect(codec.encodeGetAllVbSeqnosResponse({ opaque: 4, status: 0, entries }).equals(v)).toBe(true);
+  });
+
+  it('C DCP_NOOP reply and snapshot-marker ack via encodeResponse', () => {
+    expect(codec.encodeResponse({ opcode: Opcode.DcpNoop, status: 0, opaque: 9 }).toString('hex')).toBe(
+      hex('815c0000 00000000 00000000 00000009 00000000 00000000').toString('hex'),
+    );
+    expect(
+      codec.encodeResponse({ opcode: Opcode.DcpSnapshotMarker, status: 0, opaque: 7 }).toString('hex'),
+    ).toBe(hex('81560000 00000000 00000000 00000007 00000000 00000000').toString('hex'));
   });
 });
