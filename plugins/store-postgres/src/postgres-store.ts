@@ -96,7 +96,7 @@ export class PostgresStore implements Store {
   readonly #closeController = new AbortController();
   readonly #pageSize: number;
   readonly #pageBytes: number;
-  readonly #sql: { get: string; getMany: string; batch: string };
+  readonly #sql: { get: string; getMany: string; putsDels: string; puts: string; dels: string };
   #ready: Promise<void> | undefined;
   #listener: pg.Client | undefined;
   #listening: Promise<void> | undefined;
@@ -128,11 +128,19 @@ export class PostgresStore implements Store {
     this.#sql = {
       get: `SELECT v FROM ${t} WHERE k = $1`,
       getMany: `SELECT k, v FROM ${t} WHERE k = ANY($1::bytea[])`,
-      batch:
-        `WITH d AS (DELETE FROM ${t} WHERE k = ANY($1::bytea[])), ` +
-        `i AS (INSERT INTO ${t} (k, v) SELECT * FROM unnest($2::bytea[], $3::bytea[]) ` +
+      // one statement per batch shape, so nothing runs for an empty half
+      putsDels:
+        `WITH d AS (DELETE FROM ${t} WHERE k = ANY($4::bytea[])), ` +
+        `i AS (INSERT INTO ${t} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ` +
         `ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v) ` +
-        `SELECT pg_notify($4, p) FROM unnest($5::text[]) AS p`,
+        `SELECT pg_notify($3, p) FROM unnest($5::text[]) AS p`,
+      puts:
+        `WITH i AS (INSERT INTO ${t} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ` +
+        `ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v) ` +
+        `SELECT pg_notify($3, p) FROM unnest($4::text[]) AS p`,
+      dels:
+        `WITH d AS (DELETE FROM ${t} WHERE k = ANY($1::bytea[])) ` +
+        `SELECT pg_notify($2, p) FROM unnest($3::text[]) AS p`,
     };
   }
 
@@ -169,11 +177,23 @@ export class PostgresStore implements Store {
     if (checked.length === 0) return;
     const { puts, dels } = collapseOps(checked);
     const payloads = encodeNotifyPayloads(checked.map((op) => op.key));
-    await this.#query('batch', {
-      name: `trib_batch_${this.table}`,
-      text: this.#sql.batch,
-      values: [dels, puts.map((p) => p.key), puts.map((p) => p.value!), this.channel, payloads],
-    });
+    const keys = puts.map((p) => p.key);
+    const values = puts.map((p) => p.value!);
+    const q: pg.QueryConfig =
+      dels.length === 0
+        ? {
+            name: `trib_puts_${this.table}`,
+            text: this.#sql.puts,
+            values: [keys, values, this.channel, payloads],
+          }
+        : puts.length === 0
+          ? { name: `trib_dels_${this.table}`, text: this.#sql.dels, values: [dels, this.channel, payloads] }
+          : {
+              name: `trib_putsdels_${this.table}`,
+              text: this.#sql.putsDels,
+              values: [keys, values, this.channel, dels, payloads],
+            };
+    await this.#query('batch', q);
     this.#counters.batches.inc();
     this.#counters.puts.inc(puts.length);
     this.#counters.dels.inc(dels.length);

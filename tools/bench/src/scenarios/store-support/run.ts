@@ -1,6 +1,6 @@
 // Runs the store-* scenarios without the bench harness (alternating subject and baseline rounds,
 // medians). Usage from the repo root:
-//   node --conditions=@tributary/source --import tsx tools/bench/src/scenarios/store-support/run.ts [--quick] [filter]
+//   node --conditions=@tributary/source --import tsx tools/bench/src/scenarios/store-support/run.ts [--quick] [--rounds=N] [filter]
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,8 @@ interface AnyScenario {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const filter = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? '';
-const rounds = quick ? 3 : 5;
+const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
+const rounds = roundsArg ? Number(roundsArg.slice(9)) : quick ? 3 : 5;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const files = fs
