@@ -237,7 +237,16 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
         conn.transport.destroy(err);
         return;
       }
-      throw err;
+      // A bug of ours, not the peer's: publish it rather than lose it, and drop the connection so
+      // the client resends from its last acknowledged message.
+      const e = isTributaryError(err)
+        ? err
+        : ErrMutationStreamConnectionLost(conn.remote, String((err as Error)?.message ?? err), {
+            cause: err,
+          });
+      this.#log.error({ err, remote: conn.remote }, 'mutation stream handler failed, closing the connection');
+      this.#publishError(e, undefined, conn.remote);
+      conn.transport.destroy(e);
     }
   }
 

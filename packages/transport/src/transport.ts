@@ -712,11 +712,17 @@ export class Transport extends EventEmitter {
         this.#writeFrame(FrameKind.Heartbeat, 0, 0, 0, EMPTY, true);
       }
       if (deadMs > 0 && !this.#paused && now - this.#lastHeard > deadMs) {
-        this.#c.peerDead.inc();
-        const err = ErrPeerDead(now - this.#lastHeard, this.settings.deadAfterHeartbeats);
-        this.#log.warn({ err, peer: this.peer?.name }, 'peer declared dead');
-        this.#reportError(err);
-        this.#fail(err);
+        // Timers run before I/O in the event loop: after a stall of OUR process the peer's bytes may
+        // be waiting unread. Judge again after the poll phase has delivered them.
+        setImmediate(() => {
+          const silent = Date.now() - this.#lastHeard;
+          if (this.isClosed || this.#paused || silent <= deadMs) return;
+          this.#c.peerDead.inc();
+          const err = ErrPeerDead(silent, this.settings.deadAfterHeartbeats);
+          this.#log.warn({ err, peer: this.peer?.name }, 'peer declared dead');
+          this.#reportError(err);
+          this.#fail(err);
+        });
       }
     }, tick);
     this.#heartbeatTimer.unref();

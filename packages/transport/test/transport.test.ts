@@ -402,13 +402,13 @@ describe('transport against misbehaving peers (raw TCP)', () => {
   it('a peer that sends heartbeats stays alive past the dead line', async () => {
     const ep = await rawServer((s) => {
       s.on('error', () => {});
-      s.write(Buffer.concat([hello({ heartbeatMs: 20 }), ready]));
-      const beat = setInterval(() => s.write(encodeTransportFrame({ kind: FrameKind.Heartbeat })), 20);
+      s.write(Buffer.concat([hello({ heartbeatMs: 50 }), ready]));
+      const beat = setInterval(() => s.write(encodeTransportFrame({ kind: FrameKind.Heartbeat })), 50);
       s.on('close', () => clearInterval(beat));
     });
-    const { t } = await dial(ep, { heartbeatMs: 20, deadAfterHeartbeats: 3 });
+    const { t } = await dial(ep, { heartbeatMs: 50, deadAfterHeartbeats: 4 });
     await t.handshake();
-    await waitFor(() => t.stats().heartbeatsIn >= 10, '10 heartbeats (200 ms, over 3x the interval)');
+    await waitFor(() => t.stats().heartbeatsIn >= 10, '10 heartbeats (500 ms, over 4x the interval)');
     expect(t.isClosed).toBe(false);
   });
 
