@@ -8,9 +8,18 @@ export interface DataReceiver {
   dataUpdate(vbucketId: number, key: Buffer, seq: number, req: DcpRequest): MaybePromise;
   dataDelete(vbucketId: number, key: Buffer, seq: number, req: DcpRequest): MaybePromise;
   snapshotStart?(vbucketId: number, snapStart: number, snapEnd: number, snapType: number): MaybePromise;
-  /** Roll the application's data of this vbucket back to `rollbackSeq`; without it, data is only overwritten by the replay. */
-  rollback?(vbucketId: number, rollbackSeq: number): MaybePromise;
-  rollbackEx?(vbucketId: number, vbucketUuid: bigint, rollbackSeq: number): MaybePromise;
+  /**
+   * Roll the application's data of this vbucket back to `rollbackSeq` or below. Return the seqno
+   * the data now reflects (≤ rollbackSeq) when it is not exactly `rollbackSeq`; streaming resumes
+   * from there. Without it, the checkpoint goes back to the newest snapshot end ≤ rollbackSeq the
+   * helper saw complete (0 when none), and the replay overwrites the data from there.
+   */
+  rollback?(vbucketId: number, rollbackSeq: number): MaybePromise<number | undefined | void>;
+  rollbackEx?(
+    vbucketId: number,
+    vbucketUuid: bigint,
+    rollbackSeq: number,
+  ): MaybePromise<number | undefined | void>;
 }
 
 export interface StoreCheckpointsOptions {
@@ -29,8 +38,14 @@ export interface StoreCheckpoints {
   flush(): Promise<void>;
   /** Persists this vbucket's noted seqno if it changed (called at each snapshot boundary). */
   checkpoint(vbucketId: number): Promise<void> | undefined;
-  /** Rolls the checkpoint back to `seq` (never forward) and persists it. */
-  rollback(vbucketId: number, seq: number): Promise<void>;
+  /**
+   * Rolls the checkpoint back (never forward) and persists it: to `dataSeq` when the application
+   * says where its data is, else to the newest complete snapshot end ≤ `seq` seen (0 when none).
+   * Resolves with the seqno streaming resumes from.
+   */
+  rollback(vbucketId: number, seq: number, dataSeq?: number): Promise<number>;
+  /** Records a snapshot marker: the previous snapshot of this vbucket is complete at the noted seqno. */
+  noteSnapshot(vbucketId: number, snapEnd: number): void;
   /**
    * The batch ops that write this vbucket's checkpoint, for callers (the channel index) that write
    * checkpoints in the same atomic batch as their data. `value` defaults to the last metadata,
@@ -68,7 +83,12 @@ interface Entry {
   lastSeq: number;
   persistedSeq: number;
   loaded: boolean;
+  /** Recent seqnos at which a snapshot was complete (consistent rollback points), ascending. */
+  ends: number[];
+  curEnd: number;
 }
+
+const MAX_ENDS = 32;
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
@@ -100,7 +120,11 @@ export function createStoreCheckpoints(
   };
   const entry = (vb: number): Entry => {
     let e = entries.get(vb);
-    if (!e) entries.set(vb, (e = { value: undefined, lastSeq: 0, persistedSeq: 0, loaded: false }));
+    if (!e)
+      entries.set(
+        vb,
+        (e = { value: undefined, lastSeq: 0, persistedSeq: 0, loaded: false, ends: [], curEnd: 0 }),
+      );
     return e;
   };
   const write = async (vb: number, e: Entry): Promise<void> => {
@@ -154,11 +178,26 @@ export function createStoreCheckpoints(
       await store.batch(ops);
       for (const [e, seq] of done) e.persistedSeq = seq;
     },
-    async rollback(vb, seq) {
+    noteSnapshot(vb, snapEnd) {
+      const e = entry(vb);
+      if (e.ends.length === 0 || e.ends[e.ends.length - 1] !== e.lastSeq) e.ends.push(e.lastSeq);
+      if (e.ends.length > MAX_ENDS) e.ends.shift();
+      e.curEnd = snapEnd;
+    },
+    async rollback(vb, seq, dataSeq) {
       const e = entry(vb);
       e.loaded = true;
-      if (e.lastSeq > seq) e.lastSeq = seq;
+      let to = 0;
+      if (dataSeq !== undefined && Number.isSafeInteger(dataSeq) && dataSeq >= 0) to = Math.min(dataSeq, seq);
+      else {
+        if (e.lastSeq <= seq && e.lastSeq >= e.curEnd) to = e.lastSeq;
+        for (const x of e.ends) if (x <= seq && x > to) to = x;
+      }
+      if (e.lastSeq > to) e.lastSeq = to;
+      e.ends = e.ends.filter((x) => x <= to);
+      e.curEnd = to;
       await write(vb, e);
+      return e.lastSeq;
     },
     checkpointOps(vb, value, lastSeq) {
       const e = entry(vb);
@@ -179,6 +218,7 @@ export function createStoreCheckpoints(
         dataUpdate: (vb, key, seq, req) => note(vb, seq, app.dataUpdate(vb, key, seq, req)),
         dataDelete: (vb, key, seq, req) => note(vb, seq, app.dataDelete(vb, key, seq, req)),
         snapshotStart: (vb, start, end, type) => {
+          self.noteSnapshot(vb, end);
           const c = self.checkpoint(vb);
           const r = app.snapshotStart?.(vb, start, end, type);
           if (c && isThenable(r)) return Promise.all([c, r]).then(() => undefined);
@@ -188,14 +228,14 @@ export function createStoreCheckpoints(
         setMetaData: (vb, value) => self.setMetaData(vb, value),
         getMetaData: (vb) => self.getMetaData(vb),
         rollback: async (vb, seq) => {
-          await app.rollback?.(vb, seq);
-          await self.rollback(vb, seq);
+          const at = await app.rollback?.(vb, seq);
+          await self.rollback(vb, seq, typeof at === 'number' ? at : undefined);
         },
         ...(app.rollbackEx
           ? {
               rollbackEx: async (vb: number, uuid: bigint, seq: number) => {
-                await app.rollbackEx?.(vb, uuid, seq);
-                await self.rollback(vb, seq);
+                const at = await app.rollbackEx?.(vb, uuid, seq);
+                await self.rollback(vb, seq, typeof at === 'number' ? at : undefined);
               },
             }
           : {}),

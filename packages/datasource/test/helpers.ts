@@ -81,8 +81,25 @@ export class MirrorReceiver implements Receiver {
     run(key);
   }
 
-  snapshotStart(vb: number): void {
+  /** Seqnos at which a received snapshot was complete (consistent points to roll back to). */
+  readonly snapEnds = new Map<number, number[]>();
+  readonly curSnapEnd = new Map<number, number>();
+
+  snapshotStart(vb: number, _start: number, end: number): void {
     this.snapshots.set(vb, (this.snapshots.get(vb) ?? 0) + 1);
+    let l = this.snapEnds.get(vb);
+    if (!l) this.snapEnds.set(vb, (l = [0]));
+    l.push(this.lastSeq.get(vb) ?? 0);
+    this.curSnapEnd.set(vb, end);
+  }
+
+  /** The newest consistent point at or below `seq`: state there is exactly what we received up to it. */
+  consistentPointAtOrBelow(vb: number, seq: number): number {
+    const last = this.lastSeq.get(vb) ?? 0;
+    let best = 0;
+    if (last <= seq && last >= (this.curSnapEnd.get(vb) ?? 0)) best = last;
+    for (const e of this.snapEnds.get(vb) ?? []) if (e <= seq && e > best) best = e;
+    return best;
   }
 
   setMetaData(vb: number, value: Uint8Array): void {
@@ -103,14 +120,21 @@ export class MirrorReceiver implements Receiver {
     this.#rollbackData(vb, seq);
   }
 
+  /** Rolls back to the newest consistent point ≤ seq (a deduplicated stream cannot rebuild others). */
   #rollbackData(vb: number, seq: number): void {
-    if ((this.lastSeq.get(vb) ?? 0) > seq) this.lastSeq.set(vb, seq);
+    const to = this.history ? this.consistentPointAtOrBelow(vb, seq) : seq;
+    if ((this.lastSeq.get(vb) ?? 0) > to) this.lastSeq.set(vb, to);
+    this.snapEnds.set(
+      vb,
+      (this.snapEnds.get(vb) ?? [0]).filter((e) => e <= to),
+    );
+    this.curSnapEnd.set(vb, to);
     if (!this.history) return;
-    const l = (this.log.get(vb) ?? []).filter((e) => e.seq <= seq);
+    const l = (this.log.get(vb) ?? []).filter((e) => e.seq <= to);
     this.log.set(vb, l);
     // rebuild the keys of this vbucket from its history
     const keys = new Set<string>();
-    for (const [k, d] of this.docs) if (this.vbOf && this.vbOf(k) === vb) keys.add(k);
+    for (const k of this.docs.keys()) if (this.vbOf && this.vbOf(k) === vb) keys.add(k);
     for (const k of keys) this.docs.delete(k);
     for (const e of l) {
       if (e.value === null) this.docs.delete(e.key);
@@ -123,7 +147,12 @@ export class MirrorReceiver implements Receiver {
 }
 
 /** Polls `cond` until true or the deadline passes (then throws with `what`). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 30_000, stepMs = 20): Promise<void> {
+export async function waitFor(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = 30_000,
+  stepMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
