@@ -149,3 +149,49 @@ export function rawConnect(endpoint: Endpoint): Promise<net.Socket> {
     s.once('error', reject);
   });
 }
+
+/**
+ * A TCP relay in front of `target` that can black-hole traffic (read and drop both ways, links
+ * stay open): a dead network path, the way heartbeats must detect it. Works for TLS too (bytes).
+ */
+export async function startRelay(target: Endpoint): Promise<{
+  endpoint: Endpoint;
+  blackhole(on: boolean): void;
+  links: () => number;
+  close(): Promise<void>;
+}> {
+  let dropping = false;
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((client) => {
+    const server = net.connect(target.port, target.host);
+    for (const s of [client, server]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        server.destroy();
+      });
+    }
+    client.on('data', (d) => {
+      if (!dropping) server.write(d);
+    });
+    server.on('data', (d) => {
+      if (!dropping) client.write(d);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const a = srv.address() as net.AddressInfo;
+  return {
+    endpoint: { host: '127.0.0.1', port: a.port },
+    blackhole: (on) => {
+      dropping = on;
+    },
+    links: () => sockets.size / 2,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
+  };
+}

@@ -143,34 +143,37 @@ describe.each([1, 4, 16])('mutation stream, n = %i connections', (n) => {
 });
 
 describe('mutation stream: faults', () => {
-  it('reconnection mid-stream loses nothing and duplicates nothing (checked by seqno)', async () => {
-    const factory = createTcpFactory();
-    const { server, endpoint } = await startServer(factory);
-    const got = collect(server);
-    const c = client(factory, endpoint, 4);
-    await c.connect();
-    const VB = 16;
-    const PER = 1500;
-    let drops = 0;
-    await sendAll(c, VB, PER, (s) => {
-      if (s % 250 === 125) {
-        c.dropConnection(drops % 4);
-        drops++;
-      }
-    });
-    await waitFor(() => got.total >= VB * PER, 'every mutation');
-    for (let vb = 0; vb < VB; vb++)
-      expect(got.seqnos.get(vb)).toEqual(Array.from({ length: PER }, (_, i) => i + 1));
-    const st = c.stats();
-    expect(st.reconnects).toBeGreaterThanOrEqual(drops);
-    expect(st.resent).toBeGreaterThan(0);
-    expect(st.acked).toBe(VB * PER + VB);
-    // The server told the application about each lost connection, and nothing else went wrong.
-    await waitFor(() => got.errors.length >= 1, 'connection lost events');
-    expect(new Set(got.errors.map((e) => (e.type === 'error' ? e.error.code : '')))).toEqual(
-      new Set(['TRIB_MSTREAM_CONNECTION_LOST']),
-    );
-  });
+  it.each(['tcp', 'tls'] as const)(
+    'reconnection mid-stream over %s loses nothing and duplicates nothing (checked by seqno)',
+    async (kind) => {
+      const factory = factories[kind]();
+      const { server, endpoint } = await startServer(factory);
+      const got = collect(server);
+      const c = client(factory, endpoint, 4);
+      await c.connect();
+      const VB = 16;
+      const PER = 1500;
+      let drops = 0;
+      await sendAll(c, VB, PER, (s) => {
+        if (s % 250 === 125) {
+          c.dropConnection(drops % 4);
+          drops++;
+        }
+      });
+      await waitFor(() => got.total >= VB * PER, 'every mutation');
+      for (let vb = 0; vb < VB; vb++)
+        expect(got.seqnos.get(vb)).toEqual(Array.from({ length: PER }, (_, i) => i + 1));
+      const st = c.stats();
+      expect(st.reconnects).toBeGreaterThanOrEqual(drops);
+      expect(st.resent).toBeGreaterThan(0);
+      expect(st.acked).toBe(VB * PER + VB);
+      // The server told the application about each lost connection, and nothing else went wrong.
+      await waitFor(() => got.errors.length >= 1, 'connection lost events');
+      expect(new Set(got.errors.map((e) => (e.type === 'error' ? e.error.code : '')))).toEqual(
+        new Set(['TRIB_MSTREAM_CONNECTION_LOST']),
+      );
+    },
+  );
 
   it('publishes a gap, a vbucket not begun and refuses them to the sender', async () => {
     const factory = createTcpFactory();
