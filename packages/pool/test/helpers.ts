@@ -25,11 +25,19 @@ export class TrackingServer {
   open = new Set<Connection>();
   peak = 0;
   accepted = 0;
+  dead = false;
   listener!: Listener;
   constructor(readonly factory: ConnectionFactory) {}
 
   async start(endpoint: Endpoint = { host: '127.0.0.1', port: 0 }): Promise<this> {
+    this.dead = false;
     this.listener = await this.factory.listen(endpoint, (c) => {
+      // TLS 1.3: a client can finish its handshake before the server has; one that completes
+      // after kill() must not survive it.
+      if (this.dead) {
+        c.destroy();
+        return;
+      }
       this.accepted++;
       this.open.add(c);
       this.peak = Math.max(this.peak, this.open.size);
@@ -47,6 +55,7 @@ export class TrackingServer {
 
   /** Stops listening and resets every open connection: "the server died". */
   async kill(): Promise<void> {
+    this.dead = true;
     await this.listener.close();
     for (const c of this.open) c.destroy();
     await until(() => this.open.size === 0, 'server connections to close');

@@ -49,6 +49,7 @@ describe('pool over TLS', () => {
     });
     cleanup.push(() => pool.close({ drain: false }));
     await until(() => pool.stats().idle === 1, 'min connection');
+    await until(() => server.open.size === 1, 'the server to have the connection too');
     await server.kill();
     await until(() => pool.stats().size === 0, 'dead connection dropped');
     expect(isTributaryError(await failure(() => pool.acquire()), 'TRIB_CONNECT_REFUSED')).toBe(true);

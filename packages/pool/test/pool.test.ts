@@ -127,6 +127,7 @@ describe('pool over TCP', () => {
   it('keeps min connections open and re-creates them in the background', async () => {
     const { pool, server } = await setup({ min: 2, backoff: { startMs: 10, factor: 2, maxMs: 100 } });
     await until(() => pool.stats().idle === 2, 'min connections');
+    await until(() => server.open.size === 2, 'the server to have both');
     for (const c of server.open) c.destroy();
     await until(() => pool.stats().created >= 4 && pool.stats().idle === 2, 're-created min connections');
     expect(server.open.size).toBe(2);
@@ -146,6 +147,7 @@ describe('pool over TCP', () => {
     });
     cleanup.push(() => pool.close({ drain: false }));
     await until(() => pool.stats().idle === 1, 'initial min connection');
+    await until(() => server.open.size === 1, 'the server to have the connection too');
     await server.kill();
     await until(() => pool.stats().size === 0, 'pool to notice the dead connection');
     // The creation error reaches the caller, typed.

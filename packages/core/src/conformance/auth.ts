@@ -365,9 +365,10 @@ export function runAuthConformance(name: string, options: AuthConformanceOptions
         if (!step.final) continue; // nothing to verify (PLAIN)
         const forged = Buffer.from(step.final);
         const text = dec(forged);
-        // Flip one character of the signature, keeping it valid base64.
-        const i = text.length - 3;
-        const flipped = text.slice(0, i) + (text[i] === 'A' ? 'B' : 'A') + text.slice(i + 1);
+        // Change one character early in the signature (all six of its bits are data; the last
+        // character before the padding is not), keeping it valid base64.
+        const i = Math.min(4, text.length - 1);
+        const flipped = text.slice(0, i) + (text[i] === 'A' ? 'g' : 'A') + text.slice(i + 1);
         expectCode(await failure(async () => c.finish(enc(flipped))), 'TRIB_AUTH_FAILED');
       }
     });
