@@ -4,5 +4,5 @@ const conditions = ['@tributary/source', 'node', 'import', 'module', 'default'];
 
 export const sourceConditions = {
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ['@tributary/source'] } },
+  ssr: { resolve: { conditions } },
 };

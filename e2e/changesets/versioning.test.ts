@@ -15,7 +15,9 @@ function manifests(dir: string): Map<string, { version: string; deps: string[] }
   for (const group of ['packages', 'plugins']) {
     for (const name of readdirSync(join(dir, group))) {
       const pkg = JSON.parse(readFileSync(join(dir, group, name, 'package.json'), 'utf8'));
-      const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies }).filter((d) => d.startsWith('@tributary/'));
+      const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies }).filter((d) =>
+        d.startsWith('@tributary/'),
+      );
       out.set(pkg.name, { version: pkg.version, deps });
     }
   }
@@ -26,7 +28,9 @@ describe('changesets versioning dry run', () => {
   it('bumps only the changed package and its dependents', () => {
     // Copy just what changesets reads: root manifest, lock, config and every package manifest.
     for (const f of ['package.json', 'package-lock.json']) cpSync(join(root, f), join(scratch, f));
-    cpSync(join(root, '.changeset', 'config.json'), join(scratch, '.changeset', 'config.json'), { recursive: true });
+    cpSync(join(root, '.changeset', 'config.json'), join(scratch, '.changeset', 'config.json'), {
+      recursive: true,
+    });
     for (const group of ['packages', 'plugins', 'tools', 'e2e']) {
       const base = group === 'e2e' ? [''] : readdirSync(join(root, group));
       for (const name of base) {
@@ -38,7 +42,10 @@ describe('changesets versioning dry run', () => {
         }
       }
     }
-    writeFileSync(join(scratch, '.changeset', 'codec-dry-run.md'), '---\n"@tributary/codec": minor\n---\n\nDry run.\n');
+    writeFileSync(
+      join(scratch, '.changeset', 'codec-dry-run.md'),
+      '---\n"@tributary/codec": minor\n---\n\nDry run.\n',
+    );
     execFileSync('git', ['init', '-q'], { cwd: scratch });
     execFileSync(process.execPath, [join(root, 'node_modules', '@changesets', 'cli', 'bin.js'), 'version'], {
       cwd: scratch,
