@@ -1,0 +1,246 @@
+// @tributary/datasource throughput (issue 6): mutations/s from a preloaded embedded cluster
+// (1,024 vbuckets) into a no-op receiver, side by side with a minimal consumer that only decodes
+// frames (the ceiling), at 100-byte and 4 KiB values, with consumer CPU and peak RSS. The
+// cluster runs in a child process (this file, forked) so producer CPU is not charged to us.
+import { type ChildProcess, fork } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Measurement, RunOptions, Scenario } from '../scenario.js';
+
+const VBUCKETS = 1024;
+const CHILD_ENV = 'TRIBUTARY_DATASOURCE_BENCH_CHILD';
+const BUFFER_SIZE = 20_000_000;
+
+type ChildMsg =
+  | { type: 'ready'; kvPort: number; mgmtUrl: string; docs: number }
+  | { type: 'cpu'; user: number; system: number };
+
+async function child(): Promise<void> {
+  const { startCluster } = await import('@tributary/cluster');
+  const docs = Number(process.env.DOCS);
+  const valueBytes = Number(process.env.VALUE_BYTES);
+  const cluster = await startCluster({
+    nodes: 1,
+    vbuckets: VBUCKETS,
+    buckets: [{ name: 'default', type: 'ephemeral' } as never],
+    users: { Administrator: 'password' },
+    allowInsecurePlain: true,
+  });
+  const b = cluster.bucket('default');
+  const value = Buffer.alloc(valueBytes, 0x61);
+  for (let i = 0; i < docs; i++) b.upsert(`doc-${i}`, value);
+  await b.flush();
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!({ type: 'cpu', user: u.user, system: u.system });
+    } else if (m.type === 'stop') void cluster.close().then(() => process.exit(0));
+  });
+  process.send!({ type: 'ready', kvPort: cluster.nodes[0]!.kvPort, mgmtUrl: cluster.managementUrl, docs });
+}
+
+interface State {
+  proc: ChildProcess;
+  kvPort: number;
+  mgmtUrl: string;
+  docs: number;
+  cpu(): Promise<{ user: number; system: number }>;
+}
+
+/** Runs `body`, sampling RSS every 10 ms; returns its measurement plus CPU and peak RSS. */
+async function measured(state: State, body: () => Promise<{ ops: number }>): Promise<Measurement> {
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 10);
+  const child0 = await state.cpu();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const { ops } = await body();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  const child1 = await state.cpu();
+  return {
+    ops,
+    seconds,
+    extra: {
+      cpuUserMs: cpu.user / 1000,
+      cpuSystemMs: cpu.system / 1000,
+      producerCpuMs: (child1.user + child1.system - child0.user - child0.system) / 1000,
+      peakRssMb: Math.round(peak / 1048576),
+    },
+  };
+}
+
+/** The subject: createBucketDataSource into a receiver that does nothing. */
+async function datasource(state: State): Promise<Measurement> {
+  const { createBucketDataSource } = await import('@tributary/datasource');
+  return measured(state, async () => {
+    let n = 0;
+    const want = state.docs;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const ds = createBucketDataSource({
+      serverUrls: [state.mgmtUrl],
+      bucketName: 'default',
+      auth: { username: 'Administrator', password: 'password' },
+      receiver: {
+        onError: () => {},
+        dataUpdate: () => {
+          if (++n === want) resolve();
+        },
+        dataDelete: () => {},
+        snapshotStart: () => {},
+        setMetaData: () => {},
+        getMetaData: () => ({ lastSeq: 0 }),
+        rollback: () => {},
+      },
+      options: { seqnoPollIntervalMs: 0, streamingConfig: false },
+    });
+    await ds.start();
+    await done;
+    await ds.close();
+    return { ops: n };
+  });
+}
+
+function req(
+  opcode: number,
+  opaque: number,
+  key = Buffer.alloc(0),
+  extras = Buffer.alloc(0),
+  value = Buffer.alloc(0),
+  vb = 0,
+): Buffer {
+  const h = Buffer.alloc(24);
+  h[0] = 0x80;
+  h[1] = opcode;
+  h.writeUInt16BE(key.length, 2);
+  h[4] = extras.length;
+  h.writeUInt16BE(vb, 6);
+  h.writeUInt32BE(extras.length + key.length + value.length, 8);
+  h.writeUInt32BE(opaque, 12);
+  return Buffer.concat([h, extras, key, value]);
+}
+
+/** The ceiling: one connection, pipelined PLAIN handshake, every stream, frames decoded by the codec and counted. */
+async function decodeOnly(state: State): Promise<Measurement> {
+  const { FrameDecoder } = await import('@tributary/codec');
+  const s = await new Promise<net.Socket>((resolve, reject) => {
+    const c = net.connect({ port: state.kvPort, host: '127.0.0.1' }, () => resolve(c));
+    c.once('error', reject);
+    c.setNoDelay(true);
+  });
+  const m = await measured(state, async () => {
+    const open = Buffer.alloc(8);
+    open.writeUInt32BE(1, 4);
+    const out: Buffer[] = [
+      req(0x21, 1, Buffer.from('PLAIN'), undefined, Buffer.from('\0Administrator\0password')),
+      req(0x89, 2, Buffer.from('default')),
+      req(0x50, 3, Buffer.from(`ceiling:${process.pid}:${Date.now()}`), open),
+      req(0x5e, 4, Buffer.from('connection_buffer_size'), undefined, Buffer.from(String(BUFFER_SIZE))),
+    ];
+    for (let vb = 0; vb < VBUCKETS; vb++) {
+      const e = Buffer.alloc(48);
+      e.writeBigUInt64BE(0xffffffffffffffffn, 16);
+      out.push(req(0x53, 0x10000 + vb, undefined, e, undefined, vb));
+    }
+    const dec = new FrameDecoder();
+    let n = 0;
+    let unacked = 0;
+    const want = state.docs;
+    await new Promise<void>((resolve, reject) => {
+      s.on('data', (chunk: Buffer) => {
+        for (const p of dec.push(chunk)) {
+          if (p.magic === 0x81) {
+            if (p.status !== 0)
+              reject(new Error(`op 0x${p.opcode.toString(16)} failed: 0x${p.status.toString(16)}`));
+            continue;
+          }
+          if (p.opcode === 0x57 && ++n === want) resolve();
+          unacked += 24 + p.bodyLength;
+        }
+        if (unacked >= BUFFER_SIZE * 0.2) {
+          const ack = req(0x5d, 0, undefined, Buffer.alloc(4));
+          ack.writeUInt32BE(unacked, 24);
+          unacked = 0;
+          s.write(ack);
+        }
+      });
+      s.on('error', reject);
+      s.write(Buffer.concat(out));
+    });
+    return { ops: n };
+  });
+  s.destroy();
+  return m;
+}
+
+function makeSetup(valueBytes: number, docs: number, quickDocs: number) {
+  return async (o: RunOptions): Promise<State> => {
+    const n = o.quick ? quickDocs : docs;
+    const proc = fork(fileURLToPath(import.meta.url), [], {
+      env: { ...process.env, [CHILD_ENV]: '1', DOCS: String(n), VALUE_BYTES: String(valueBytes) },
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const ready = await new Promise<Extract<ChildMsg, { type: 'ready' }>>((resolve, reject) => {
+      proc.on('message', (m: ChildMsg) => {
+        if (m.type === 'ready') resolve(m);
+      });
+      proc.once('exit', (code) => reject(new Error(`cluster child exited with ${code}`)));
+    });
+    const cpu = () =>
+      new Promise<{ user: number; system: number }>((resolve) => {
+        const on = (m: ChildMsg) => {
+          if (m.type === 'cpu') {
+            proc.off('message', on);
+            resolve(m);
+          }
+        };
+        proc.on('message', on);
+        proc.send({ type: 'cpu' });
+      });
+    return { proc, kvPort: ready.kvPort, mgmtUrl: ready.mgmtUrl, docs: ready.docs, cpu };
+  };
+}
+
+async function teardown(state: State): Promise<void> {
+  const exited = new Promise<void>((r) => state.proc.once('exit', () => r()));
+  state.proc.send({ type: 'stop' });
+  await exited;
+}
+
+export const scenarios: Scenario<State>[] = [
+  {
+    name: 'datasource.stream.1024vb-100b',
+    issue: 6,
+    unit: 'mutations/s',
+    goal: { text: '>= 0.8 x decode-only ceiling (issue: also >= 1,000,000 mutations/s)', ratioAtLeast: 0.8 },
+    setup: makeSetup(100, 1_000_000, 50_000),
+    subject: datasource,
+    baseline: decodeOnly,
+    teardown,
+  },
+  {
+    name: 'datasource.stream.1024vb-4k',
+    issue: 6,
+    unit: 'mutations/s',
+    goal: { text: '>= 0.8 x decode-only ceiling', ratioAtLeast: 0.8 },
+    setup: makeSetup(4096, 100_000, 10_000),
+    subject: datasource,
+    baseline: decodeOnly,
+    teardown,
+  },
+];
+
+if (process.env[CHILD_ENV] === '1' && process.send) {
+  void child().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
