@@ -8,6 +8,7 @@ import {
   type Logger,
   type Store,
 } from '@tributary/core';
+import { createStoreCheckpoints } from '@tributary/datasource';
 import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
 import {
   ErrBadChannel,
@@ -86,6 +87,18 @@ export interface StreamMutation {
   expiry: number;
 }
 
+/**
+ * The datasource's own checkpoint records (createStoreCheckpoints' layout, so its tools read them),
+ * written through checkpointOps in the index's batches.
+ */
+function datasourceCheckpoints(store: Store, prefix: string): CheckpointWriter {
+  const ck = createStoreCheckpoints(store, { prefix });
+  return {
+    ops: (vb, value, lastSeq) => ck.checkpointOps(vb, value, lastSeq),
+    read: async (_store, vb) => (await ck.getMetaData(vb)).value,
+  };
+}
+
 export interface CheckpointWriter {
   /** Store writes that record datasource metadata for `vb` (e.g. @tributary/datasource's checkpointOps). */
   ops(vb: number, value: Uint8Array, lastSeq: number): BatchOp[];
@@ -121,7 +134,7 @@ export interface ChannelIndexOptions {
   fallbackPollIntervalMs?: number;
   /** Largest page changes() returns (default 10,000). */
   maxLimit?: number;
-  /** Custom checkpoint layout (default: this index's own "m/<vb>" keys). */
+  /** Checkpoint layout (default: @tributary/datasource createStoreCheckpoints records under "<prefix>ck/"). */
   checkpoints?: CheckpointWriter;
   docCacheSize?: number;
   blockCacheSize?: number;
@@ -261,7 +274,7 @@ export class ChannelIndex implements AsyncDisposable {
   readonly #pollMs: number;
   readonly #fallbackPollMs: number;
   readonly #maxLimit: number;
-  readonly #checkpoints: CheckpointWriter | undefined;
+  readonly #checkpoints: CheckpointWriter;
   readonly #onError: ((err: unknown) => void) | undefined;
 
   // write side
@@ -324,9 +337,9 @@ export class ChannelIndex implements AsyncDisposable {
     this.allDocsChannel = options.allDocsChannel === undefined ? '*' : options.allDocsChannel;
     if (this.allDocsChannel !== false) validateChannelName(this.allDocsChannel);
     this.#channelsOf = options.channelsOf ?? defaultChannelsOf;
-    this.#checkpoints = options.checkpoints;
     this.#onError = options.onError;
     this.#keys = new Keys(options.prefix ?? 'ci:');
+    this.#checkpoints = options.checkpoints ?? datasourceCheckpoints(this.store, `${this.#keys.prefix}ck/`);
     this.#docCache = new Lru(int('docCacheSize', options.docCacheSize, 100_000, 0));
     this.#blockCache = new Lru(int('blockCacheSize', options.blockCacheSize, 20_000, 0));
     this.#clocks = new Lru(20_000);
@@ -381,9 +394,7 @@ export class ChannelIndex implements AsyncDisposable {
     await this.#ready;
     let value = this.#metaLatest.get(vb);
     if (!value) {
-      value = this.#checkpoints
-        ? await this.#checkpoints.read(this.store, vb)
-        : await this.store.get(this.#keys.meta(vb));
+      value = await this.#checkpoints.read(this.store, vb);
       if (value) this.#metaLatest.set(vb, value);
     }
     const lastSeq = this.#enqueuedSeq.get(vb) ?? this.#applied.get(vb) ?? this.#stable.get(vb) ?? 0;
@@ -453,7 +464,10 @@ export class ChannelIndex implements AsyncDisposable {
       xattrs: req.xattrs,
       value: req.value,
     };
-    return this.#enqueue({ t: 0, vb, seq, key: key.toString('utf8'), value: req.value, deleted, meta });
+    // key and value may be views into a network buffer: keep copies.
+    const value = Buffer.from(req.value);
+    meta.value = value;
+    return this.#enqueue({ t: 0, vb, seq, key: key.toString('utf8'), value, deleted, meta });
   }
 
   #check(what: string): void {
@@ -776,8 +790,7 @@ export class ChannelIndex implements AsyncDisposable {
     }
     for (const [vb, value] of metaUp) {
       const lastSeq = applied.get(vb) ?? this.#applied.get(vb) ?? 0;
-      if (this.#checkpoints) ops.push(...this.#checkpoints.ops(vb, value, lastSeq));
-      else ops.push({ type: 'put', key: K.meta(vb), value });
+      ops.push(...this.#checkpoints.ops(vb, value, lastSeq));
     }
     if (ops.length) await this.#writeOps(ops);
 

@@ -2,7 +2,7 @@
 //   P "s"                          batch counter (bumped by every committed batch) + stable clock
 //                                  (per vbucket, the seqno up to which it is fully indexed): what
 //                                  pollers read, one key
-//   P "m/" vb4                     datasource checkpoint metadata for vb (when no checkpointOps given)
+//   P "ck/" u16 vb                 datasource checkpoint record of vb (createStoreCheckpoints' layout)
 //   P "v/" channel                 channel version (counter of the last batch that touched it) +
 //                                  channel clock (per vbucket, the highest seqno in the channel)
 //   P "b/" channel 0x00 vb4 blk14  channel index block: entries of seqnos [blk*B, (blk+1)*B) of vb
@@ -16,9 +16,6 @@ export class Keys {
   constructor(readonly prefix: string) {
     this.stable = Buffer.from(`${prefix}s`);
     this.docPrefix = `${prefix}d/`;
-  }
-  meta(vb: number): Buffer {
-    return Buffer.from(`${this.prefix}m/${hex4(vb)}`);
   }
   version(ch: string): Buffer {
     return Buffer.from(`${this.prefix}v/${ch}`);

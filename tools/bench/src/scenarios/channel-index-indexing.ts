@@ -1,0 +1,80 @@
+// Channel index write throughput per store plugin: mutations/s through createChannelIndex
+// (documents in 1 to 3 of 1,000 channels, 1,024 vbuckets), against the store's ceiling: the same
+// number of 100-byte documents written straight through the backend's own client, 1,000 a batch.
+import { randomBytes } from 'node:crypto';
+import { type ChannelIndex, createChannelIndex, type StreamMutation } from '@tributary/channel-index';
+import type { Scenario } from '../scenario.js';
+import { openTarget, type Target, type TargetName } from './store-support/kit.js';
+
+interface State {
+  target: Target;
+  index: ChannelIndex;
+  seqs: number[];
+  docs: number;
+}
+
+const VBUCKETS = 1024;
+const CHANNELS = 1000;
+
+function mutations(state: State, n: number): StreamMutation[] {
+  const out: StreamMutation[] = [];
+  for (let i = 0; i < n; i++) {
+    const vb = Math.floor(Math.random() * VBUCKETS);
+    const seq = ++state.seqs[vb]!;
+    const k = 1 + Math.floor(Math.random() * 3);
+    const channels = Array.from({ length: k }, () => `ch${Math.floor(Math.random() * CHANNELS)}`);
+    const key = `doc-${Math.floor(Math.random() * state.docs)}`;
+    out.push({
+      vbucket: vb,
+      seqno: seq,
+      vbuuid: 1n,
+      key: Buffer.from(key),
+      value: Buffer.from(JSON.stringify({ channels, pad: 'x'.repeat(40) })),
+      kind: 'mutation',
+      cas: BigInt(Date.now()) * 1000n + BigInt(i),
+      flags: 0,
+      expiry: 0,
+    });
+  }
+  return out;
+}
+
+function indexingScenario(name: TargetName, full: number, goal?: number): Scenario<State> {
+  return {
+    name: `channel-index.indexing.${name}`,
+    issue: 9,
+    unit: 'mutations/s',
+    ...(goal ? { goal: { text: `>= ${goal.toLocaleString('en')} mutations/s`, absoluteAtLeast: goal } } : {}),
+    async setup() {
+      const target = await openTarget(name);
+      const index = createChannelIndex({ store: target.store, maxBatch: 1000, maxBatchDelayMs: 1, blockSize: 100 });
+      return { target, index, seqs: new Array(VBUCKETS).fill(0), docs: 50_000 };
+    },
+    async subject(state, { quick }) {
+      const batch = mutations(state, quick ? 3_000 : full);
+      const t0 = process.hrtime.bigint();
+      await state.index.applyBatch(batch);
+      await state.index.flush();
+      return { ops: batch.length, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    },
+    async baseline(state, { quick }) {
+      const n = quick ? 3_000 : full;
+      const value = randomBytes(100);
+      const entries: [Buffer, Buffer][] = Array.from({ length: n }, (_, i) => [Buffer.from(`base:${i}:${Math.random()}`), value]);
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i += 1000) await state.target.direct.put(entries.slice(i, i + 1000));
+      return { ops: n, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    },
+    async teardown(state) {
+      await state.index.close();
+      await state.target.close();
+    },
+  };
+}
+
+export const scenarios: Scenario[] = [
+  indexingScenario('memory', 100_000, 200_000),
+  indexingScenario('lmdb', 100_000, 100_000),
+  indexingScenario('redis', 20_000),
+  indexingScenario('postgres', 20_000),
+];

@@ -1,0 +1,135 @@
+// Longpoll wake latency: many readers wait on one channel; one write; time from the write to each
+// reader's answer (p50/p99 in extra, ms). 1,000 clients over real HTTP longpolls, and 10,000
+// waiters on the index API (the longpoll handler's own path: waitForChanges then changes), since
+// 10,000 client and 10,000 server sockets in one process exceed the descriptor limit here.
+// Throughput is waiters answered per second of the slowest answer; the baseline is the floor of
+// any notification: the same number of promises resolved by one EventEmitter event.
+import { EventEmitter } from 'node:events';
+import { type ChangesServer, type ChannelIndex, createChangesServer, createChannelIndex, createUserStore } from '@tributary/channel-index';
+import { createMemoryStore } from '@tributary/store-memory';
+import { Agent, request } from 'undici';
+import type { Measurement, Scenario } from '../scenario.js';
+
+interface State {
+  index: ChannelIndex;
+  server?: ChangesServer;
+  url?: string;
+  agent?: Agent;
+  seq: number;
+}
+
+const auth = `Basic ${Buffer.from('bench:pw').toString('base64')}`;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
+}
+
+function measurement(latenciesNs: bigint[]): Measurement {
+  const ms = latenciesNs.map((n) => Number(n) / 1e6).sort((a, b) => a - b);
+  return { ops: ms.length, seconds: ms.at(-1)! / 1000, extra: { p50Ms: percentile(ms, 0.5), p99Ms: percentile(ms, 0.99), maxMs: ms.at(-1)! } };
+}
+
+async function waitFor(f: () => boolean): Promise<void> {
+  const end = Date.now() + 60_000;
+  while (!f()) {
+    if (Date.now() > end) throw new Error('waiters never registered');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+function write(state: State): Promise<void> {
+  state.seq++;
+  return state.index.applyBatch([
+    { vbucket: 7, seqno: state.seq, vbuuid: 1n, key: Buffer.from(`hot-${state.seq}`), value: Buffer.from('{"channels":["hot"]}'), kind: 'mutation', cas: 1n, flags: 0, expiry: 0 },
+  ]);
+}
+
+async function setupIndex(http: boolean): Promise<State> {
+  const store = createMemoryStore();
+  const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+  const state: State = { index, seq: 0 };
+  await write(state);
+  await index.flush();
+  if (http) {
+    const users = createUserStore({ store, iterations: 1000 });
+    await users.put('bench', { password: 'pw', channels: ['hot'] });
+    state.server = createChangesServer({ databases: { db: { index, users } } });
+    state.url = (await state.server.listen()).url;
+    state.agent = new Agent({ connections: 2000, pipelining: 0, keepAliveTimeout: 60_000 });
+  }
+  return state;
+}
+
+async function apiRound(state: State, n: number): Promise<Measurement> {
+  const since = (await state.index.changes({ channels: ['hot'], limit: 1, since: 'now' })).lastSeq;
+  let t0 = 0n;
+  const got = Array.from({ length: n }, async () => {
+    for (;;) {
+      await state.index.waitForChanges({ channels: ['hot'], since, timeoutMs: 60_000 });
+      const r = await state.index.changes({ channels: ['hot'], since });
+      if (r.results.length) return process.hrtime.bigint() - t0;
+    }
+  });
+  await waitFor(() => state.index.stats().waiters >= n);
+  t0 = process.hrtime.bigint();
+  await write(state);
+  return measurement(await Promise.all(got));
+}
+
+async function httpRound(state: State, n: number): Promise<Measurement> {
+  const since = (await state.index.changes({ channels: ['hot'], since: 'now', limit: 1 })).lastSeq;
+  let t0 = 0n;
+  const got = Array.from({ length: n }, async () => {
+    const res = await request(`${state.url}/db/_changes?feed=longpoll&timeout=60000&since=${since}`, {
+      dispatcher: state.agent,
+      headers: { authorization: auth },
+    });
+    const body = (await res.body.json()) as { results: unknown[] };
+    const t = process.hrtime.bigint() - t0;
+    if (body.results.length !== 1) throw new Error(`expected one change, got ${body.results.length}`);
+    return t;
+  });
+  await waitFor(() => state.index.stats().waiters >= n);
+  t0 = process.hrtime.bigint();
+  await write(state);
+  return measurement(await Promise.all(got));
+}
+
+async function emitterRound(n: number): Promise<Measurement> {
+  const ee = new EventEmitter();
+  ee.setMaxListeners(0);
+  let t0 = 0n;
+  const got = Array.from({ length: n }, () => new Promise<bigint>((r) => ee.once('w', () => r(process.hrtime.bigint() - t0))));
+  t0 = process.hrtime.bigint();
+  ee.emit('w');
+  return measurement(await Promise.all(got));
+}
+
+async function teardown(state: State): Promise<void> {
+  await state.server?.close();
+  await state.agent?.close();
+  await state.index.close();
+}
+
+export const scenarios: Scenario<State>[] = [
+  {
+    name: 'channel-index.longpoll-wake.http-1k',
+    issue: 9,
+    unit: 'wakes/s',
+    goal: { text: 'every one of 1,000 HTTP longpolls answered within 20 ms of the write', absoluteAtLeast: 1000 / 0.02 },
+    setup: () => setupIndex(true),
+    subject: (s, { quick }) => httpRound(s, quick ? 100 : 1000),
+    baseline: (_s, { quick }) => emitterRound(quick ? 100 : 1000),
+    teardown,
+  },
+  {
+    name: 'channel-index.longpoll-wake.api-10k',
+    issue: 9,
+    unit: 'wakes/s',
+    goal: { text: 'every one of 10,000 waiters answered within 20 ms of the write', absoluteAtLeast: 10_000 / 0.02 },
+    setup: () => setupIndex(false),
+    subject: (s, { quick }) => apiRound(s, quick ? 1000 : 10_000),
+    baseline: (_s, { quick }) => emitterRound(quick ? 1000 : 10_000),
+    teardown,
+  },
+];
