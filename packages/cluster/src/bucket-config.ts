@@ -21,6 +21,7 @@ export interface ConfigBucket {
   ramQuotaMb: number;
   replicaNumber: number;
   numVbuckets: number;
+  type?: 'couchbase' | 'ephemeral';
 }
 
 export interface ConfigView {
@@ -178,8 +179,8 @@ export function fullBucketConfig(
   return {
     name: bucket.name,
     nodeLocator: 'vbucket',
-    bucketType: 'membase',
-    storageBackend: 'couchstore',
+    bucketType: bucket.type === 'ephemeral' ? 'ephemeral' : 'membase',
+    storageBackend: bucket.type === 'ephemeral' ? 'none' : 'couchstore',
     uuid: bucket.uuid,
     uri: `/pools/default/buckets/${name}?bucket_uuid=${bucket.uuid}`,
     streamingUri: `/pools/default/bucketsStreaming/${name}?bucket_uuid=${bucket.uuid}`,

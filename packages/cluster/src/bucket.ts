@@ -120,6 +120,8 @@ export interface BucketOptions extends VBucketOptions {
   flushDelayMs?: number;
   ramQuotaMb?: number;
   replicaNumber?: number;
+  /** 'ephemeral' buckets keep everything in memory only (nothing reaches the store). */
+  type?: 'couchbase' | 'ephemeral';
   /** Whether the expiry pager may expire items of a vbucket now (its active node runs). */
   canExpire?: (vb: number) => boolean;
 }
@@ -135,6 +137,7 @@ export class Bucket {
   readonly vbuckets: VBucket[];
   readonly ramQuotaMb: number;
   readonly replicaNumber: number;
+  readonly type: 'couchbase' | 'ephemeral';
   #lastCas = 0n;
   readonly #heap = new ExpiryHeap();
   readonly #prefixes: Buffer[];
@@ -151,7 +154,9 @@ export class Bucket {
     this.uuid = o.uuid ?? randomBytes(16).toString('hex');
     this.ramQuotaMb = o.ramQuotaMb ?? 256;
     this.replicaNumber = o.replicaNumber ?? 1;
+    this.type = o.type ?? 'couchbase';
     this.vbuckets = Array.from({ length: o.numVbuckets }, (_, i) => new VBucket(i, o));
+    if (this.type === 'ephemeral') for (const vb of this.vbuckets) vb.trackDirty = false;
     this.#prefixes = this.vbuckets.map((v) => vbPrefix(o.name, v.id));
     const every = o.expiryPagerIntervalMs ?? 1000;
     this.#pager = setInterval(() => this.runExpiryPager(), every);
@@ -161,6 +166,10 @@ export class Bucket {
   /** Loads every vbucket from the store; vbuckets never stored get their first failover entry. */
   async open(): Promise<void> {
     for (const vb of this.vbuckets) {
+      if (this.type === 'ephemeral') {
+        vb.addFailoverEntry();
+        continue;
+      }
       const found = await loadVbucket(this.#o.store, this.#prefixes[vb.id], vb);
       if (found) {
         this.#indexExpiries(vb);
@@ -176,7 +185,8 @@ export class Bucket {
     await this.flush();
     for (const id of ids) {
       const vb = this.vbuckets[id];
-      const found = await loadVbucket(this.#o.store, this.#prefixes[id], vb);
+      const found =
+        this.type === 'ephemeral' ? false : await loadVbucket(this.#o.store, this.#prefixes[id], vb);
       if (!found) {
         vb.map.clear();
         vb.rebuildLog(0);
@@ -199,6 +209,7 @@ export class Bucket {
   }
 
   markDirty(vb: number): void {
+    if (this.type === 'ephemeral') return;
     this.#dirtyVbs.add(vb);
     if (this.#flushTimer || this.#closed) return;
     this.#flushTimer = setTimeout(() => {
@@ -246,7 +257,6 @@ export class Bucket {
 
   #expire(vb: VBucket, it: Item, nowSec: number): void {
     const tomb = new Item(
-      it.key,
       it.keyStr,
       Buffer.alloc(0),
       0,
@@ -265,7 +275,6 @@ export class Bucket {
   store(
     vb: VBucket,
     mode: StoreMode,
-    key: Buffer,
     keyStr: string,
     value: Buffer,
     datatype: number,
@@ -274,17 +283,21 @@ export class Bucket {
     cas: bigint,
   ): KvResult {
     const nowSec = Math.floor(Date.now() / 1000);
-    const cur = this.getLive(vb, keyStr, nowSec);
+    let prev = vb.get(keyStr);
+    let cur = prev && !prev.deleted ? prev : undefined;
+    if (cur?.expiry && cur.expiry <= nowSec) {
+      this.#expire(vb, cur, nowSec);
+      cur = undefined;
+      prev = vb.get(keyStr);
+    }
     if (mode === 'add' && cur) return { status: KvStatus.KeyEexists };
     if (mode === 'replace' && !cur) return { status: KvStatus.KeyEnoent };
     if (cas !== 0n) {
       if (!cur) return { status: KvStatus.KeyEnoent };
       if (cur.cas !== cas) return { status: KvStatus.KeyEexists };
     }
-    const prev = vb.get(keyStr);
     const exp = absoluteExpiry(expiry, nowSec);
     const it = new Item(
-      key,
       keyStr,
       value,
       datatype,
@@ -301,13 +314,12 @@ export class Bucket {
     return { status: KvStatus.Success, item: it };
   }
 
-  remove(vb: VBucket, key: Buffer, keyStr: string, cas: bigint): KvResult {
+  remove(vb: VBucket, keyStr: string, cas: bigint): KvResult {
     const nowSec = Math.floor(Date.now() / 1000);
     const cur = this.getLive(vb, keyStr, nowSec);
     if (!cur) return { status: KvStatus.KeyEnoent };
     if (cas !== 0n && cur.cas !== cas) return { status: KvStatus.KeyEexists };
     const it = new Item(
-      key,
       keyStr,
       Buffer.alloc(0),
       0,
@@ -330,7 +342,6 @@ export class Bucket {
     if (!cur) return { status: KvStatus.KeyEnoent };
     const exp = absoluteExpiry(expiry, nowSec);
     const it = new Item(
-      cur.key,
       keyStr,
       cur.value,
       cur.datatype,

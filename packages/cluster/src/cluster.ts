@@ -33,6 +33,8 @@ import type { Item } from './vbucket.js';
 
 export interface BucketSpec {
   name: string;
+  /** 'couchbase' (default) persists to the store; 'ephemeral' keeps data in memory only (lost on node restart). */
+  type?: 'couchbase' | 'ephemeral';
   /** RAM quota reported in the config (MiB). */
   ramQuotaMb?: number;
   /** Keep the bucket UUID stable across runs (random by default, persisted in the store). */
@@ -263,7 +265,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   async start(): Promise<void> {
     const onError = this.o.onError ?? ((err: unknown) => this.#log.error({ err }, 'background failure'));
     for (const spec of this.o.buckets) {
-      const s = typeof spec === 'string' ? { name: spec } : spec;
+      const s: BucketSpec = typeof spec === 'string' ? { name: spec } : spec;
       const uuid = await this.#bucketUuid(s.name, s.uuid);
       const b = new Bucket({
         name: s.name,
@@ -276,6 +278,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
         checkpointMaxItems: this.o.checkpointMaxItems,
         historyTail: this.o.historyTail,
         ramQuotaMb: s.ramQuotaMb,
+        type: s.type,
         replicaNumber: this.#numReplicas,
         canExpire: (vb) => this.#activeRunning(vb),
       });
@@ -638,7 +641,8 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       if (node.running) return;
       const active: number[] = [];
       for (let vb = 0; vb < this.numVbuckets; vb++) if (this.#vbMap[vb][0] === index) active.push(vb);
-      // The node comes back with what its store has (an unclean restart: new failover entries).
+      // The node comes back with what its store has (an unclean restart: new failover entries);
+      // ephemeral buckets come back empty.
       if (node.inCluster) for (const b of this.buckets.values()) await b.reload(active);
       await this.#listen(node);
       this.#bumpRev();
@@ -692,7 +696,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
         const k = toKey(key);
         const vb = locate(k);
         const [v, dt] = encode(value, o.datatype);
-        const r = b.store(vb, mode, k, k.toString('latin1'), v, dt, o.flags ?? 0, o.expiry ?? 0, o.cas ?? 0n);
+        const r = b.store(vb, mode, k.toString('latin1'), v, dt, o.flags ?? 0, o.expiry ?? 0, o.cas ?? 0n);
         if (r.status === KvStatus.KeyEnoent) throw ErrClusterKeyNotFound(k.toString());
         if (r.status !== KvStatus.Success) throw ErrClusterKeyExists(k.toString());
         return result(r.item!, vb.id);
@@ -706,7 +710,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       remove: (key, o = {}) => {
         const k = toKey(key);
         const vb = locate(k);
-        const r = b.remove(vb, k, k.toString('latin1'), o.cas ?? 0n);
+        const r = b.remove(vb, k.toString('latin1'), o.cas ?? 0n);
         if (r.status === KvStatus.KeyEnoent) throw ErrClusterKeyNotFound(k.toString());
         if (r.status !== KvStatus.Success) throw ErrClusterKeyExists(k.toString());
         return result(r.item!, vb.id);

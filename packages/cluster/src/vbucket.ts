@@ -16,9 +16,12 @@ export class Item {
   /** The version that replaced this one. */
   next: Item | undefined = undefined;
   seqno = 0;
+  /** CAS split into 32-bit halves for fast encoding. */
+  readonly casHi: number;
+  readonly casLo: number;
 
   constructor(
-    readonly key: Buffer,
+    /** The document key as a latin1 string (one char per byte): map key and wire bytes at once. */
     readonly keyStr: string,
     readonly value: Buffer,
     readonly datatype: number,
@@ -30,7 +33,15 @@ export class Item {
     readonly kind: ItemKind,
     /** Unix seconds of the deletion (deletions and expirations). */
     readonly deleteTime: number,
-  ) {}
+  ) {
+    this.casHi = Number(cas >> 32n);
+    this.casLo = Number(cas & 0xffffffffn);
+  }
+
+  /** The key bytes (a copy). */
+  get key(): Buffer {
+    return Buffer.from(this.keyStr, 'latin1');
+  }
 
   get deleted(): boolean {
     return this.kind !== ItemKind.Mutation;
@@ -118,6 +129,8 @@ export class VBucket {
   readonly listeners = new Set<() => void>();
   /** Keys changed since the last flush (latest item, persistence reads it). */
   readonly dirty = new Map<string, Item | null>();
+  /** False for ephemeral buckets: nothing is persisted, so nothing is tracked. */
+  trackDirty = true;
   metaDirty = true;
   readonly checkpointMaxItems: number;
   readonly checkpointsInMemory: number;
@@ -165,7 +178,7 @@ export class VBucket {
     }
     this.map.set(item.keyStr, item);
     this.log.push(item);
-    this.dirty.set(item.keyStr, item);
+    if (this.trackDirty) this.dirty.set(item.keyStr, item);
     this.metaDirty = true;
     if (++this.#openItems >= this.checkpointMaxItems) this.#newCheckpoint();
     if (this.staleCount > 1024 && this.staleCount * 2 > this.log.length) this.compact();
@@ -289,7 +302,7 @@ export class VBucket {
         prev.next = undefined;
         this.staleCount--;
         this.map.set(it.keyStr, prev);
-        this.dirty.set(it.keyStr, prev);
+        if (this.trackDirty) this.dirty.set(it.keyStr, prev);
       } else if (prev) {
         // prev is itself being dropped; walk back to the newest surviving version.
         let p: Item | undefined = prev;
@@ -298,14 +311,14 @@ export class VBucket {
           p.stale = false;
           p.next = undefined;
           this.map.set(it.keyStr, p);
-          this.dirty.set(it.keyStr, p);
+          if (this.trackDirty) this.dirty.set(it.keyStr, p);
         } else {
           this.map.delete(it.keyStr);
-          this.dirty.set(it.keyStr, null);
+          if (this.trackDirty) this.dirty.set(it.keyStr, null);
         }
       } else {
         this.map.delete(it.keyStr);
-        this.dirty.set(it.keyStr, null);
+        if (this.trackDirty) this.dirty.set(it.keyStr, null);
       }
     }
     // Recount stale entries (the walk above may have revived some).

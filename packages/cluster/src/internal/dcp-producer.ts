@@ -495,12 +495,17 @@ export class DcpProducer {
       }
       if (st.snapshot) {
         const items = st.snapshot;
-        while (st.snapIdx < items.length && n < STREAM_TURN && this.#windowOpen) {
-          const it = items[st.snapIdx++];
+        let i = st.snapIdx;
+        const stop = Math.min(items.length, i + STREAM_TURN - n);
+        const limited = this.bufferSize > 0;
+        while (i < stop) {
+          const it = items[i++];
           this.#emitItem(st, it);
-          st.lastSent = it.seqno;
           n++;
+          if (limited && this.unacked >= this.bufferSize) break;
         }
+        if (i > st.snapIdx) st.lastSent = items[i - 1].seqno;
+        st.snapIdx = i;
         if (st.snapIdx >= items.length) st.snapshot = undefined;
         continue;
       }
@@ -600,8 +605,9 @@ export class DcpProducer {
 
   #emitItem(st: Stream, it: Item) {
     const w = this.session.out;
-    const key = it.key;
-    const keyLen = key.length + (this.#collections ? 1 : 0);
+    const keyStr = it.keyStr;
+    const coll = this.#collections ? 1 : 0;
+    const keyLen = keyStr.length + coll;
     if (it.kind === ItemKind.Mutation) {
       let value = it.value;
       let dt = it.datatype;
@@ -617,17 +623,52 @@ export class DcpProducer {
         value = snappy.compressSync(value) as Buffer;
         dt |= DT_SNAPPY;
       }
-      this.#count(this.#head(st, Op.DcpMutation, keyLen, 31, dt, value.length, it.cas));
+      const vlen = value.length;
+      if (st.sid) {
+        this.#count(this.#head(st, Op.DcpMutation, keyLen, 31, dt, vlen, it.cas));
+      } else {
+        // Hot path: header + extras written in place.
+        const total = 55 + keyLen + vlen;
+        w.reserve(total);
+        const b = w.buf;
+        const p = w.pos;
+        const vb = st.vb.id;
+        b[p] = MAGIC_REQ;
+        b[p + 1] = Op.DcpMutation;
+        b[p + 2] = keyLen >>> 8;
+        b[p + 3] = keyLen & 0xff;
+        b[p + 4] = 31;
+        b[p + 5] = dt;
+        b[p + 6] = vb >>> 8;
+        b[p + 7] = vb & 0xff;
+        b.writeUInt32BE(total - 24, p + 8);
+        b.writeUInt32BE(st.opaque >>> 0, p + 12);
+        b.writeUInt32BE(it.casHi, p + 16);
+        b.writeUInt32BE(it.casLo, p + 20);
+        w.pos = p + 24;
+        if (this.bufferSize) this.unacked += total;
+      }
       w.u64n(it.seqno);
       w.u64n(it.revSeqno);
       w.u32(it.flags);
       w.u32(it.expiry);
-      w.u32(0);
-      w.u16(0);
-      w.u8(0);
-      if (this.#collections) w.u8(0);
-      w.bytes(key);
-      if (value.length) w.bytes(value);
+      const b = w.buf;
+      let p = w.pos;
+      b[p] = 0;
+      b[p + 1] = 0;
+      b[p + 2] = 0;
+      b[p + 3] = 0;
+      b[p + 4] = 0;
+      b[p + 5] = 0;
+      b[p + 6] = 0;
+      p += 7;
+      if (coll) b[p++] = 0;
+      p += (b as LatinWriter).latin1Write(keyStr, p);
+      if (vlen) {
+        b.set(value, p);
+        p += vlen;
+      }
+      w.pos = p;
       return;
     }
     if (it.kind === ItemKind.Expiration && this.expiryOpcode && this.deleteTimes) {
@@ -635,11 +676,7 @@ export class DcpProducer {
       w.u64n(it.seqno);
       w.u64n(it.revSeqno);
       w.u32(it.deleteTime);
-      if (this.#collections) w.u8(0);
-      w.bytes(key);
-      return;
-    }
-    if (this.deleteTimes) {
+    } else if (this.deleteTimes) {
       this.#count(this.#head(st, Op.DcpDeletion, keyLen, 21, 0, 0, it.cas));
       w.u64n(it.seqno);
       w.u64n(it.revSeqno);
@@ -651,9 +688,12 @@ export class DcpProducer {
       w.u64n(it.revSeqno);
       w.u16(0);
     }
-    if (this.#collections) w.u8(0);
-    w.bytes(key);
+    if (coll) w.u8(0);
+    w.pos += (w.buf as LatinWriter).latin1Write(keyStr, w.pos);
   }
 }
+
+/** Buffer#latin1Write exists in Node but not in its type definitions. */
+type LatinWriter = Buffer & { latin1Write(s: string, offset: number): number };
 
 const EMPTY = Buffer.alloc(0);

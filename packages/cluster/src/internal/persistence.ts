@@ -54,7 +54,6 @@ export function encodeItem(it: Item): Buffer {
 export function decodeItem(key: Buffer, rec: Uint8Array): Item {
   const b = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength);
   const it = new Item(
-    Buffer.from(key),
     key.toString('latin1'),
     Buffer.from(b.subarray(HEADER)),
     b[1],

@@ -59,6 +59,8 @@ const NO_AUTH = new Set<number>([
 const MAX_KEY = 250;
 const MAX_VALUE = 20 * 1024 * 1024;
 const MAX_QUEUED = 4096;
+/** Bytes a DCP connection may have queued in userland before the producer pauses. */
+const DCP_WRITE_QUEUE = 4 * 1024 * 1024;
 
 /** A frame copied out of the socket chunk (for requests queued behind an async one). */
 function copyFrame(f: Frame): Frame {
@@ -157,10 +159,19 @@ export class Session implements SessionHandle {
   flush() {
     if (this.closed) return;
     if (this.out.length === 0) return;
+    let full = false;
     for (const b of this.out.take()) {
-      if (!this.conn.write(b)) this.blocked = true;
+      if (!this.conn.write(b)) full = true;
     }
-    if (this.blocked && this.dcp === undefined) this.conn.pause();
+    if (!full) return;
+    if (this.dcp) {
+      // A DCP producer keeps a few MiB queued so the kernel buffer never runs dry while it
+      // encodes the next batch; past that it waits for 'drain' (bounded memory).
+      if (this.conn.writableLength >= DCP_WRITE_QUEUE) this.blocked = true;
+    } else {
+      this.blocked = true;
+      this.conn.pause();
+    }
   }
 
   /** Flush soon (coalesces writes made from timers / topology events). */
@@ -601,7 +612,7 @@ export class Session implements SessionHandle {
       if (cur) expiry = cur.expiry;
     }
     const mode: StoreMode = f.opcode === Op.Add ? 'add' : f.opcode === Op.Replace ? 'replace' : 'set';
-    const r = b.store(vb, mode, Buffer.from(key), keyStr, Buffer.from(value), datatype, flags, expiry, f.cas);
+    const r = b.store(vb, mode, keyStr, Buffer.from(value), datatype, flags, expiry, f.cas);
     if (r.status !== St.Success) return this.error(f, r.status);
     this.ok(f, undefined, r.item!.cas, 0, this.#mutationExtras(vb, r.item!.seqno));
   }
@@ -613,7 +624,7 @@ export class Session implements SessionHandle {
     if (!vb) return;
     const key = this.#docKey(f);
     if (!key) return;
-    const r = this.bucket!.remove(vb, Buffer.from(key), key.toString('latin1'), f.cas);
+    const r = this.bucket!.remove(vb, key.toString('latin1'), f.cas);
     if (r.status !== St.Success) return this.error(f, r.status);
     this.ok(f, undefined, r.item!.cas, 0, this.#mutationExtras(vb, r.item!.seqno));
   }
