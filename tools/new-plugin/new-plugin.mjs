@@ -144,7 +144,7 @@ function common(c) {
       };
   const vitestConfig = c.inWorkspace
     ? `import { defineProject } from 'vitest/config';
-import { sourceConditions } from '${c.toRoot}/vitest.shared';
+import { sourceConditions } from '${c.toRoot}/vitest.shared.ts';
 
 export default defineProject({
   ...sourceConditions,

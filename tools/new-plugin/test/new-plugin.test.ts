@@ -76,7 +76,7 @@ describe('new-plugin: files and package shape', () => {
       '../../../../../tsconfig.base.json',
     );
     expect(readFileSync(join(inside, 'store', 'vitest.config.ts'), 'utf8')).toContain(
-      "from '../../../../../vitest.shared'",
+      "from '../../../../../vitest.shared.ts'",
     );
     expect(readFileSync(join(inside, 'store', 'tsup.config.ts'), 'utf8')).toContain("format: ['esm', 'cjs']");
     expect(readFileSync(join(inside, 'store', 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
