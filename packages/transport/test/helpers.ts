@@ -169,6 +169,8 @@ export async function startRelay(target: Endpoint): Promise<{
       s.on('error', () => {});
       s.on('close', () => {
         sockets.delete(s);
+        // A dead path carries no FIN either: while black-holed the other side stays open.
+        if (dropping) return;
         client.destroy();
         server.destroy();
       });
