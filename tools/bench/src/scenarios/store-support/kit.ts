@@ -73,7 +73,11 @@ function memoryTarget(): Target {
 function lmdbTarget(): Target {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-bench-lmdb-'));
   const store = createLmdbStore({ path: path.join(dir, 'store') });
-  const db = open<Buffer, Buffer>({ path: path.join(dir, 'direct'), keyEncoding: 'binary', encoding: 'binary' });
+  const db = open<Buffer, Buffer>({
+    path: path.join(dir, 'direct'),
+    keyEncoding: 'binary',
+    encoding: 'binary',
+  });
   return {
     store,
     direct: {
@@ -164,8 +168,12 @@ async function postgresTarget(): Promise<Target> {
       },
       async scanAll() {
         let n = 0;
-        let rows = (await pool.query({ name: 'bench_first', text: `SELECT k, v FROM "${directTable}" ORDER BY k LIMIT ${PAGE}` }))
-          .rows;
+        let rows = (
+          await pool.query({
+            name: 'bench_first',
+            text: `SELECT k, v FROM "${directTable}" ORDER BY k LIMIT ${PAGE}`,
+          })
+        ).rows;
         for (;;) {
           n += rows.length;
           if (rows.length < PAGE) return n;
@@ -183,7 +191,9 @@ async function postgresTarget(): Promise<Target> {
       await store.close();
       await pool.query(`DROP TABLE IF EXISTS "${directTable}"`);
       await pool.query(`DROP TABLE IF EXISTS "${storeTable}"`);
-      await pool.query('DELETE FROM tributary_store_migrations WHERE store_table = $1', [storeTable]).catch(() => {});
+      await pool
+        .query('DELETE FROM tributary_store_migrations WHERE store_table = $1', [storeTable])
+        .catch(() => {});
       await pool.end();
     },
   };
@@ -194,7 +204,8 @@ function makeBatches(state: { next: number }, batches: number, size: number): [B
   const out: [Buffer, Buffer][][] = [];
   for (let b = 0; b < batches; b++) {
     const batch: [Buffer, Buffer][] = new Array(size);
-    for (let i = 0; i < size; i++) batch[i] = [Buffer.from(`k/${String(state.next++).padStart(10, '0')}`), VALUE];
+    for (let i = 0; i < size; i++)
+      batch[i] = [Buffer.from(`k/${String(state.next++).padStart(10, '0')}`), VALUE];
     out.push(batch);
   }
   return out;
