@@ -27,8 +27,12 @@ export async function migrate(client: pg.PoolClient | pg.Client, table: string):
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (store_table text PRIMARY KEY, version integer NOT NULL, migrated_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const res = await client.query(`SELECT version FROM ${MIGRATIONS_TABLE} WHERE store_table = $1`, [table]);
-    const current = res.rows.length > 0 ? Number(res.rows[0].version) : 0;
+    const res = await client.query(
+      `SELECT version, to_regclass($2) IS NOT NULL AS present FROM ${MIGRATIONS_TABLE} WHERE store_table = $1`,
+      [table, quote(table)],
+    );
+    // a table dropped by hand (its version row left behind) is created again from scratch
+    const current = res.rows.length > 0 && res.rows[0].present ? Number(res.rows[0].version) : 0;
     if (current > SCHEMA_VERSION) {
       throw ErrStoreUnavailable(
         'postgres',

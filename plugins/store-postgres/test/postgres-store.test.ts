@@ -86,6 +86,23 @@ describe('store-postgres', () => {
     }
   });
 
+  it('creates the table again when it was dropped but its version row was left behind', async () => {
+    const table = uniqueTable();
+    const first = createPostgresStore({ connectionString, table });
+    await first.batch([{ type: 'put', key: b('a'), value: b('1') }]);
+    await first.close();
+    await sql(`DROP TABLE "${table}"`);
+    const store = createPostgresStore({ connectionString, table });
+    try {
+      expect(await store.get(b('a'))).toBeUndefined();
+      await store.batch([{ type: 'put', key: b('b'), value: b('2') }]);
+      expect(Buffer.from((await store.get(b('b')))!).toString()).toBe('2');
+    } finally {
+      await store.close();
+      await dropTable(table);
+    }
+  });
+
   it('refuses a table migrated by a newer plugin version', async () => {
     const table = uniqueTable();
     const first = createPostgresStore({ connectionString, table });
