@@ -440,30 +440,47 @@ export class MutationStreamClient {
     return n;
   }
 
-  /** Resolves once everything sent so far is acknowledged (or the signal aborts). */
+  /** Resolves once everything sent so far is acknowledged or refused (or the signal aborts). */
   async drain(options: { signal?: AbortSignal } = {}): Promise<void> {
-    const targets = this.#slots
-      .map((s) => s.entries[s.entries.length - 1])
-      .filter((e): e is Entry => e !== undefined);
-    await Promise.all(
-      targets.map(
-        (e) =>
-          new Promise<void>((resolve, reject) => {
-            if (e.done) return resolve();
-            const prevResolve = e.resolve;
-            const prevReject = e.reject;
-            e.resolve = () => {
-              prevResolve();
-              resolve();
-            };
-            e.reject = (x) => {
-              prevReject(x);
-              resolve();
-            };
-            options.signal?.addEventListener('abort', () => reject(options.signal?.reason), { once: true });
-          }),
-      ),
-    );
+    const { signal } = options;
+    for (;;) {
+      if (signal?.aborted) throw signal.reason;
+      // The newest entry of each connection settles last (acks are cumulative, in order).
+      const targets: Entry[] = [];
+      for (const s of this.#slots) {
+        const e = s.entries[s.entries.length - 1];
+        if (e !== undefined && !e.done && s.inFlight > 0) targets.push(e);
+      }
+      if (targets.length === 0 && this.#slots.every((s) => s.waiting.length === 0)) return;
+      await new Promise<void>((resolve, reject) => {
+        let left = targets.length;
+        const onAbort = () => reject(signal?.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const one = () => {
+          if (--left <= 0) {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          }
+        };
+        if (left === 0) {
+          // Only waiters left (their entries are not made yet): look again after the next ack.
+          setImmediate(one);
+          return;
+        }
+        for (const e of targets) {
+          const res = e.resolve;
+          const rej = e.reject;
+          e.resolve = () => {
+            res();
+            one();
+          };
+          e.reject = (x) => {
+            rej(x);
+            one();
+          };
+        }
+      });
+    }
   }
 
   stats(): MutationStreamClientStats {

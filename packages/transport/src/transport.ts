@@ -430,7 +430,7 @@ export class Transport extends EventEmitter {
     this.#closedPromise = new Promise((r) => {
       this.#closedResolve = r;
     });
-    connection.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // Reading starts in handshake(): until then the peer's bytes (its hello) wait in the socket.
     connection.on('error', (err: Error) =>
       this.#fail(ErrTransportConnectionLost(this.name, err.message, { cause: err })),
     );
@@ -490,6 +490,7 @@ export class Transport extends EventEmitter {
     if (this.#handshake) return this.#handshake;
     if (this.#state === 'closed') return Promise.reject(this.#error ?? ErrTransportClosed(this.name));
     this.#state = 'handshaking';
+    this.connection.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#handshake = new Promise<void>((resolve, reject) => {
       this.#handshakeResolve = resolve;
       this.#handshakeReject = reject;
@@ -529,7 +530,7 @@ export class Transport extends EventEmitter {
   #handshakeFail(err: TributaryError): void {
     // Tell the peer why before closing, so it fails with the same code instead of "connection lost".
     if (this.#state !== 'closed') this.#writeFrame(FrameKind.Error, 0, 0, 0, errorPayload(err), true);
-    this.#fail(err);
+    this.#fail(err, true);
   }
 
   #onHandshakeFrame(step: number, payload: Buffer): void {
@@ -1273,7 +1274,8 @@ export class Transport extends EventEmitter {
   // ---------------------------------------------------------------------------------------
   // Close
 
-  #fail(err: TributaryError | undefined): void {
+  /** Ends the transport. `endGracefully`: let written bytes (an error frame) reach the peer first. */
+  #fail(err: TributaryError | undefined, endGracefully = false): void {
     if (this.#state === 'closed') return;
     const wasReady = this.#state === 'ready';
     this.#state = 'closed';
@@ -1300,8 +1302,8 @@ export class Transport extends EventEmitter {
     this.#waiting = [];
     for (const w of waiting) w.reject(closedErr);
     this.#ids.failWaiters(closedErr);
-    if (err === undefined) {
-      if (wasReady)
+    if (err === undefined || endGracefully) {
+      if (wasReady && err === undefined)
         this.#writeFrame(FrameKind.Error, 0, 0, 0, errorPayload(ErrTransportClosed(this.name)), false);
       this.#flushBatch();
       this.connection.end();

@@ -250,6 +250,15 @@ describe.each(['tcp', 'tls'] as const)('transport over %s', (kind) => {
     await waitFor(() => server.stats().streamsOpen === 0, 'refused stream freed on the acceptor');
   });
 
+  it('a side may call handshake() late: the peer hello waits in the socket', async () => {
+    const { client, server } = await pair();
+    const clientReady = client.handshake();
+    // A deliberate delay (not synchronisation): the server app is busy before it starts.
+    await new Promise((r) => setTimeout(r, 50));
+    await Promise.all([clientReady, server.handshake()]);
+    expect(server.peer?.name).toBe('client');
+  });
+
   it('version mismatch fails both sides with a typed error before any message', async () => {
     const { client, server } = await pair({ version: 2 }, { version: 3 });
     const got: unknown[] = [];
