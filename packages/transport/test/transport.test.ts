@@ -250,6 +250,54 @@ describe.each(['tcp', 'tls'] as const)('transport over %s', (kind) => {
     await waitFor(() => server.stats().streamsOpen === 0, 'refused stream freed on the acceptor');
   });
 
+  it('write batching: nothing leaves before the interval unless flush: true or the batch fills', async () => {
+    const { client, server } = await pair({
+      settings: { flushIntervalMs: 60_000, maxBatchBytes: 4096, maxQueueBytes: 1 << 20 },
+    });
+    const got: string[] = [];
+    server.subscribe(Post, (m) => {
+      got.push(m.toString());
+    });
+    client.subscribe(Post);
+    await Promise.all([client.handshake(), server.handshake()]);
+    const out0 = client.stats().bytesOut;
+    await client.post(Post, Buffer.from('a'));
+    await client.post(Post, Buffer.from('b'));
+    expect(client.stats().bytesOut).toBe(out0); // batched, not written
+    await client.post(Post, Buffer.from('c'), { flush: true });
+    expect(client.stats().bytesOut).toBe(out0 + 3 * 17);
+    await waitFor(() => got.length === 3, 'flushed batch');
+    expect(got).toEqual(['a', 'b', 'c']);
+    // A full batch goes at once: 300 x 30 bytes > 4 KiB.
+    const flushes = client.stats().flushes;
+    for (let i = 0; i < 300; i++) await client.post(Post, Buffer.alloc(14, 0x78));
+    expect(client.stats().flushes).toBeGreaterThan(flushes);
+    await waitFor(() => got.length > 3, 'full batches delivered without flush');
+    client.flush();
+    await waitFor(() => got.length === 303, 'the rest after flush()');
+  });
+
+  it('defaultHandler gets what no handler claims (post, request, stream)', async () => {
+    const { client, server } = await pair();
+    const seen: string[] = [];
+    server.defaultHandler((m, inc) => {
+      seen.push(`${inc.kind} ${m.id} ${m.data.toString()}`);
+      if (inc.kind === 'request') inc.reply(Post, Buffer.from('dflt'));
+      if (inc.kind === 'stream') return (_msg, ended) => ended && inc.stream?.close();
+    });
+    server.subscribe(Post);
+    const Other = bytesMessage(42, 'other');
+    client.subscribe(Other).subscribe(Post);
+    await Promise.all([client.handshake(), server.handshake()]);
+    await client.post(Other, Buffer.from('p'));
+    const reply = await client.request<Buffer>(Other, Buffer.from('r'));
+    expect(reply.toString()).toBe('dflt');
+    const s = await client.stream(Other, Buffer.from('s'), () => {});
+    s.close();
+    await waitFor(() => seen.length === 3, 'three messages');
+    expect(seen).toEqual(['post 42 p', 'request 42 r', 'stream 42 s']);
+  });
+
   it('a side may call handshake() late: the peer hello waits in the socket', async () => {
     const { client, server } = await pair();
     const clientReady = client.handshake();
