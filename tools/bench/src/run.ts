@@ -292,6 +292,7 @@ export function ratioChart(results: ScenarioResult[]): string {
     labelW + ((Math.min(Math.max(Math.log10(Math.max(ratio, 1e-9)), lo), hi) - lo) / (hi - lo)) * plotW;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    '<title>Benchmark ratios: subject / baseline and subject / peer</title>',
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">Subject / baseline and subject / peer (median rates, log scale)</text>`,
   ];
@@ -379,6 +380,17 @@ export function markdown(report: BenchReport, chartFile: string): string {
   return lines.join('\n');
 }
 
+/** Rewrites benchmarks.md and the chart from bench-results/latest.json without running anything. */
+export function renderDocs(docsDir = join(ROOT, 'docs')): BenchReport {
+  const report = JSON.parse(
+    readFileSync(join(docsDir, 'bench-results', 'latest.json'), 'utf8'),
+  ) as BenchReport;
+  const chart = 'benchmarks-ratios.svg';
+  writeFileSync(join(docsDir, chart), ratioChart(report.results));
+  writeFileSync(join(docsDir, 'benchmarks.md'), markdown(report, chart));
+  return report;
+}
+
 /** Runs the harness; returns the merged report it wrote. */
 export async function runBench(
   options: BenchOptions = {},
@@ -443,8 +455,8 @@ export async function runBench(
   return { report, ran };
 }
 
-export function parseBenchArgs(argv: string[]): BenchOptions & { help?: boolean } {
-  const out: BenchOptions & { help?: boolean } = {};
+export function parseBenchArgs(argv: string[]): BenchOptions & { help?: boolean; render?: boolean } {
+  const out: BenchOptions & { help?: boolean; render?: boolean } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -458,6 +470,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { help?: boolean 
     else if (a === '--scenarios') out.scenariosDir = resolve(value());
     else if (a === '--docs') out.docsDir = resolve(value());
     else if (a === '--no-write') out.write = false;
+    else if (a === '--render') out.render = true;
     else if (a === '--help' || a === '-h') out.help = true;
     else if (a === '--') continue;
     else throw new Error(`unknown argument "${a}"`);
@@ -467,7 +480,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { help?: boolean 
   return out;
 }
 
-const USAGE = `npm run bench [-- --quick] [-- --only <prefix>[,<prefix>]] [--rounds n] [--scenarios dir] [--docs dir] [--no-write]`;
+const USAGE = `npm run bench [-- --quick] [-- --only <prefix>[,<prefix>]] [--rounds n] [--scenarios dir] [--docs dir] [--no-write] [--render]`;
 
 async function main() {
   let opts: ReturnType<typeof parseBenchArgs>;
@@ -479,6 +492,11 @@ async function main() {
   }
   if (opts.help) {
     console.log(`usage: ${USAGE}`);
+    return;
+  }
+  if (opts.render) {
+    const report = renderDocs(opts.docsDir);
+    console.log(`rendered docs/benchmarks.md from ${report.results.length} stored results`);
     return;
   }
   const { ran } = await runBench(opts);
