@@ -180,6 +180,23 @@ interface Waiting {
   reject(e: unknown): void;
 }
 
+const COUNTERS = [
+  'framesIn',
+  'framesOut',
+  'bytesIn',
+  'bytesOut',
+  'flushes',
+  'malformedFrames',
+  'handlerErrors',
+  'unhandled',
+  'heartbeatsIn',
+  'heartbeatsOut',
+  'senderWaits',
+  'peerDead',
+  'requestTimeouts',
+] as const;
+type CounterName = (typeof COUNTERS)[number];
+
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
 const MIN_FRAME = 4096;
@@ -354,7 +371,10 @@ export class Transport extends EventEmitter {
 
   #log: Logger;
   #m: MetricsGroup;
-  #c: Record<string, { inc(n?: number): void; value: number }>;
+  /** Shared with every transport reporting to the same registry (bounded: no per-connection groups). */
+  #c: Record<CounterName, { inc(n?: number): void; value: number }>;
+  /** This transport's own counts, for stats(). */
+  #n: Record<CounterName, number>;
   #auth: TransportAuth | undefined;
   #onError: ((err: TributaryError) => void) | undefined;
   #handshakeTimeoutMs: number;
@@ -405,24 +425,14 @@ export class Transport extends EventEmitter {
     this.#onError = options.onError;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.#log = componentLogger(options.logger, 'transport', { transport: this.name });
-    this.#m = (options.metrics ?? createMetrics()).group('transport', { transport: this.name });
-    const names = [
-      'framesIn',
-      'framesOut',
-      'bytesIn',
-      'bytesOut',
-      'flushes',
-      'malformedFrames',
-      'handlerErrors',
-      'unhandled',
-      'heartbeatsIn',
-      'heartbeatsOut',
-      'senderWaits',
-      'peerDead',
-      'requestTimeouts',
-    ];
-    this.#c = {};
-    for (const n of names) this.#c[n] = this.#m.counter(n);
+    this.#m = (options.metrics ?? createMetrics()).group('transport');
+
+    this.#c = {} as Record<CounterName, { inc(n?: number): void; value: number }>;
+    this.#n = {} as Record<CounterName, number>;
+    for (const n of COUNTERS) {
+      this.#c[n] = this.#m.counter(n);
+      this.#n[n] = 0;
+    }
     this.#decoder = new TransportFrameDecoder({ maxFrameBytes: settings.maxFrameBytes });
     this.#ids = new OpaquePool(settings.opaqueStart, settings.opaqueEnd, settings.maxWaiters);
     this.#batch = Buffer.allocUnsafe(settings.maxBatchBytes);
@@ -709,7 +719,7 @@ export class Transport extends EventEmitter {
       const now = Date.now();
       if (mine > 0 && now >= nextBeat) {
         nextBeat = now + mine;
-        this.#c.heartbeatsOut.inc();
+        this.#count('heartbeatsOut');
         this.#writeFrame(FrameKind.Heartbeat, 0, 0, 0, EMPTY, true);
       }
       if (deadMs > 0 && !this.#paused && now - this.#lastHeard > deadMs) {
@@ -718,7 +728,7 @@ export class Transport extends EventEmitter {
         setImmediate(() => {
           const silent = Date.now() - this.#lastHeard;
           if (this.isClosed || this.#paused || silent <= deadMs) return;
-          this.#c.peerDead.inc();
+          this.#count('peerDead');
           const err = ErrPeerDead(silent, this.settings.deadAfterHeartbeats);
           this.#log.warn({ err, peer: this.peer?.name }, 'peer declared dead');
           this.#reportError(err);
@@ -785,7 +795,7 @@ export class Transport extends EventEmitter {
       const onAbort = () => abandon(ErrAborted('request', { cause: signal?.reason }));
       if (timeoutMs > 0)
         entry.timer = setTimeout(() => {
-          this.#c.requestTimeouts.inc();
+          this.#count('requestTimeouts');
           abandon(ErrTransportRequestTimeout(timeoutMs));
         }, timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -875,7 +885,7 @@ export class Transport extends EventEmitter {
     }
     if (this.#waiting.length >= this.settings.maxWaiters)
       return Promise.reject(ErrTransportQueueFull(this.#waiting.length));
-    this.#c.senderWaits.inc();
+    this.#count('senderWaits');
     return new Promise<void>((resolve, reject) => {
       this.#waiting.push({ kind, flags, messageId, opaque, payload, flush, resolve, reject });
       this.#hookDrain();
@@ -945,8 +955,8 @@ export class Transport extends EventEmitter {
     if (size > cap) {
       const big = Buffer.allocUnsafe(size);
       writeTransportFrame(big, 0, kind, flags, messageId, opaque, payload);
-      this.#c.flushes.inc();
-      this.#c.bytesOut.inc(size);
+      this.#count('flushes');
+      this.#count('bytesOut', size);
       this.connection.write(big);
     } else {
       this.#batchLen = writeTransportFrame(
@@ -960,7 +970,7 @@ export class Transport extends EventEmitter {
       );
       if (this.#batchLen === cap) this.#flushBatch();
     }
-    this.#c.framesOut.inc();
+    this.#count('framesOut');
     if (this.#log.isLevelEnabled('trace'))
       this.#log.trace({ kind, messageId, opaque, bytes: payload.length }, 'frame out');
     if (flush) this.#flushBatch();
@@ -1004,8 +1014,8 @@ export class Transport extends EventEmitter {
       this.#batch = Buffer.allocUnsafe(this.settings.maxBatchBytes);
     }
     this.#batchLen = 0;
-    this.#c.flushes.inc();
-    this.#c.bytesOut.inc(n);
+    this.#count('flushes');
+    this.#count('bytesOut', n);
     this.connection.write(out);
   }
 
@@ -1044,7 +1054,7 @@ export class Transport extends EventEmitter {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
     this.#lastHeard = Date.now();
-    this.#c.bytesIn.inc(chunk.length);
+    this.#count('bytesIn', chunk.length);
     try {
       this.#decoder.feed(chunk, this.#onFrame);
     } catch (err) {
@@ -1053,7 +1063,7 @@ export class Transport extends EventEmitter {
         ? err
         : ErrTransportProtocol(String((err as Error)?.message ?? err), { cause: err });
       if (/^TRIB_(BAD_|FRAME_TOO_LARGE|TRANSPORT_PROTOCOL)/.test(e.code)) {
-        this.#c.malformedFrames.inc();
+        this.#count('malformedFrames');
         this.#log.error(
           { err: e, peer: this.connection.remoteAddress },
           'malformed frame, closing the connection',
@@ -1078,7 +1088,7 @@ export class Transport extends EventEmitter {
   }
 
   #onFrame = (kind: FrameKind, flags: number, messageId: number, opaque: number, payload: Buffer): void => {
-    this.#c.framesIn.inc();
+    this.#count('framesIn');
     if (kind === FrameKind.Handshake) {
       this.#onHandshakeFrame(messageId, payload);
       return;
@@ -1090,7 +1100,7 @@ export class Transport extends EventEmitter {
       return;
     }
     if (kind === FrameKind.Heartbeat) {
-      this.#c.heartbeatsIn.inc();
+      this.#count('heartbeatsIn');
       return;
     }
     if (this.#state !== 'ready' || !this.#peerReady)
@@ -1121,7 +1131,7 @@ export class Transport extends EventEmitter {
   };
 
   #handlerError(err: unknown, what: string): void {
-    this.#c.handlerErrors.inc();
+    this.#count('handlerErrors');
     const e = isTributaryError(err)
       ? err
       : ErrTransportRemote('TRIB_HANDLER', String((err as Error)?.message ?? err), { cause: err });
@@ -1149,7 +1159,7 @@ export class Transport extends EventEmitter {
       } else if (this.#default) {
         this.#default({ id: messageId, data: payload }, inc);
       } else {
-        this.#c.unhandled.inc();
+        this.#count('unhandled');
         this.#reportError(ErrTransportNoHandler(messageId));
       }
     } catch (err) {
@@ -1164,7 +1174,7 @@ export class Transport extends EventEmitter {
       if (reg?.handler) reg.handler((reg.type as MessageType<unknown>).decode(payload), inc);
       else if (this.#default) this.#default({ id: messageId, data: payload }, inc);
       else {
-        this.#c.unhandled.inc();
+        this.#count('unhandled');
         inc.fail(ErrTransportNoHandler(messageId));
       }
     } catch (err) {
@@ -1236,7 +1246,7 @@ export class Transport extends EventEmitter {
       if (reg?.handler) cb = reg.handler((reg.type as MessageType<unknown>).decode(payload), inc);
       else if (this.#default) cb = this.#default({ id: messageId, data: payload }, inc);
       else {
-        this.#c.unhandled.inc();
+        this.#count('unhandled');
         this.#refuseStream(s, ErrTransportNoHandler(messageId));
         return;
       }
@@ -1268,7 +1278,7 @@ export class Transport extends EventEmitter {
       return;
     }
     if (s.callback) this.#callStream(s.callback, this.#decode(messageId, payload), false);
-    else this.#c.unhandled.inc();
+    else this.#count('unhandled');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1333,23 +1343,28 @@ export class Transport extends EventEmitter {
     await this.close();
   }
 
+  #count(k: CounterName, n = 1): void {
+    this.#n[k] += n;
+    this.#c[k].inc(n);
+  }
+
   stats(): TransportStats {
-    const c = this.#c;
+    const c = this.#n;
     return {
-      framesIn: c.framesIn.value,
-      framesOut: c.framesOut.value,
-      bytesIn: c.bytesIn.value,
-      bytesOut: c.bytesOut.value,
-      flushes: c.flushes.value,
+      framesIn: c.framesIn,
+      framesOut: c.framesOut,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      flushes: c.flushes,
       requestsPending: this.#requests.size,
       streamsOpen: this.#myStreams.size + this.#peerStreams.size,
       idsInUse: this.#ids.inUse,
-      malformedFrames: c.malformedFrames.value,
-      handlerErrors: c.handlerErrors.value,
-      unhandled: c.unhandled.value,
-      heartbeatsIn: c.heartbeatsIn.value,
-      heartbeatsOut: c.heartbeatsOut.value,
-      senderWaits: c.senderWaits.value,
+      malformedFrames: c.malformedFrames,
+      handlerErrors: c.handlerErrors,
+      unhandled: c.unhandled,
+      heartbeatsIn: c.heartbeatsIn,
+      heartbeatsOut: c.heartbeatsOut,
+      senderWaits: c.senderWaits,
     };
   }
 }

@@ -54,8 +54,11 @@ async function runMutations(s: State, n: number): Promise<Measurement> {
       expiry: 0,
     };
     last = s.client.send(m);
-    // Let acks in now and then; send() only waits when the in-flight window is full.
-    if ((i & 8191) === 8191) await new Promise((r) => setImmediate(r));
+    // Let acks in now and then; keep the unacknowledged window bounded (back-pressure).
+    if ((i & 8191) === 8191) {
+      if (s.client.inFlight > 65_536) await last;
+      else await new Promise((r) => setImmediate(r));
+    }
   }
   await last;
   while (s.delivered - start < n) await new Promise((r) => setImmediate(r));
