@@ -48,9 +48,14 @@ export interface TlsFactoryOptions {
   metrics?: MetricsScope;
 }
 
-function asTlsConnection(socket: tls.TLSSocket): Connection {
+/**
+ * `secure` means encrypted and the peer proven: on the client, that the server certificate
+ * verified (false after `rejectUnauthorized: false` accepted a bad one); on the server, always
+ * true (clients are authenticated by SASL or, with requestCert, by their certificate).
+ */
+function asTlsConnection(socket: tls.TLSSocket, secure: boolean): Connection {
   if (!Object.hasOwn(socket, 'secure'))
-    Object.defineProperty(socket, 'secure', { value: true, enumerable: true });
+    Object.defineProperty(socket, 'secure', { value: secure, enumerable: true });
   return socket as unknown as Connection;
 }
 
@@ -102,7 +107,7 @@ export function createTlsFactory(options: TlsFactoryOptions = {}): ConnectionFac
           'secureConnect',
         );
         connects.inc();
-        return asTlsConnection(socket);
+        return asTlsConnection(socket, socket.authorized);
       } catch (err) {
         connectFailures.inc();
         log.debug({ err, endpoint: formatEndpoint(endpoint) }, 'connect failed');
@@ -127,7 +132,7 @@ export function createTlsFactory(options: TlsFactoryOptions = {}): ConnectionFac
         (socket) => {
           accepted.inc();
           try {
-            onConnection(asTlsConnection(socket));
+            onConnection(asTlsConnection(socket, true));
           } catch (err) {
             log.error({ err }, 'onConnection threw; destroying the connection');
             socket.destroy();
