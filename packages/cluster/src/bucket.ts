@@ -308,7 +308,7 @@ export class Bucket {
       ItemKind.Mutation,
       0,
     );
-    vb.append(it);
+    vb.appendReplacing(it, prev);
     if (exp) this.#heap.push(exp, vb.id, it);
     this.markDirty(vb.id);
     return { status: KvStatus.Success, item: it };

@@ -429,6 +429,20 @@ class EmbeddedCluster implements Cluster, ClusterCore {
     this.#nodes[node].sessions.add(s);
   }
 
+  readonly #dcpNames = new Map<string, SessionHandle>();
+
+  claimDcpName(node: number, bucket: string, name: string, s: SessionHandle): SessionHandle | undefined {
+    const key = `${node}\0${bucket}\0${name}`;
+    const prev = this.#dcpNames.get(key);
+    this.#dcpNames.set(key, s);
+    return prev;
+  }
+
+  releaseDcpName(node: number, bucket: string, name: string, s: SessionHandle): void {
+    const key = `${node}\0${bucket}\0${name}`;
+    if (this.#dcpNames.get(key) === s) this.#dcpNames.delete(key);
+  }
+
   detach(node: number, s: SessionHandle): void {
     this.#nodes[node].sessions.delete(s);
   }

@@ -168,8 +168,12 @@ export class VBucket {
 
   /** Appends a new version (assigns the seqno), supersedes the old one and wakes streams. */
   append(item: Item): Item {
+    return this.appendReplacing(item, this.map.get(item.keyStr));
+  }
+
+  /** append() when the caller already looked up the current version (`old`, or undefined). */
+  appendReplacing(item: Item, old: Item | undefined): Item {
     item.seqno = ++this.highSeqno;
-    const old = this.map.get(item.keyStr);
     if (old) {
       old.stale = true;
       old.next = item;

@@ -320,7 +320,9 @@ describe('DCP producer', () => {
       expect(await ctl(k, v), k).toBe(0);
     expect(await ctl('no_such_control', 'true')).toBe(Status.Einval);
     expect(await ctl('enable_noop', 'maybe')).toBe(Status.Einval);
-    expect(await ctl('enable_out_of_order_snapshots', 'true')).toBe(Status.NotSupported);
+    expect(await ctl('max_marker_version', '2.2')).toBe(Status.NotSupported);
+    // Accepted (the producer may always send in-order snapshots and never sends OSO markers).
+    expect(await ctl('enable_out_of_order_snapshots', 'true')).toBe(0);
     c.close();
   });
 
@@ -408,6 +410,19 @@ describe('DCP producer', () => {
     expect((await streamReq(x, { vbucket: vb, opaque: 12 })).status).toBe(Status.NotSupported);
     c.close();
     x.close();
+  });
+
+  it('a DCP_OPEN with a name in use kicks the old connection', async () => {
+    const first = await TestClient.connect(cluster.nodes[0].kvPort);
+    await bootstrap(first, { bucket: 'default' });
+    await dcpOpen(first, 'same-name');
+    const second = await TestClient.connect(cluster.nodes[0].kvPort);
+    await bootstrap(second, { bucket: 'default' });
+    await dcpOpen(second, 'same-name');
+    await first.closedPromise();
+    expect(first.closed).toBe(true);
+    expect((await streamReq(second, { vbucket: 1 })).status).toBe(0);
+    second.close();
   });
 
   it('stream ids: required once enabled, carried in alt-framed messages', async () => {

@@ -40,6 +40,9 @@ export interface ClusterCore {
   readonly revEpoch: number;
   /** Connections register to receive config pushes and topology events. */
   attach(node: number, s: SessionHandle): void;
+  /** Registers a DCP connection name; returns the session that held it before (to be kicked). */
+  claimDcpName(node: number, bucket: string, name: string, s: SessionHandle): SessionHandle | undefined;
+  releaseDcpName(node: number, bucket: string, name: string, s: SessionHandle): void;
   detach(node: number, s: SessionHandle): void;
 }
 

@@ -85,6 +85,7 @@ export class DcpProducer {
   streamEndOnClose = false;
   forceCompression = false;
   streamIdEnabled = false;
+  v7StatusCodes = false;
   priority = 'medium';
   readonly streams = new Map<number, Stream>();
   #ready: Stream[] = [];
@@ -211,13 +212,21 @@ export class DcpProducer {
         return value === 'round-robin' || value === 'sequential' ? St.Success : St.Einval;
       case 'consumer_name':
         return St.Success;
-      // Features that would change what is sent (SYSTEM_EVENT / SEQNO_ADVANCED / OSO / sync
-      // writes / v2.2 markers): not offered, so clients keep the classic message set.
-      case 'enable_out_of_order_snapshots':
       case 'v7_dcp_status_codes':
+        if (value !== 'true') return St.Einval;
+        this.v7StatusCodes = true;
+        return St.Success;
+      // Accepted, and harmless: the producer may always choose in-order snapshots, and it never
+      // sends system events (only the default collection exists).
+      case 'enable_out_of_order_snapshots':
+        return value === 'true' || value === 'true_with_seqno_advanced' || value === 'false'
+          ? St.Success
+          : St.Einval;
       case 'flatbuffers_system_events':
-      case 'change_streams':
+        return bool === undefined ? St.Einval : St.Success;
+      // Would change what is sent (sync-write messages, v2.x markers, change streams, ...): not offered.
       case 'max_marker_version':
+      case 'change_streams':
       case 'enable_sync_writes':
       case 'stream_buffer_size':
       case 'cache_transfer':

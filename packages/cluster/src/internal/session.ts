@@ -143,7 +143,8 @@ export class Session implements SessionHandle {
       this.#malformed(err);
       return;
     }
-    this.flush();
+    // Replies to every chunk read in this loop turn go out in one write.
+    this.scheduleFlush();
   }
 
   #malformed(err: unknown) {
@@ -193,6 +194,8 @@ export class Session implements SessionHandle {
   #closed() {
     if (this.closed) return;
     this.closed = true;
+    if (this.dcp && this.bucket)
+      this.ctx.cluster.releaseDcpName(this.ctx.index, this.bucket.name, this.dcp.name, this);
     this.dcp?.close();
     this.ctx.cluster.detach(this.ctx.index, this);
     this.ctx.cluster.sessionStats.connections.dec();
@@ -672,7 +675,14 @@ export class Session implements SessionHandle {
     if (!(flags & 0x001)) return this.error(f, St.NotSupported, 'only producer connections are supported');
     if (flags & 0x080) return this.error(f, St.NotSupported, 'PiTR is not supported');
     if (this.dcp) return this.error(f, St.Einval, 'connection is already a DCP connection');
-    this.dcp = new DcpProducer(this, f.key.toString('utf8'), flags);
+    const name = f.key.toString('utf8');
+    // A new OPEN with a name in use kicks the old connection, as kv_engine does.
+    const previous = this.ctx.cluster.claimDcpName(this.ctx.index, this.bucket.name, name, this);
+    if (previous && previous !== this) {
+      this.ctx.log.info({ name }, 'DCP name reused: closing the previous connection');
+      previous.destroy();
+    }
+    this.dcp = new DcpProducer(this, name, flags);
     this.ok(f);
   }
 }

@@ -83,7 +83,7 @@ async function child(): Promise<void> {
 
 // ---- parent: the minimal consumer --------------------------------------------------------
 
-interface State {
+export interface State {
   proc: ChildProcess;
   kvPort: number;
   rawPort: number;
@@ -110,7 +110,7 @@ function header(
   return h;
 }
 
-function req(
+export function req(
   opcode: number,
   opaque: number,
   key = Buffer.alloc(0),
@@ -127,7 +127,9 @@ function req(
 }
 
 /** Reads packets from a socket; `onPacket(buf, off, len)` sees each whole packet. */
-function packetReader(onPacket: (b: Buffer, off: number, len: number) => void): (chunk: Buffer) => void {
+export function packetReader(
+  onPacket: (b: Buffer, off: number, len: number) => void,
+): (chunk: Buffer) => void {
   let rest: Buffer | undefined;
   return (chunk) => {
     const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
@@ -142,7 +144,7 @@ function packetReader(onPacket: (b: Buffer, off: number, len: number) => void): 
   };
 }
 
-async function connect(port: number): Promise<net.Socket> {
+export async function connect(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ port, host: '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
@@ -260,8 +262,8 @@ async function rawCeiling(state: State): Promise<Measurement> {
   return { ops: n, seconds };
 }
 
-async function setup(o: RunOptions): Promise<State> {
-  const docs = o.quick ? 50_000 : 1_000_000;
+/** Forks the cluster process with `docs` preloaded documents. */
+export async function startClusterProcess(docs: number): Promise<State> {
   const proc = fork(fileURLToPath(import.meta.url), [], {
     env: { ...process.env, [CHILD_ENV]: '1', DOCS: String(docs) },
     // TRIBUTARY_CLUSTER_BENCH_PROF=<dir> writes a CPU profile of the cluster process there.
@@ -292,11 +294,13 @@ async function setup(o: RunOptions): Promise<State> {
   return { proc, kvPort: ready.kvPort, rawPort, docs: ready.docs, cpu };
 }
 
-async function teardown(state: State): Promise<void> {
+export async function teardown(state: State): Promise<void> {
   const exited = new Promise<void>((r) => state.proc.once('exit', () => r()));
   state.proc.send({ type: 'stop' });
   await exited;
 }
+
+const setup = (o: RunOptions) => startClusterProcess(o.quick ? 50_000 : 1_000_000);
 
 export const scenario: Scenario<State> = {
   name: 'cluster.dcp.stream-1024vb-100b',
