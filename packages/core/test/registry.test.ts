@@ -202,3 +202,18 @@ describe('registry', () => {
     expect((await r.create('store', 'other')).name).toBe('other');
   });
 });
+
+describe('optionsParser', () => {
+  it('names (root) when the whole input is wrong and keeps defaults', () => {
+    const parse = optionsParser('p', z.object({ a: z.number().default(1) }));
+    expect(parse(undefined)).toEqual({ a: 1 });
+    let err: unknown;
+    try {
+      parse('not an object');
+    } catch (e) {
+      err = e;
+    }
+    expect(isTributaryError(err, 'TRIB_PLUGIN_OPTIONS')).toBe(true);
+    expect((err as Error).message).toContain('at "(root)"');
+  });
+});

@@ -1,27 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { ErrCliHttp } from '../errors.js';
+import { parseHttpUrl, parsePositiveInt } from '../internal/parse.js';
 import { formatTable } from '../internal/table.js';
 import { parsePrometheusText } from '../prometheus-text.js';
-
-function parseUrl(value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(/^[a-z]+:\/\//i.test(value) ? value : `http://${value}`);
-  } catch {
-    throw new InvalidArgumentError(`not a URL: ${value}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new InvalidArgumentError(`not an http(s) URL: ${value}`);
-  if (url.pathname === '/' || url.pathname === '') url.pathname = '/metrics';
-  return url;
-}
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
 
 function formatValue(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
@@ -37,7 +19,7 @@ export function statsCommand(ctx: CommandContext): Command {
     .argument(
       '<url>',
       'metrics endpoint, e.g. http://127.0.0.1:4985/metrics (path defaults to /metrics)',
-      parseUrl,
+      (v: string) => parseHttpUrl(v, '/metrics'),
     )
     .option('-f, --filter <text>', 'only metrics whose name contains this text')
     .option('--json', 'print the samples as JSON instead of a table')
