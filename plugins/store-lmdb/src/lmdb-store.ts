@@ -77,8 +77,9 @@ export class LmdbStore implements Store {
     const db = this.#open();
     const ks = keys.map((k, i) => checkKey(k, `keys[${i}]`));
     this.#counters.gets.inc(ks.length);
-    // one read transaction for all of them: a consistent view
-    return this.#call('getMany', () => db.transactionSync(() => ks.map((k) => db.get(k))));
+    // one synchronous pass: lmdb serves it from one read transaction (renewed only between event
+    // turns and after commits), so the values come from one consistent snapshot
+    return this.#call('getMany', () => ks.map((k) => db.get(k)));
   }
 
   async batch(ops: readonly BatchOp[]): Promise<void> {

@@ -533,6 +533,15 @@ export function runStoreConformance(name: string, options: StoreConformanceOptio
             expect(isTributaryError(err, 'TRIB_STORE_UNAVAILABLE')).toBe(true);
             expect((err as Error).cause).toBeDefined();
           }
+          if (store.watch) {
+            const watch = store.watch.bind(store);
+            const err = await rejection(async () => {
+              const watched = watch(enc('w/'));
+              await (watched as { ready?: Promise<void> }).ready;
+              await watched[Symbol.asyncIterator]().next();
+            });
+            expect(isTributaryError(err, 'TRIB_STORE_UNAVAILABLE')).toBe(true);
+          }
         } finally {
           await store.close();
         }
