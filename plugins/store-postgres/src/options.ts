@@ -15,6 +15,8 @@ export const postgresStoreOptionsSchema = z
       .optional(),
     poolSize: z.number().int().min(1).max(100).default(4),
     connectTimeoutMs: z.number().int().positive().default(5000),
+    /** A query without a reply after this long rejects with TRIB_STORE_UNAVAILABLE (default 30 s). */
+    queryTimeoutMs: z.number().int().positive().default(30_000),
     scanPageSize: z.number().int().min(1).max(100_000).default(512),
     scanPageBytes: z
       .number()

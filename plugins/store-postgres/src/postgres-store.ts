@@ -28,6 +28,12 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Connect timeout in ms (default 5,000). */
   connectTimeoutMs?: number;
+  /**
+   * A query without a reply after this long rejects with TRIB_STORE_UNAVAILABLE (default 30 s) and
+   * its connection is dropped, so a dead network path never hangs a caller. A timed-out batch may
+   * still have committed (all of it, never part).
+   */
+  queryTimeoutMs?: number;
   /** Rows a scan fetches per query (default 512). */
   scanPageSize?: number;
   /** A scan page stops early once its values reach this many bytes (default 4 MiB). */
@@ -121,6 +127,7 @@ export class PostgresStore implements Store {
       connectionString: this.#connectionString,
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      query_timeout: options.queryTimeoutMs ?? 30_000,
       ...options.poolOptions,
     });
     this.#pool.on('error', (err) => this.#log.warn({ err }, 'idle postgres connection failed'));

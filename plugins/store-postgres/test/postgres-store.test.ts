@@ -1,3 +1,4 @@
+import { startChaosProxy } from '@tributary/chaos-proxy';
 import { createRegistry, isTributaryError } from '@tributary/core';
 import fc from 'fast-check';
 import pg from 'pg';
@@ -243,6 +244,64 @@ describe('store-postgres', () => {
       );
     } finally {
       await store.close();
+      await dropTable(table);
+    }
+  });
+});
+
+describe('store-postgres outages', () => {
+  it('rejects with TRIB_STORE_UNAVAILABLE while Postgres is cut off or silent, and recovers after', {
+    timeout: 30_000,
+  }, async () => {
+    const target = new URL(connectionString);
+    const proxy = await startChaosProxy({
+      target: { host: target.hostname, port: Number(target.port || 5432) },
+    });
+    const viaProxy = new URL(connectionString);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.address().port);
+    const table = uniqueTable();
+    const store = createPostgresStore({
+      connectionString: viaProxy.toString(),
+      table,
+      queryTimeoutMs: 500,
+      connectTimeoutMs: 1000,
+    });
+    const works = async () => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          return Buffer.from((await store.get(b('a')))!).toString();
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+        }
+      }
+    };
+    try {
+      await store.batch([{ type: 'put', key: b('a'), value: b('1') }]);
+      proxy.refuseNew();
+      proxy.reset();
+      const refused = await store.batch([{ type: 'put', key: b('b'), value: b('2') }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isTributaryError(refused, 'TRIB_STORE_UNAVAILABLE')).toBe(true);
+      expect((refused as Error).cause).toBeDefined();
+      proxy.resume();
+      expect(await works()).toBe('1');
+      // a silent network path: the query timeout turns a hang into TRIB_STORE_UNAVAILABLE
+      proxy.blackhole();
+      const silent = await store.get(b('a')).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isTributaryError(silent, 'TRIB_STORE_UNAVAILABLE')).toBe(true);
+      proxy.resume();
+      expect(await works()).toBe('1');
+      expect(await store.get(b('b'))).toBeUndefined();
+    } finally {
+      await store.close();
+      await proxy.close();
       await dropTable(table);
     }
   });

@@ -8,6 +8,8 @@ export const redisStoreOptionsSchema = z
     /** Prefix of this store's Redis keys (default "tributary:store:"). */
     prefix: z.string().min(1).optional(),
     connectTimeoutMs: z.number().int().positive().default(5000),
+    /** A command without a reply after this long rejects with TRIB_STORE_UNAVAILABLE (default 30 s). */
+    commandTimeoutMs: z.number().int().positive().default(30_000),
     scanPageSize: z.number().int().min(1).max(100_000).default(512),
     scanPageBytes: z
       .number()

@@ -24,6 +24,12 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Connect timeout in ms (default 5,000). */
   connectTimeoutMs?: number;
+  /**
+   * A command without a reply after this long rejects with TRIB_STORE_UNAVAILABLE (default 30 s),
+   * so a dead network path never hangs a caller. A timed-out batch may still have been applied
+   * (all of it, never part).
+   */
+  commandTimeoutMs?: number;
   /** Entries a scan fetches per round trip (default 512). */
   scanPageSize?: number;
   /** A scan page stops early once its values reach this many bytes (default 4 MiB). */
@@ -302,6 +308,7 @@ export class RedisStore implements Store {
       // fail fast while Redis is down (TRIB_STORE_UNAVAILABLE) instead of queueing without bound
       maxRetriesPerRequest: 0,
       connectTimeout: this.#options.connectTimeoutMs ?? 5000,
+      commandTimeout: this.#options.commandTimeoutMs ?? 30_000,
       retryStrategy: (times) => Math.min(times * 100, 2000),
       ...this.#options.redisOptions,
     });
@@ -361,6 +368,18 @@ export class RedisStore implements Store {
     if (this.#closed) return ErrStoreClosed(this.name, { cause: err });
     this.#counters.errors.inc();
     this.#log.warn({ err, op: what }, 'redis operation failed');
+    if ((err as Error)?.message === 'Command timed out') {
+      // the timed-out command still waits in ioredis's reply queue; a reply that never comes would
+      // pair every later reply with the wrong command, so start over on a fresh connection
+      this.#client.disconnect(true);
+      return ErrStoreUnavailable(
+        this.name,
+        `${what} failed: no reply within ${this.#options.commandTimeoutMs ?? 30_000} ms`,
+        {
+          cause: err,
+        },
+      );
+    }
     // ioredis reports "max retries" while the connection error (ECONNREFUSED ...) went to 'error'
     const connectError = this.#lastConnectError;
     const cause = connectError ?? err;

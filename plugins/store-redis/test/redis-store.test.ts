@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { startChaosProxy } from '@tributary/chaos-proxy';
 import { createRegistry, isTributaryError } from '@tributary/core';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -151,6 +152,61 @@ describe('store-redis', () => {
       );
     } finally {
       await store.close();
+      await dropPrefix(prefix);
+    }
+  });
+});
+
+describe('store-redis outages', () => {
+  it('rejects with TRIB_STORE_UNAVAILABLE while Redis is cut off or silent, and recovers after', {
+    timeout: 30_000,
+  }, async () => {
+    const target = new URL(url);
+    const proxy = await startChaosProxy({
+      target: { host: target.hostname, port: Number(target.port || 6379) },
+    });
+    const prefix = `trib-test:${randomUUID()}:`;
+    const store = createRedisStore({
+      url: `redis://127.0.0.1:${proxy.address().port}`,
+      prefix,
+      commandTimeoutMs: 500,
+    });
+    const works = async () => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          return Buffer.from((await store.get(b('a')))!).toString();
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+        }
+      }
+    };
+    try {
+      await store.batch([{ type: 'put', key: b('a'), value: b('1') }]);
+      // connections reset and new ones refused: fails fast, with the cause
+      proxy.refuseNew();
+      proxy.reset();
+      const refused = await store.batch([{ type: 'put', key: b('b'), value: b('2') }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isTributaryError(refused, 'TRIB_STORE_UNAVAILABLE')).toBe(true);
+      expect((refused as Error).cause).toBeDefined();
+      proxy.resume();
+      expect(await works()).toBe('1');
+      // a silent network path: the command timeout turns a hang into TRIB_STORE_UNAVAILABLE
+      proxy.blackhole();
+      const silent = await store.get(b('a')).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isTributaryError(silent, 'TRIB_STORE_UNAVAILABLE')).toBe(true);
+      proxy.resume();
+      expect(await works()).toBe('1');
+      expect(await store.get(b('b'))).toBeUndefined();
+    } finally {
+      await store.close();
+      await proxy.close();
       await dropPrefix(prefix);
     }
   });
