@@ -86,6 +86,7 @@ class Slot {
   connecting: Promise<void> | undefined;
   everConnected = false;
   failed = false;
+  failure: TributaryError | undefined;
   firstConnect: { resolve(): void; reject(e: unknown): void; promise: Promise<void> };
 
   constructor(index: number) {
@@ -178,6 +179,7 @@ export class MutationStreamClient {
           // An authentication or version problem will not fix itself: stop and fail first connect.
           if (/^TRIB_(AUTH_|TRANSPORT_VERSION|TRANSPORT_SETTINGS)/.test(e.code)) {
             s.failed = true;
+            s.failure = e;
             s.firstConnect.reject(e);
             this.#failAll(s, e);
             return -1;
@@ -317,6 +319,9 @@ export class MutationStreamClient {
   }
 
   #enqueue(s: Slot, isMutation: boolean, encode: (msn: number) => Buffer): Promise<void> {
+    if (s.failure !== undefined) return Promise.reject(s.failure);
+    // Sending before connect() connects (lazily, this connection only).
+    if (s.transport === undefined && s.connecting === undefined) this.#ensureConnecting(s);
     return new Promise<void>((resolve, reject) => {
       if (s.waiting.length === 0 && s.inFlight < this.#maxInFlight) {
         const msn = s.nextMsn++;

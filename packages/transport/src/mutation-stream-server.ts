@@ -70,6 +70,8 @@ interface Conn {
   acked: number;
   ackScheduled: boolean;
   bye: boolean;
+  /** Handshake done: failures before it are published by the handshake path, after it here. */
+  ready: boolean;
   /** Batches per vbucket of the read chunk being processed. */
   current: Map<number, MutationBatch> | undefined;
   currentMsn: number;
@@ -174,6 +176,7 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
       acked: 0,
       ackScheduled: false,
       bye: false,
+      ready: false,
       current: undefined,
       currentMsn: 0,
     };
@@ -190,11 +193,11 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
     t.closed.then((err) => {
       this.#finishBatch(conn);
       this.#conns.delete(conn);
-      if (err === undefined || conn.bye || this.#closed) return;
+      if (err === undefined || conn.bye || this.#closed || !conn.ready) return;
       if (/^TRIB_(BAD_|FRAME_TOO_LARGE|TRANSPORT_PROTOCOL)/.test(err.code)) {
         this.#c.malformedFrames.inc();
         this.#publishError(ErrMutationStreamBadFrame(remote, err.message, { cause: err }), undefined, remote);
-      } else if (t.isReady || t.peer !== undefined) {
+      } else {
         this.#publishError(
           ErrMutationStreamConnectionLost(remote, err.message, { cause: err }),
           undefined,
@@ -203,7 +206,10 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
       }
     });
     t.handshake().then(
-      () => this.#log.debug({ remote, user: t.peerUser }, 'mutation stream connection ready'),
+      () => {
+        conn.ready = true;
+        this.#log.debug({ remote, user: t.peerUser }, 'mutation stream connection ready');
+      },
       (err: TributaryError) => {
         if (this.#closed) return;
         this.#log.warn({ err, remote }, 'mutation stream handshake failed');

@@ -263,13 +263,25 @@ describe('mutation stream: faults', () => {
     await worse.post(mutationType, Buffer.from('short'));
     await waitFor(() => got.errors.length === 4, 'malformed message error');
 
+    // 5. Garbage instead of a hello.
+    const rawSocket = await new Promise<net.Socket>((resolve) => {
+      const s = net.connect(endpoint.port, endpoint.host, () => resolve(s));
+    });
+    rawSocket.on('error', () => {});
+    rawSocket.write(Buffer.alloc(32, 0x47));
+    await waitFor(() => got.errors.length === 5, 'garbage hello error');
+
     expect(got.errors.map((e) => (e.type === 'error' ? e.error.code : ''))).toEqual([
       'TRIB_MSTREAM_HANDSHAKE_FAILED',
       'TRIB_MSTREAM_BAD_FRAME',
       'TRIB_MSTREAM_CONNECTION_LOST',
       'TRIB_MSTREAM_BAD_FRAME',
+      'TRIB_MSTREAM_BAD_FRAME',
     ]);
-    expect(server.stats().malformedFrames).toBe(2);
+    expect(server.stats().malformedFrames).toBe(3);
+    // Exactly one event each: nothing published twice.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got.errors).toHaveLength(5);
     // The well-behaved client was never disturbed.
     for (let s = 1; s <= 100; s++) await good.send(mut(1, s, 1n));
     await waitFor(() => got.seqnos.get(1)?.length === 100, 'good client still served');
@@ -306,7 +318,7 @@ describe('mutation stream: faults', () => {
       for (const m of e.mutations) seen.push(`m ${m.vbucket}:${m.seqno}:${m.key.toString()}:${m.kind}`);
     });
     const c = client(factory, endpoint, 1);
-    await c.connect();
+    // No connect(): the first send connects.
     await c.beginVbucket(3, 9n);
     await c.send(mut(3, 1, 9n));
     await c.send(mut(3, 10, 9n));
