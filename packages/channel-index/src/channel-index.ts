@@ -220,12 +220,16 @@ function deferred(): Deferred {
 interface Waiter {
   channels: readonly string[];
   wake: (changed: boolean) => void;
+  /** Channel versions the waiter's own check saw (read-only indexes; the poller compares). */
+  seen?: Map<string, number>;
 }
 
 interface Snapshot {
   stable: Map<number, number>;
   clocks: Map<string, Map<number, number>>;
   gen: number;
+  /** Versions of the channels read from the store (read-only indexes). */
+  versions: Map<string, number>;
 }
 
 interface Candidate {
@@ -239,6 +243,7 @@ interface Candidate {
 }
 
 const MAX_CHANNEL_BYTES = 200;
+const EMPTY = new Uint8Array(0);
 
 export function validateChannelName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0)
@@ -300,6 +305,7 @@ export class ChannelIndex implements AsyncDisposable {
   readonly #snapshots = new Map<string, { active?: Promise<Snapshot>; pending?: Promise<Snapshot> }>();
   #activeRefresh: Promise<void> | undefined;
   #pendingRefresh: Promise<void> | undefined;
+  readonly #sinceCache = new Lru<string, VectorClock>(1024);
   readonly #resultCache = new Lru<string, Promise<{ cands: Candidate[]; lastSeq: string }>>(256);
 
   // notification
@@ -919,12 +925,6 @@ export class ChannelIndex implements AsyncDisposable {
     return [...out].sort();
   }
 
-  #sinceClock(since: ChangesOptions['since']): VectorClock | 'now' {
-    if (since instanceof Map) return since;
-    if (since === 'now') return 'now';
-    return decodeSince(since as string | undefined);
-  }
-
   /** The current position of the whole index (what since=now means). */
   async currentSince(): Promise<string> {
     this.#checkOpen();
@@ -999,6 +999,7 @@ export class ChannelIndex implements AsyncDisposable {
     const stable = new Map(this.#stable);
     const gen = this.readOnly ? this.#stableCounter : this.#counter;
     const clocks = new Map<string, Map<number, number>>();
+    const versions = new Map<string, number>();
     const missing: string[] = [];
     for (const ch of channels) {
       // The writer's clock cache is exact; a read-only index always reads the store.
@@ -1008,10 +1009,14 @@ export class ChannelIndex implements AsyncDisposable {
     }
     if (missing.length) {
       const vals = await this.store.getMany(missing.map((ch) => this.#keys.version(ch)));
-      missing.forEach((ch, i) => clocks.set(ch, decodeClock(vals[i]).clock));
+      missing.forEach((ch, i) => {
+        const { counter, clock } = decodeClock(vals[i]);
+        clocks.set(ch, clock);
+        versions.set(ch, counter);
+      });
       this.#m.counter('clockReads').inc(missing.length);
     }
-    return { stable, clocks, gen };
+    return { stable, clocks, gen, versions };
   }
 
   async #readChannelVb(
@@ -1020,17 +1025,24 @@ export class ChannelIndex implements AsyncDisposable {
     lo: number,
     hi: number,
     cap: number,
+    first: Uint8Array | undefined,
   ): Promise<{ entries: BlockEntry[]; complete: number }> {
     const K = this.#keys;
-    const entries: BlockEntry[] = [];
-    const from = Math.floor((lo + 1) / this.#blockSize);
+    let from = Math.floor((lo + 1) / this.#blockSize);
     const to = Math.floor(hi / this.#blockSize);
+    let entries: BlockEntry[] = [];
+    if (first !== undefined) {
+      // The block holding lo + 1, already fetched with every other vbucket's in one read.
+      entries = decodeEntries(first, lo, hi, cap);
+      if (entries.length >= cap) return { entries, complete: entries[entries.length - 1]!.seq };
+      if (to === from) return { entries, complete: hi };
+      from++;
+    }
     for await (const { value } of this.store.scan({
       gte: K.block(ch, vb, from),
       lt: K.block(ch, vb, to + 1),
     })) {
-      const got = decodeEntries(value, lo, hi);
-      for (const e of got) entries.push(e);
+      for (const e of decodeEntries(value, lo, hi, cap - entries.length)) entries.push(e);
       if (entries.length >= cap) {
         // Complete up to the last entry read; the caller pages on from there.
         return { entries, complete: entries[entries.length - 1]!.seq };
@@ -1039,14 +1051,28 @@ export class ChannelIndex implements AsyncDisposable {
     return { entries, complete: hi };
   }
 
+  /** A since option as a clock and a token; tokens decode once (10,000 readers share a few). */
+  async #since(since: ChangesOptions['since']): Promise<{ clock: VectorClock; token: string }> {
+    if (since instanceof Map) return { clock: since, token: encodeSince(since) };
+    const token =
+      since === 'now' ? await this.currentSince() : since === undefined || since === '' ? '0' : since;
+    let clock = this.#sinceCache.get(token);
+    if (!clock) {
+      clock = decodeSince(token);
+      this.#sinceCache.set(token, clock);
+    }
+    return { clock, token };
+  }
+
   async #candidates(
     channels: string[],
     since: VectorClock,
+    token: string,
     limit: number,
     activeOnly: boolean,
   ): Promise<{ cands: Candidate[]; lastSeq: string }> {
     const snap = await this.#snapshot(channels);
-    const key = `${snap.gen}|${channels.join('\u0000')}|${encodeSince(since)}|${limit}|${activeOnly ? 1 : 0}`;
+    const key = `${snap.gen}|${channels.join('\u0000')}|${token}|${limit}|${activeOnly ? 1 : 0}`;
     const hit = this.#resultCache.get(key);
     if (hit) {
       this.#m.counter('changesCoalesced').inc(1);
@@ -1075,6 +1101,19 @@ export class ChannelIndex implements AsyncDisposable {
     }
     const perVb: { vb: number; list: Candidate[]; bound: number }[] = [];
     const vbList = [...vbs.keys()].sort((a, b) => a - b);
+    // Each vbucket only needs its share of the page (a little more, so the page fills): reading
+    // every vbucket up to `limit` makes a page cost as much as the whole backlog.
+    const perVbCap = Math.max(1, Math.ceil((2 * limit) / Math.max(1, vbList.length)));
+    const first = new Map<string, Uint8Array>();
+    for (const ch of channels) {
+      const clock = snap.clocks.get(ch)!;
+      const want = vbList.filter((vb) => (clock.get(vb) ?? 0) > (since.get(vb) ?? 0));
+      if (!want.length) continue;
+      const vals = await this.store.getMany(
+        want.map((vb) => this.#keys.block(ch, vb, Math.floor(((since.get(vb) ?? 0) + 1) / this.#blockSize))),
+      );
+      want.forEach((vb, i) => first.set(`${ch}\u0000${vb}`, vals[i] ?? EMPTY));
+    }
     await Promise.all(
       vbList.map(async (vb) => {
         const lo = since.get(vb) ?? 0;
@@ -1085,7 +1124,14 @@ export class ChannelIndex implements AsyncDisposable {
         for (const ch of channels) {
           const c = snap.clocks.get(ch)!.get(vb) ?? 0;
           if (c <= lo) continue;
-          const { entries, complete } = await this.#readChannelVb(ch, vb, lo, Math.min(hi, c), limit);
+          const { entries, complete } = await this.#readChannelVb(
+            ch,
+            vb,
+            lo,
+            Math.min(hi, c),
+            perVbCap,
+            first.get(`${ch}\u0000${vb}`),
+          );
           if (complete < Math.min(hi, c)) bound = Math.min(bound, complete);
           for (const e of entries) {
             let cand = bySeq.get(e.seq);
@@ -1145,13 +1191,13 @@ export class ChannelIndex implements AsyncDisposable {
     const limit = options.limit ?? this.#maxLimit;
     if (!Number.isInteger(limit) || limit < 1)
       throw ErrInvalidArgument('limit', 'must be a positive integer');
-    let since = this.#sinceClock(options.since);
-    if (since === 'now') since = decodeSince(await this.currentSince());
+    const { clock: since, token } = await this.#since(options.since);
     this.#m.counter('changesCalls').inc(1);
-    if (channels.length === 0) return { results: [], lastSeq: encodeSince(since) };
+    if (channels.length === 0) return { results: [], lastSeq: token };
     const { cands, lastSeq } = await this.#candidates(
       channels,
       since,
+      token,
       Math.min(limit, this.#maxLimit),
       options.activeOnly ?? false,
     );
@@ -1205,8 +1251,7 @@ export class ChannelIndex implements AsyncDisposable {
   async waitForChanges(options: WaitOptions): Promise<boolean> {
     this.#checkOpen();
     const channels = this.#channelList(options.channels);
-    let since = this.#sinceClock(options.since);
-    if (since === 'now') since = decodeSince(await this.currentSince());
+    const { clock: since } = await this.#since(options.since);
     const signal = options.signal;
     if (signal?.aborted) throw ErrAborted('waitForChanges', { cause: signal.reason });
     if (channels.length === 0) {
@@ -1237,7 +1282,14 @@ export class ChannelIndex implements AsyncDisposable {
       // Registered first, then checked: a write between the two still wakes us.
       this.#snapshot(channels).then(
         (snap) => {
-          if (this.#hasNew(snap, since as VectorClock)) waiter.wake(true);
+          if (this.#hasNew(snap, since)) return waiter.wake(true);
+          if (!this.readOnly) return;
+          // From now on the poller wakes this waiter when a channel's version passes what this
+          // check saw; and if the poller already saw a newer one, that is a change we missed.
+          waiter.seen = snap.versions;
+          for (const ch of channels) {
+            if ((this.#polledVersions.get(ch) ?? -1) > (snap.versions.get(ch) ?? 0)) return waiter.wake(true);
+          }
         },
         (err) => finish(() => reject(err)),
       );
@@ -1371,15 +1423,16 @@ export class ChannelIndex implements AsyncDisposable {
     const chans = [...this.#waiters.keys()];
     if (!chans.length) return;
     const versions = await this.store.getMany(chans.map((ch) => this.#keys.version(ch)));
-    // Compared with what the poller itself saw last (not with the clock cache, which a reader may
-    // already have refreshed without having seen the change as new).
-    const changed: string[] = [];
+    // Each waiter is compared with the versions its own check saw: no wake is missed and none is
+    // spurious (a waiter whose check is still running compares with #polledVersions when it ends).
+    const wake = new Set<Waiter>();
     chans.forEach((ch, i) => {
       const v = decodeClock(versions[i], false).counter;
-      if (this.#polledVersions.get(ch) !== v) changed.push(ch);
       this.#polledVersions.set(ch, v);
+      for (const w of this.#waiters.get(ch) ?? []) if (w.seen && v > (w.seen.get(ch) ?? 0)) wake.add(w);
     });
-    if (changed.length) this.#notify(changed);
+    for (const w of wake) w.wake(true);
+    if (wake.size) this.#m.counter('wakeups').inc(wake.size);
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -1,17 +1,19 @@
-/** A Map bounded to `max` entries, evicting the least recently set or touched key. */
+/**
+ * A Map bounded to `max` entries that evicts in insertion order (a FIFO, which for the index's
+ * caches works as well as LRU). Eviction order lives in its own array: V8 Maps keep deleted
+ * slots until they rehash, so taking "the first key" of a Map used as a queue gets slower with
+ * every eviction.
+ */
 export class Lru<K, V> {
   readonly #map = new Map<K, V>();
+  #order: K[] = [];
+  #head = 0;
   constructor(readonly max: number) {}
   get size(): number {
     return this.#map.size;
   }
   get(key: K): V | undefined {
-    const v = this.#map.get(key);
-    if (v !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, v);
-    }
-    return v;
+    return this.#map.get(key);
   }
   peek(key: K): V | undefined {
     return this.#map.get(key);
@@ -20,11 +22,17 @@ export class Lru<K, V> {
     return this.#map.has(key);
   }
   set(key: K, value: V): void {
-    this.#map.delete(key);
+    const size = this.#map.size;
     this.#map.set(key, value);
-    while (this.#map.size > this.max) {
-      const first = this.#map.keys().next().value as K;
-      this.#map.delete(first);
+    if (this.#map.size === size) return;
+    this.#order.push(key);
+    while (this.#map.size > this.max && this.#head < this.#order.length) {
+      const k = this.#order[this.#head++]!;
+      this.#map.delete(k);
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#order.length) {
+      this.#order = this.#order.slice(this.#head);
+      this.#head = 0;
     }
   }
   delete(key: K): void {
@@ -32,5 +40,7 @@ export class Lru<K, V> {
   }
   clear(): void {
     this.#map.clear();
+    this.#order = [];
+    this.#head = 0;
   }
 }

@@ -41,7 +41,12 @@ export function encodeEntries(entries: readonly BlockEntry[]): Buffer {
 }
 
 /** Decodes a block; `after` skips entries with seq <= after (cheaply, without decoding strings). */
-export function decodeEntries(buf: Uint8Array, after = 0, upTo = Number.MAX_SAFE_INTEGER): BlockEntry[] {
+export function decodeEntries(
+  buf: Uint8Array,
+  after = 0,
+  upTo = Number.MAX_SAFE_INTEGER,
+  max = Number.POSITIVE_INFINITY,
+): BlockEntry[] {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: BlockEntry[] = [];
   let o = 0;
@@ -61,6 +66,7 @@ export function decodeEntries(buf: Uint8Array, after = 0, upTo = Number.MAX_SAFE
         id: b.toString('utf8', idStart, idStart + idLen),
         rev: b.toString('latin1', idStart + idLen + 1, next),
       });
+      if (out.length >= max) break;
     }
     o = next;
   }

@@ -47,7 +47,12 @@ function indexingScenario(name: TargetName, full: number, goal?: number): Scenar
     ...(goal ? { goal: { text: `>= ${goal.toLocaleString('en')} mutations/s`, absoluteAtLeast: goal } } : {}),
     async setup() {
       const target = await openTarget(name);
-      const index = createChannelIndex({ store: target.store, maxBatch: 1000, maxBatchDelayMs: 1, blockSize: 100 });
+      const index = createChannelIndex({
+        store: target.store,
+        maxBatch: 1000,
+        maxBatchDelayMs: 1,
+        blockSize: 100,
+      });
       return { target, index, seqs: new Array(VBUCKETS).fill(0), docs: 50_000 };
     },
     async subject(state, { quick }) {
@@ -60,7 +65,10 @@ function indexingScenario(name: TargetName, full: number, goal?: number): Scenar
     async baseline(state, { quick }) {
       const n = quick ? 3_000 : full;
       const value = randomBytes(100);
-      const entries: [Buffer, Buffer][] = Array.from({ length: n }, (_, i) => [Buffer.from(`base:${i}:${Math.random()}`), value]);
+      const entries: [Buffer, Buffer][] = Array.from({ length: n }, (_, i) => [
+        Buffer.from(`base:${i}:${Math.random()}`),
+        value,
+      ]);
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < n; i += 1000) await state.target.direct.put(entries.slice(i, i + 1000));
       return { ops: n, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };

@@ -5,7 +5,13 @@
 // Throughput is waiters answered per second of the slowest answer; the baseline is the floor of
 // any notification: the same number of promises resolved by one EventEmitter event.
 import { EventEmitter } from 'node:events';
-import { type ChangesServer, type ChannelIndex, createChangesServer, createChannelIndex, createUserStore } from '@tributary/channel-index';
+import {
+  type ChangesServer,
+  type ChannelIndex,
+  createChangesServer,
+  createChannelIndex,
+  createUserStore,
+} from '@tributary/channel-index';
 import { createMemoryStore } from '@tributary/store-memory';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario } from '../scenario.js';
@@ -26,7 +32,11 @@ function percentile(sorted: number[], p: number): number {
 
 function measurement(latenciesNs: bigint[]): Measurement {
   const ms = latenciesNs.map((n) => Number(n) / 1e6).sort((a, b) => a - b);
-  return { ops: ms.length, seconds: ms.at(-1)! / 1000, extra: { p50Ms: percentile(ms, 0.5), p99Ms: percentile(ms, 0.99), maxMs: ms.at(-1)! } };
+  return {
+    ops: ms.length,
+    seconds: ms.at(-1)! / 1000,
+    extra: { p50Ms: percentile(ms, 0.5), p99Ms: percentile(ms, 0.99), maxMs: ms.at(-1)! },
+  };
 }
 
 async function waitFor(f: () => boolean): Promise<void> {
@@ -40,7 +50,17 @@ async function waitFor(f: () => boolean): Promise<void> {
 function write(state: State): Promise<void> {
   state.seq++;
   return state.index.applyBatch([
-    { vbucket: 7, seqno: state.seq, vbuuid: 1n, key: Buffer.from(`hot-${state.seq}`), value: Buffer.from('{"channels":["hot"]}'), kind: 'mutation', cas: 1n, flags: 0, expiry: 0 },
+    {
+      vbucket: 7,
+      seqno: state.seq,
+      vbuuid: 1n,
+      key: Buffer.from(`hot-${state.seq}`),
+      value: Buffer.from('{"channels":["hot"]}'),
+      kind: 'mutation',
+      cas: 1n,
+      flags: 0,
+      expiry: 0,
+    },
   ]);
 }
 
@@ -99,7 +119,10 @@ async function emitterRound(n: number): Promise<Measurement> {
   const ee = new EventEmitter();
   ee.setMaxListeners(0);
   let t0 = 0n;
-  const got = Array.from({ length: n }, () => new Promise<bigint>((r) => ee.once('w', () => r(process.hrtime.bigint() - t0))));
+  const got = Array.from(
+    { length: n },
+    () => new Promise<bigint>((r) => ee.once('w', () => r(process.hrtime.bigint() - t0))),
+  );
   t0 = process.hrtime.bigint();
   ee.emit('w');
   return measurement(await Promise.all(got));
@@ -116,7 +139,10 @@ export const scenarios: Scenario<State>[] = [
     name: 'channel-index.longpoll-wake.http-1k',
     issue: 9,
     unit: 'wakes/s',
-    goal: { text: 'every one of 1,000 HTTP longpolls answered within 20 ms of the write', absoluteAtLeast: 1000 / 0.02 },
+    goal: {
+      text: 'every one of 1,000 HTTP longpolls answered within 20 ms of the write',
+      absoluteAtLeast: 1000 / 0.02,
+    },
     setup: () => setupIndex(true),
     subject: (s, { quick }) => httpRound(s, quick ? 100 : 1000),
     baseline: (_s, { quick }) => emitterRound(quick ? 100 : 1000),
@@ -126,7 +152,10 @@ export const scenarios: Scenario<State>[] = [
     name: 'channel-index.longpoll-wake.api-10k',
     issue: 9,
     unit: 'wakes/s',
-    goal: { text: 'every one of 10,000 waiters answered within 20 ms of the write', absoluteAtLeast: 10_000 / 0.02 },
+    goal: {
+      text: 'every one of 10,000 waiters answered within 20 ms of the write',
+      absoluteAtLeast: 10_000 / 0.02,
+    },
     setup: () => setupIndex(false),
     subject: (s, { quick }) => apiRound(s, quick ? 1000 : 10_000),
     baseline: (_s, { quick }) => emitterRound(quick ? 1000 : 10_000),
