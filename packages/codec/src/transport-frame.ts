@@ -93,13 +93,23 @@ export function writeTransportFrame(
   payload: Uint8Array,
 ): number {
   const len = payload.length;
+  // Byte stores, not writeUInt32BE: this runs once per frame on the batching path.
   target[offset] = TRANSPORT_MAGIC;
   target[offset + 1] = TRANSPORT_FRAME_VERSION;
   target[offset + 2] = kind;
   target[offset + 3] = flags;
-  target.writeUInt32BE(messageId, offset + 4);
-  target.writeUInt32BE(opaque, offset + 8);
-  target.writeUInt32BE(len, offset + 12);
+  target[offset + 4] = messageId >>> 24;
+  target[offset + 5] = messageId >>> 16;
+  target[offset + 6] = messageId >>> 8;
+  target[offset + 7] = messageId;
+  target[offset + 8] = opaque >>> 24;
+  target[offset + 9] = opaque >>> 16;
+  target[offset + 10] = opaque >>> 8;
+  target[offset + 11] = opaque;
+  target[offset + 12] = len >>> 24;
+  target[offset + 13] = len >>> 16;
+  target[offset + 14] = len >>> 8;
+  target[offset + 15] = len;
   if (len > 0) target.set(payload, offset + TRANSPORT_HEADER_BYTES);
   return offset + TRANSPORT_HEADER_BYTES + len;
 }
@@ -234,12 +244,18 @@ export class TransportFrameDecoder {
         if (kind < 1 || kind > MAX_KIND) throw ErrBadFrame(`unknown transport frame kind ${kind}`);
         if ((flags & ~KNOWN_FLAGS) !== 0)
           throw ErrBadFrame(`reserved transport frame flags set: 0x${flags.toString(16)}`);
-        const length = buf.readUInt32BE(o + 12);
+        const length =
+          (buf[o + 12] as number) * 0x1000000 +
+          (((buf[o + 13] as number) << 16) | ((buf[o + 14] as number) << 8) | (buf[o + 15] as number));
         if (length > max) throw ErrFrameTooLarge(length, max);
         const total = TRANSPORT_HEADER_BYTES + length;
         if (end - o < total) break;
-        const messageId = buf.readUInt32BE(o + 4);
-        const opaque = buf.readUInt32BE(o + 8);
+        const messageId =
+          (buf[o + 4] as number) * 0x1000000 +
+          (((buf[o + 5] as number) << 16) | ((buf[o + 6] as number) << 8) | (buf[o + 7] as number));
+        const opaque =
+          (buf[o + 8] as number) * 0x1000000 +
+          (((buf[o + 9] as number) << 16) | ((buf[o + 10] as number) << 8) | (buf[o + 11] as number));
         const start = o + TRANSPORT_HEADER_BYTES;
         o += total;
         onFrame(kind as FrameKind, flags, messageId, opaque, buf.subarray(start, o));

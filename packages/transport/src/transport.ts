@@ -375,6 +375,10 @@ export class Transport extends EventEmitter {
   #c: Record<CounterName, { inc(n?: number): void; value: number }>;
   /** This transport's own counts, for stats(). */
   #n: Record<CounterName, number>;
+  #syncedIn = 0;
+  #syncedOut = 0;
+  /** pino levels are set at start-up; checking once keeps the per-frame path free of it. */
+  #trace: boolean;
   #auth: TransportAuth | undefined;
   #onError: ((err: TributaryError) => void) | undefined;
   #handshakeTimeoutMs: number;
@@ -425,6 +429,7 @@ export class Transport extends EventEmitter {
     this.#onError = options.onError;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.#log = componentLogger(options.logger, 'transport', { transport: this.name });
+    this.#trace = this.#log.isLevelEnabled('trace');
     this.#m = (options.metrics ?? createMetrics()).group('transport');
 
     this.#c = {} as Record<CounterName, { inc(n?: number): void; value: number }>;
@@ -970,9 +975,8 @@ export class Transport extends EventEmitter {
       );
       if (this.#batchLen === cap) this.#flushBatch();
     }
-    this.#count('framesOut');
-    if (this.#log.isLevelEnabled('trace'))
-      this.#log.trace({ kind, messageId, opaque, bytes: payload.length }, 'frame out');
+    this.#n.framesOut++; // reported to the shared registry per flush, not per frame
+    if (this.#trace) this.#log.trace({ kind, messageId, opaque, bytes: payload.length }, 'frame out');
     if (flush) this.#flushBatch();
     else if (this.#batchLen > 0) this.#scheduleFlush();
   }
@@ -1016,6 +1020,7 @@ export class Transport extends EventEmitter {
     this.#batchLen = 0;
     this.#count('flushes');
     this.#count('bytesOut', n);
+    this.#syncFrames();
     this.connection.write(out);
   }
 
@@ -1057,7 +1062,9 @@ export class Transport extends EventEmitter {
     this.#count('bytesIn', chunk.length);
     try {
       this.#decoder.feed(chunk, this.#onFrame);
+      this.#syncFrames();
     } catch (err) {
+      this.#syncFrames();
       if (this.isClosed) return;
       const e = isTributaryError(err)
         ? err
@@ -1088,7 +1095,7 @@ export class Transport extends EventEmitter {
   }
 
   #onFrame = (kind: FrameKind, flags: number, messageId: number, opaque: number, payload: Buffer): void => {
-    this.#count('framesIn');
+    this.#n.framesIn++; // reported to the shared registry per read chunk
     if (kind === FrameKind.Handshake) {
       this.#onHandshakeFrame(messageId, payload);
       return;
@@ -1105,8 +1112,7 @@ export class Transport extends EventEmitter {
     }
     if (this.#state !== 'ready' || !this.#peerReady)
       this.#protocolError(`frame kind ${kind} before the handshake completed`);
-    if (this.#log.isLevelEnabled('trace'))
-      this.#log.trace({ kind, messageId, opaque, bytes: payload.length }, 'frame in');
+    if (this.#trace) this.#log.trace({ kind, messageId, opaque, bytes: payload.length }, 'frame in');
     switch (kind) {
       case FrameKind.Post:
         this.#onPost(messageId, payload);
@@ -1341,6 +1347,19 @@ export class Transport extends EventEmitter {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** Frame counts are kept locally per frame and pushed to the shared registry in bulk. */
+  #syncFrames(): void {
+    const n = this.#n;
+    if (n.framesIn !== this.#syncedIn) {
+      this.#c.framesIn.inc(n.framesIn - this.#syncedIn);
+      this.#syncedIn = n.framesIn;
+    }
+    if (n.framesOut !== this.#syncedOut) {
+      this.#c.framesOut.inc(n.framesOut - this.#syncedOut);
+      this.#syncedOut = n.framesOut;
+    }
   }
 
   #count(k: CounterName, n = 1): void {
