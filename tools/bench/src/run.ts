@@ -74,6 +74,8 @@ export interface BenchOptions {
   quick?: boolean;
   only?: string[];
   rounds?: number;
+  /** Longest a single setup/runner/teardown call may take (default 120 s, 30 s with quick). */
+  timeoutMs?: number;
   write?: boolean;
   log?: (line: string) => void;
 }
@@ -143,11 +145,21 @@ function selected(name: string, file: string, only: string[] | undefined): boole
   return only.some((p) => name.startsWith(p) || basename(file).startsWith(p));
 }
 
+/** Rejects when `p` takes longer than `ms`: a hung runner becomes an error for its scenario. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function runScenario(
   file: string,
   s: Scenario,
   rounds: number,
   quick: boolean,
+  timeoutMs: number,
 ): Promise<ScenarioResult> {
   const opts: RunOptions = { quick };
   const result: ScenarioResult = {
@@ -168,14 +180,15 @@ async function runScenario(
   const extras = new Map<string, Record<string, number[]>>();
   let state: unknown;
   try {
-    state = s.setup ? await s.setup(opts) : undefined;
+    state = s.setup ? await withTimeout(s.setup(opts), timeoutMs, `${s.name} setup`) : undefined;
     // One untimed pass each to warm the JIT and caches (skipped in quick mode).
-    if (!quick) for (const [, r] of runners) await r(state, opts);
+    if (!quick)
+      for (const [name, r] of runners) await withTimeout(r(state, opts), timeoutMs, `${s.name} ${name}`);
     for (let round = 0; round < rounds; round++) {
       // Rotate the order every round so no runner always goes first (or always after a GC-heavy one).
       for (let k = 0; k < runners.length; k++) {
         const [name, r] = runners[(k + round) % runners.length]!;
-        const m = await r(state, opts);
+        const m = await withTimeout(r(state, opts), timeoutMs, `${s.name} ${name}`);
         rates.get(name)!.push(checkMeasurement(`${s.name} ${name}`, m));
         for (const [key, v] of Object.entries(m.extra ?? {})) {
           const e = extras.get(name) ?? {};
@@ -190,7 +203,7 @@ async function runScenario(
   } finally {
     if (s.teardown && state !== undefined) {
       try {
-        await s.teardown(state);
+        await withTimeout(s.teardown(state), timeoutMs, `${s.name} teardown`);
       } catch (err) {
         result.error ??= `teardown: ${(err as Error).message}`;
       }
@@ -407,7 +420,13 @@ export async function runBench(
   const ran: ScenarioResult[] = [];
   for (const { file, scenario } of chosen) {
     log(`▶ ${scenario.name} (${file})`);
-    const r = await runScenario(file, scenario, rounds, quick);
+    const r = await runScenario(
+      file,
+      scenario,
+      rounds,
+      quick,
+      options.timeoutMs ?? (quick ? 30_000 : 120_000),
+    );
     ran.push(r);
     if (r.error) log(`  ✗ error: ${r.error}`);
     else {
@@ -467,6 +486,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { help?: boolean;
     if (a === '--quick') out.quick = true;
     else if (a === '--only') (out.only ??= []).push(...value().split(','));
     else if (a === '--rounds') out.rounds = Number(value());
+    else if (a === '--timeout') out.timeoutMs = Number(value()) * 1000;
     else if (a === '--scenarios') out.scenariosDir = resolve(value());
     else if (a === '--docs') out.docsDir = resolve(value());
     else if (a === '--no-write') out.write = false;
@@ -480,7 +500,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { help?: boolean;
   return out;
 }
 
-const USAGE = `npm run bench [-- --quick] [-- --only <prefix>[,<prefix>]] [--rounds n] [--scenarios dir] [--docs dir] [--no-write] [--render]`;
+const USAGE = `npm run bench [-- --quick] [-- --only <prefix>[,<prefix>]] [--rounds n] [--timeout seconds] [--scenarios dir] [--docs dir] [--no-write] [--render]`;
 
 async function main() {
   let opts: ReturnType<typeof parseBenchArgs>;

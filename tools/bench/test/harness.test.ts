@@ -16,9 +16,13 @@ describe('bench harness (quick mode on fixture scenarios)', () => {
       docsDir,
       quick: true,
       only: ['trivial'],
+      timeoutMs: 500,
       log: (l) => lines.push(l),
     });
-    expect(ran.map((r) => r.name).sort()).toEqual(['trivial.broken', 'trivial.sum']);
+    expect(ran.map((r) => r.name).sort()).toEqual(['trivial.broken', 'trivial.hangs', 'trivial.sum']);
+    expect(ran.find((r) => r.name === 'trivial.hangs')!.error).toContain(
+      'trivial.hangs subject took longer than 0.5 s',
+    );
 
     const sum = ran.find((r) => r.name === 'trivial.sum')!;
     expect(sum.error).toBeUndefined();
@@ -43,7 +47,11 @@ describe('bench harness (quick mode on fixture scenarios)', () => {
     const latest = JSON.parse(
       readFileSync(join(docsDir, 'bench-results', 'latest.json'), 'utf8'),
     ) as BenchReport;
-    expect(latest.results.map((r) => r.name).sort()).toEqual(['trivial.broken', 'trivial.sum']);
+    expect(latest.results.map((r) => r.name).sort()).toEqual([
+      'trivial.broken',
+      'trivial.hangs',
+      'trivial.sum',
+    ]);
     expect(existsSync(join(docsDir, 'bench-results', `${report.machine.date.slice(0, 10)}.json`))).toBe(true);
 
     const md = readFileSync(join(docsDir, 'benchmarks.md'), 'utf8');
@@ -80,6 +88,7 @@ describe('bench harness (quick mode on fixture scenarios)', () => {
     expect(report.results.map((r) => r.name).sort()).toEqual([
       'other.absolute',
       'trivial.broken',
+      'trivial.hangs',
       'trivial.sum',
     ]);
     const md = readFileSync(join(docsDir, 'benchmarks.md'), 'utf8');
