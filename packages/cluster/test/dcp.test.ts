@@ -164,6 +164,7 @@ describe('DCP producer', () => {
     await c.until(() => eventsFor(c, 7).some((e) => e.type === 'end'), 5000, 'stream end');
     const evs = eventsFor(c, 7);
     expect(items(evs).map((e) => e.seqno)).toEqual(seqs.slice(4, 7));
+    expect(evs[0].start).toBe(mid); // first marker starts at the requested snapshot start
     expect(evs.at(-1)!.reason).toBe(DcpStreamEndReason.Ok);
     checkSnapshots(evs);
     // The opaque is dead afterwards: a new request for the same vb is allowed.

@@ -50,6 +50,8 @@ class Stream {
     readonly flags: number,
     readonly startSeqno: number,
     readonly endSeqno: number,
+    /** The requested snapshot start (after kv_engine's trimming): the first marker starts there. */
+    readonly snapStart: number,
   ) {
     this.lastSent = startSeqno;
     this.listener = () => producer.wake(this);
@@ -323,7 +325,7 @@ export class DcpProducer {
     flags &= ~StreamFlag.NoValue;
     // 8. success: the failover log, then the stream.
     s.ok(f, DcpProducer.failoverLogValue(vb));
-    const st = new Stream(this, vb, f.opaque, sid, flags, start, end);
+    const st = new Stream(this, vb, f.opaque, sid, flags, start, end, snapStart);
     this.streams.set(st.key, st);
     vb.listeners.add(st.listener);
     s.ctx.cluster.sessionStats.dcpStreams.inc();
@@ -538,7 +540,9 @@ export class DcpProducer {
       const markerEnd = items[items.length - 1].seqno;
       let flags = disk ? SnapFlag.Disk | SnapFlag.Checkpoint : SnapFlag.Memory;
       if (!disk && vb.isCheckpointStart(from + 1)) flags |= SnapFlag.Checkpoint;
-      const markerStart = st.firstMarker ? st.startSeqno : from + 1;
+      // kv_engine (ActiveStream::snapshot / markDiskSnapshot): the first marker starts at
+      // min(requested snapshot start, first seqno) so a resumed snapshot stays consistent.
+      const markerStart = st.firstMarker ? Math.min(st.snapStart, items[0].seqno) : from + 1;
       st.firstMarker = false;
       this.#emitMarker(st, markerStart, markerEnd, flags);
       n++;

@@ -425,14 +425,13 @@ export class Session implements SessionHandle {
 
   #selectBucket(f: Frame) {
     const name = f.key.toString('utf8');
-    if (name === '') {
-      this.dcp?.close();
+    if (this.dcp) return this.error(f, St.NotSupported, 'DCP connections cannot change bucket');
+    if (name === '' || name === '@no bucket@') {
       this.bucket = undefined;
       return this.ok(f);
     }
     const b = this.ctx.cluster.buckets.get(name);
     if (!b) return this.error(f, St.KeyEnoent, `no bucket ${name}`);
-    if (this.dcp) return this.error(f, St.NotSupported, 'cannot change bucket on a DCP connection');
     this.bucket = b;
     this.ok(f);
   }
