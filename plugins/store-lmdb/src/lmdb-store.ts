@@ -101,7 +101,7 @@ export class LmdbStore implements Store {
     this.#counters.puts.inc(puts);
     this.#counters.dels.inc(checked.length - puts);
     if (this.#log.isLevelEnabled('trace')) this.#log.trace({ ops: checked.length }, 'batch');
-    this.#hub.publish(checked.map((op) => op.key));
+    if (this.#hub.size > 0) this.#hub.publish(checked.map((op) => op.key));
   }
 
   /** Errors (closed store, bad options, LMDB failures) surface from the iteration. */

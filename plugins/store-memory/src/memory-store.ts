@@ -91,7 +91,7 @@ export class MemoryStore implements Store {
     this.#counters.puts.inc(puts);
     this.#counters.dels.inc(checked.length - puts);
     if (this.#log.isLevelEnabled('trace')) this.#log.trace({ ops: checked.length }, 'batch');
-    this.backend.hub.publish(checked.map((op) => op.key));
+    if (this.backend.hub.size > 0) this.backend.hub.publish(checked.map((op) => op.key));
   }
 
   /** Errors (closed store, bad options) surface from the iteration, like a backend's would. */
