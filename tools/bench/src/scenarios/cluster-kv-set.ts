@@ -81,7 +81,12 @@ export const scenario: Scenario<State> = {
   name: 'cluster.kv.set-100b',
   issue: 5,
   unit: 'sets/s',
-  setup: () => startClusterProcess(0),
+  setup: async (o: RunOptions) => {
+    const state = await startClusterProcess(0);
+    // Untimed warm-up of both sides' JIT.
+    if (!o.quick) await pipeline(state, 50_000, setReq);
+    return state;
+  },
   subject: (state, o: RunOptions) => pipeline(state, o.quick ? 20_000 : 300_000, setReq),
   baseline: (state, o: RunOptions) => pipeline(state, o.quick ? 20_000 : 300_000, (i) => req(0x0a, i)),
   teardown,
