@@ -106,7 +106,11 @@ describe('cluster manager REST', () => {
       });
       req.on('error', reject);
     });
-    while (chunks.length < 1) await new Promise((r) => setTimeout(r, 10));
+    const deadline = Date.now() + 5000;
+    while (chunks.length < 1) {
+      if (Date.now() > deadline) throw new Error('no config streamed within 5 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const before = chunks[0].rev;
     await cluster.rebalance({ moves: [{ vbucket: 0, to: 2 }] });
     await gotTwo;
