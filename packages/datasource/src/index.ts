@@ -66,3 +66,15 @@ export {
   type StreamEvent,
   streamBucket,
 } from './stream-bucket.js';
+export { createConsumerGroup, type CreateConsumerGroupParams } from './group/bucket-consumer-group.js';
+export {
+  ConsumerGroup,
+  type ConsumerGroupOptions,
+  type ConsumerGroupStats,
+  ErrGroupClosed,
+  ErrGroupLeaseLost,
+  ErrGroupOptions,
+  type GroupStreamer,
+  type StreamerFactory,
+} from './group/consumer-group.js';
+export { assignVbuckets } from './group/rendezvous.js';

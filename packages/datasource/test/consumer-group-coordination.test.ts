@@ -1,8 +1,7 @@
 import type { Store } from '@tributary/core';
 import { createMemoryStore } from '@tributary/store-memory';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ConsumerGroup, createConsumerGroup, type GroupStreamer } from '../src/group/consumer-group.js';
-import { assignVbuckets } from '../src/group/rendezvous.js';
+import { assignVbuckets, ConsumerGroup, type GroupStreamer } from '../src/index.js';
 
 // A streamer that records the interval during which each vbucket was streamed by which member,
 // so the tests can check that no vbucket was ever streamed by two members at once.
@@ -69,7 +68,7 @@ afterEach(async () => {
 });
 
 function member(store: Store, id: string, rec: ReturnType<typeof recorder>, vbuckets = 64) {
-  const g = createConsumerGroup({
+  const g = new ConsumerGroup({
     group: 'g1',
     member: id,
     store,

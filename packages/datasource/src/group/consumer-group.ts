@@ -35,8 +35,8 @@ export interface ConsumerGroupOptions {
   member?: string;
   /** The shared store (Redis or PostgreSQL across machines; memory within one process). */
   store: Store;
-  /** Every vbucket of the bucket (0..n-1). */
-  vbuckets: number | readonly number[];
+  /** Every vbucket of the bucket: a count (0..n-1), a list, or a function resolved at start(). */
+  vbuckets: number | readonly number[] | (() => Promise<number | readonly number[]>);
   /** Builds the streamer for this member's share; see createConsumerGroup in the datasource docs. */
   createStreamer: StreamerFactory;
   /** A member whose lease is older than this is gone. Must be at least 3 × heartbeatMs. */
@@ -78,7 +78,7 @@ export class ConsumerGroup extends EventEmitter {
   readonly member: string;
   readonly #o: Required<Pick<ConsumerGroupOptions, 'leaseMs' | 'heartbeatMs'>> & ConsumerGroupOptions;
   readonly #keys: GroupKeys;
-  readonly #all: number[];
+  #all: number[] = [];
   readonly #log: Logger;
   readonly #m;
   #owned = new Set<number>();
@@ -87,6 +87,11 @@ export class ConsumerGroup extends EventEmitter {
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
   #lastRenewOk = 0;
+  /** Set when the lease may have lapsed: nothing streams until a renew started after it succeeds. */
+  #fencedAt = 0;
+  #watchdog: NodeJS.Timeout | undefined;
+  /** Streamer changes run one after another (ticks and the watchdog both make them). */
+  #chain: Promise<void> = Promise.resolve();
   readonly #startedAt = Date.now();
   #started = false;
   #closed = false;
@@ -104,10 +109,6 @@ export class ConsumerGroup extends EventEmitter {
     if (!/^[\w.:-]{1,100}$/.test(this.member))
       throw ErrGroupOptions(`member id must match [\\w.:-]{1,100}: ${this.member}`);
     this.#keys = new GroupKeys(options.group);
-    this.#all =
-      typeof options.vbuckets === 'number'
-        ? Array.from({ length: options.vbuckets }, (_, i) => i)
-        : [...options.vbuckets];
     this.#log = componentLogger(options.logger, 'consumer-group', {
       group: options.group,
       member: this.member,
@@ -128,9 +129,28 @@ export class ConsumerGroup extends EventEmitter {
     if (this.#closed) throw ErrGroupClosed(this.#o.group);
     if (this.#started) return;
     this.#started = true;
+    const v = typeof this.#o.vbuckets === 'function' ? await this.#o.vbuckets() : this.#o.vbuckets;
+    this.#all = typeof v === 'number' ? Array.from({ length: v }, (_, i) => i) : [...v];
     this.#lastRenewOk = Date.now();
     await this.#tick();
     this.#schedule();
+    // Independent of store I/O: a store call that hangs (a black-holed network) must not keep
+    // this member streaming past its lease.
+    this.#watchdog = setInterval(() => this.#checkLease(), Math.max(10, Math.floor(this.#o.heartbeatMs / 2)));
+    this.#watchdog.unref?.();
+  }
+
+  /** Stops streaming once the lease may be seen as expired by others (one heartbeat of margin). */
+  #checkLease(): void {
+    if (this.#closed || this.#owned.size === 0) return;
+    const age = Date.now() - this.#lastRenewOk;
+    if (age < this.#o.leaseMs - 2 * this.#o.heartbeatMs) return;
+    this.#fencedAt = Date.now();
+    const lost = ErrGroupLeaseLost(this.member, age);
+    this.#log.warn({ err: lost }, 'lease not renewed in time; stopping streams');
+    this.#revoke(this.assignment(), { releaseClaims: false })
+      .then(() => this.#fail(lost))
+      .catch((err) => this.#fail(err));
   }
 
   members(): string[] {
@@ -165,6 +185,7 @@ export class ConsumerGroup extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#watchdog);
     await this.#ticking;
     const owned = this.assignment();
     if (owned.length) await this.#revoke(owned);
@@ -189,8 +210,18 @@ export class ConsumerGroup extends EventEmitter {
     this.#timer.unref?.();
   }
 
+  /** A store call that does not answer within half a lease counts as failed. */
+  #io<T>(p: Promise<T>): Promise<T> {
+    const ms = Math.max(50, Math.floor(this.#o.leaseMs / 2));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`store did not answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
   async #tick(): Promise<void> {
-    const { store, leaseMs, heartbeatMs } = this.#o;
+    const { store, leaseMs } = this.#o;
     const now = Date.now();
     const record: MemberRecord = {
       member: this.member,
@@ -198,26 +229,24 @@ export class ConsumerGroup extends EventEmitter {
       startedAt: this.#startedAt,
     };
     try {
-      await store.batch([{ type: 'put', key: this.#keys.member(this.member), value: json.encode(record) }]);
+      await this.#io(
+        store.batch([{ type: 'put', key: this.#keys.member(this.member), value: json.encode(record) }]),
+      );
       this.#lastRenewOk = now;
       this.#m.renewals.inc();
     } catch (err) {
       this.#m.failures.inc();
-      // Stop before our lease can expire in others' eyes: the margin covers one more heartbeat.
-      if (Date.now() - this.#lastRenewOk >= leaseMs - 2 * heartbeatMs && this.#owned.size) {
-        const lost = ErrGroupLeaseLost(this.member, Date.now() - this.#lastRenewOk, { cause: err });
-        this.#log.warn({ err: lost }, 'lease not renewed; stopping streams');
-        await this.#revoke(this.assignment(), { releaseClaims: false });
-        this.#fail(lost);
-      }
+      this.#log.debug({ err }, 'lease renewal failed');
+      this.#checkLease();
       return;
     }
+    // A renew that started before we fenced ourselves proves nothing about the time since.
+    if (this.#fencedAt && now <= this.#fencedAt) return;
+    this.#fencedAt = 0;
 
     let live: Map<string, MemberRecord>;
-    let claims: Map<number, Set<string>>;
     try {
-      live = await this.#liveMembers();
-      claims = await this.#liveClaims(live);
+      live = await this.#io(this.#liveMembers());
     } catch (err) {
       this.#m.failures.inc();
       this.#fail(err);
@@ -230,29 +259,48 @@ export class ConsumerGroup extends EventEmitter {
     const revoked = this.assignment().filter((vb) => !target.has(vb));
     if (revoked.length) await this.#revoke(revoked);
 
+    // In the steady state every target vbucket is ours already: no claim scan needed.
+    const wanted = [...target].filter((vb) => !this.#owned.has(vb));
+    if (wanted.length === 0) return;
+    let claims: Map<number, Set<string>>;
+    try {
+      claims = await this.#io(this.#liveClaims(live));
+    } catch (err) {
+      this.#m.failures.inc();
+      this.#fail(err);
+      return;
+    }
     // Candidates: ours by the hash, not yet streamed, and claimed by no other live member.
     const candidates = [...target].filter(
       (vb) => !this.#owned.has(vb) && !hasOther(claims.get(vb), this.member),
     );
     if (candidates.length === 0) return;
-    await store.batch(
-      candidates.map((vb) => ({
-        type: 'put' as const,
-        key: this.#keys.claim(vb, this.member),
-        value: json.encode({ since: now }),
-      })),
+    await this.#io(
+      store.batch(
+        candidates.map((vb) => ({
+          type: 'put' as const,
+          key: this.#keys.claim(vb, this.member),
+          value: json.encode({ since: now }),
+        })),
+      ),
     );
-    const after = await this.#liveClaims(await this.#liveMembers());
+    const after = await this.#io(this.#liveClaims(await this.#io(this.#liveMembers())));
     const won: number[] = [];
     const lostRace: number[] = [];
     for (const vb of candidates) (hasOther(after.get(vb), this.member) ? lostRace : won).push(vb);
     if (lostRace.length) {
       this.#m.conflicts.inc(lostRace.length);
-      await store.batch(
-        lostRace.map((vb) => ({ type: 'del' as const, key: this.#keys.claim(vb, this.member) })),
+      await this.#io(
+        store.batch(lostRace.map((vb) => ({ type: 'del' as const, key: this.#keys.claim(vb, this.member) }))),
       );
     }
-    if (won.length === 0) return;
+    // Start only while the lease is surely ours (the reads above may have been slow).
+    if (
+      won.length === 0 ||
+      this.#fencedAt ||
+      Date.now() - this.#lastRenewOk >= leaseMs - 2 * this.#o.heartbeatMs
+    )
+      return;
     await this.#o.onAssigned?.(won);
     for (const vb of won) this.#owned.add(vb);
     await this.#restartStreamer();
@@ -261,6 +309,9 @@ export class ConsumerGroup extends EventEmitter {
   }
 
   async #revoke(vbuckets: number[], { releaseClaims = true } = {}): Promise<void> {
+    // The watchdog and a tick may both revoke: each vbucket leaves once.
+    vbuckets = vbuckets.filter((vb) => this.#owned.has(vb));
+    if (vbuckets.length === 0) return;
     await this.#o.onRevoked?.(vbuckets);
     for (const vb of vbuckets) this.#owned.delete(vb);
     // The streams end before the claims go, so a successor never overlaps us.
@@ -286,7 +337,13 @@ export class ConsumerGroup extends EventEmitter {
     this.#m.owned.set(this.#owned.size);
   }
 
-  async #restartStreamer(): Promise<void> {
+  #restartStreamer(): Promise<void> {
+    const run = this.#chain.then(() => this.#swapStreamer());
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #swapStreamer(): Promise<void> {
     const old = this.#streamer;
     this.#streamer = undefined;
     if (old) await old.close();
@@ -323,8 +380,4 @@ function hasOther(claimants: Set<string> | undefined, self: string): boolean {
   if (!claimants) return false;
   for (const m of claimants) if (m !== self) return true;
   return false;
-}
-
-export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGroup {
-  return new ConsumerGroup(options);
 }
