@@ -46,7 +46,7 @@ describe('datasource against a 2-node, 1,024-vbucket cluster', () => {
       bucketName: 'default',
       auth: { username: 'app', password: 'secret' },
       receiver: r,
-      options: { seqnoPollIntervalMs: 200 },
+      options: { seqnoPollIntervalMs: 200, feedBufferSizeBytes: 1_000_000 },
     });
     await ds.start();
     const t0 = Date.now();

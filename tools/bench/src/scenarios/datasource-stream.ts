@@ -15,7 +15,136 @@ type ChildMsg =
   | { type: 'ready'; kvPort: number; mgmtUrl: string; docs: number }
   | { type: 'cpu'; user: number; system: number };
 
+/**
+ * A producer that costs next to nothing: answers the bootstrap and streams pre-encoded mutations
+ * per vbucket at socket speed, honouring the flow-control window. It isolates the consumer's cost
+ * (the embedded cluster's own producer is the limit in the scenarios above).
+ */
+async function fakeProducer(docs: number, valueBytes: number): Promise<{ kvPort: number; mgmtUrl: string }> {
+  const http = await import('node:http');
+  const perVb = Math.ceil(docs / VBUCKETS);
+  const hdr = (
+    magic: number,
+    op: number,
+    keyLen: number,
+    extLen: number,
+    vbOrStatus: number,
+    body: number,
+    opaque: number,
+  ) => {
+    const h = Buffer.alloc(24);
+    h[0] = magic;
+    h[1] = op;
+    h.writeUInt16BE(keyLen, 2);
+    h[4] = extLen;
+    h.writeUInt16BE(vbOrStatus, 6);
+    h.writeUInt32BE(body, 8);
+    h.writeUInt32BE(opaque, 12);
+    return h;
+  };
+  const value = Buffer.alloc(valueBytes, 0x61);
+  const kv = net.createServer((sock) => {
+    sock.setNoDelay(true);
+    let window = 0;
+    let outstanding = 0;
+    const queue: { vb: number; opaque: number; next: number }[] = [];
+    let rest: Buffer | undefined;
+    const pump = () => {
+      while (queue.length > 0 && (window === 0 || outstanding < window)) {
+        const q = queue[0]!;
+        const parts: Buffer[] = [];
+        let bytes = 0;
+        if (q.next === 1) {
+          const ex = Buffer.alloc(20);
+          ex.writeBigUInt64BE(1n, 0);
+          ex.writeBigUInt64BE(BigInt(perVb), 8);
+          ex.writeUInt32BE(2, 16);
+          parts.push(hdr(0x80, 0x56, 0, 20, q.vb, 20, q.opaque), ex);
+          bytes += 44;
+        }
+        while (q.next <= perVb && bytes < 256 * 1024) {
+          const key = Buffer.from(`doc-${q.vb}-${q.next}`);
+          const ex = Buffer.alloc(31);
+          ex.writeBigUInt64BE(BigInt(q.next), 0);
+          ex.writeBigUInt64BE(1n, 8);
+          const h = hdr(0x80, 0x57, key.length, 31, q.vb, 31 + key.length + value.length, q.opaque);
+          h.writeBigUInt64BE(BigInt(q.next), 16);
+          parts.push(h, ex, key, value);
+          bytes += 24 + 31 + key.length + value.length;
+          q.next++;
+        }
+        if (q.next > perVb) queue.shift();
+        outstanding += bytes;
+        if (!sock.write(Buffer.concat(parts))) return void sock.once('drain', pump);
+      }
+    };
+    sock.on('data', (chunk: Buffer) => {
+      const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+      let off = 0;
+      const out: Buffer[] = [];
+      while (buf.length - off >= 24) {
+        const len = 24 + buf.readUInt32BE(off + 8);
+        if (buf.length - off < len) break;
+        const op = buf[off + 1]!;
+        const opaque = buf.readUInt32BE(off + 12);
+        const extLen = buf[off + 4]!;
+        const keyLen = buf.readUInt16BE(off + 2);
+        if (op === 0x5d) outstanding = Math.max(0, outstanding - buf.readUInt32BE(off + 24));
+        else if (op === 0x53) {
+          const vb = buf.readUInt16BE(off + 6);
+          const flog = Buffer.alloc(16);
+          flog.writeBigUInt64BE(0xabcdefn, 0);
+          out.push(hdr(0x81, 0x53, 0, 0, 0, 16, opaque), flog);
+          queue.push({ vb, opaque, next: 1 });
+        } else if (op === 0x5e) {
+          const k = buf.subarray(off + 24 + extLen, off + 24 + extLen + keyLen).toString();
+          if (k === 'connection_buffer_size')
+            window = Number(buf.subarray(off + 24 + extLen + keyLen, off + len).toString());
+          out.push(hdr(0x81, op, 0, 0, 0, 0, opaque));
+        } else if (op === 0x20) {
+          const v = Buffer.from('PLAIN');
+          out.push(hdr(0x81, op, 0, 0, 0, v.length, opaque), v);
+        } else if (op !== 0x5c) out.push(hdr(0x81, op, 0, 0, 0, 0, opaque));
+        off += len;
+      }
+      rest = off < buf.length ? buf.subarray(off) : undefined;
+      if (out.length) sock.write(Buffer.concat(out));
+      pump();
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => kv.listen(0, '127.0.0.1', () => r()));
+  const kvPort = (kv.address() as net.AddressInfo).port;
+  const config = JSON.stringify({
+    rev: 1,
+    name: 'default',
+    uuid: 'fake',
+    vBucketServerMap: {
+      serverList: [`127.0.0.1:${kvPort}`],
+      vBucketMap: Array.from({ length: VBUCKETS }, () => [0]),
+    },
+  });
+  const web = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(config);
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+  return { kvPort, mgmtUrl: `http://127.0.0.1:${(web.address() as net.AddressInfo).port}` };
+}
+
 async function child(): Promise<void> {
+  if (process.env.FAKE === '1') {
+    const docs = Math.ceil(Number(process.env.DOCS) / VBUCKETS) * VBUCKETS;
+    const { kvPort, mgmtUrl } = await fakeProducer(docs, Number(process.env.VALUE_BYTES));
+    process.on('message', (m: { type: string }) => {
+      if (m.type === 'cpu') {
+        const u = process.cpuUsage();
+        process.send!({ type: 'cpu', user: u.user, system: u.system });
+      } else if (m.type === 'stop') process.exit(0);
+    });
+    process.send!({ type: 'ready', kvPort, mgmtUrl, docs });
+    return;
+  }
   const { startCluster } = await import('@tributary/cluster');
   const docs = Number(process.env.DOCS);
   const valueBytes = Number(process.env.VALUE_BYTES);
@@ -87,7 +216,8 @@ async function datasource(state: State): Promise<Measurement> {
     const ds = createBucketDataSource({
       serverUrls: [state.mgmtUrl],
       bucketName: 'default',
-      auth: { username: 'Administrator', password: 'password' },
+      // PLAIN, as the ceiling uses (the cluster allows it on plain TCP; the fake producer only offers it)
+      auth: { username: 'Administrator', password: 'password', mechanism: 'PLAIN' },
       receiver: {
         onError: () => {},
         dataUpdate: () => {
@@ -180,11 +310,17 @@ async function decodeOnly(state: State): Promise<Measurement> {
   return m;
 }
 
-function makeSetup(valueBytes: number, docs: number, quickDocs: number) {
+function makeSetup(valueBytes: number, docs: number, quickDocs: number, fake = false) {
   return async (o: RunOptions): Promise<State> => {
     const n = o.quick ? quickDocs : docs;
     const proc = fork(fileURLToPath(import.meta.url), [], {
-      env: { ...process.env, [CHILD_ENV]: '1', DOCS: String(n), VALUE_BYTES: String(valueBytes) },
+      env: {
+        ...process.env,
+        [CHILD_ENV]: '1',
+        DOCS: String(n),
+        VALUE_BYTES: String(valueBytes),
+        FAKE: fake ? '1' : '0',
+      },
       execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -232,6 +368,17 @@ export const scenarios: Scenario<State>[] = [
     unit: 'mutations/s',
     goal: { text: '>= 0.8 x decode-only ceiling', ratioAtLeast: 0.8 },
     setup: makeSetup(4096, 100_000, 10_000),
+    subject: datasource,
+    baseline: decodeOnly,
+    teardown,
+  },
+  {
+    // The consumer alone: a producer that costs nothing (pre-encoded frames at socket speed).
+    name: 'datasource.consume.raw-producer-100b',
+    issue: 6,
+    unit: 'mutations/s',
+    goal: { text: '>= 1,000,000 mutations/s into a no-op receiver', absoluteAtLeast: 1_000_000 },
+    setup: makeSetup(100, 2_000_000, 200_000, true),
     subject: datasource,
     baseline: decodeOnly,
     teardown,
