@@ -1286,9 +1286,13 @@ export class ChannelIndex implements AsyncDisposable {
           if (!this.readOnly) return;
           // From now on the poller wakes this waiter when a channel's version passes what this
           // check saw; and if the poller already saw a newer one, that is a change we missed.
-          waiter.seen = snap.versions;
+          // A version newer than the stable clock the check used was not covered by it: count
+          // the channel as seen only up to that stable clock's counter.
+          const seen = new Map<string, number>();
+          for (const ch of channels) seen.set(ch, Math.min(snap.versions.get(ch) ?? 0, snap.gen));
+          waiter.seen = seen;
           for (const ch of channels) {
-            if ((this.#polledVersions.get(ch) ?? -1) > (snap.versions.get(ch) ?? 0)) return waiter.wake(true);
+            if ((this.#polledVersions.get(ch) ?? -1) > seen.get(ch)!) return waiter.wake(true);
           }
         },
         (err) => finish(() => reject(err)),

@@ -38,18 +38,37 @@ export async function dumpIndex(
     const k = Buffer.from(key).toString('latin1');
     const rest = k.slice(prefix.length);
     let v = Buffer.from(value);
-    if (rest === 's' || rest.startsWith('v/')) v = v.subarray(varintLength(v));
-    else if (rest.startsWith('d/') && o.bodies === false) v = v.subarray(0, docHeaderLength(v));
+    if (rest === 's' || rest.startsWith('v/')) {
+      out.set(k, clockWithoutCounter(v));
+      continue;
+    } else if (rest.startsWith('d/') && o.bodies === false) v = v.subarray(0, docHeaderLength(v));
     else if (!rest.startsWith('b/') && !rest.startsWith('d/')) continue;
     out.set(k, v.toString('hex'));
   }
   return out;
 }
 
-function varintLength(b: Buffer): number {
+/** A counter + clock value (src/internal/keys.ts) as its sorted clock, without the counter. */
+function clockWithoutCounter(b: Buffer): string {
   let i = 0;
-  while (i < b.length && b[i]! & 0x80) i++;
-  return i + 1;
+  const read = () => {
+    let n = 0;
+    let mul = 1;
+    while (i < b.length) {
+      const x = b[i++]!;
+      n += (x & 0x7f) * mul;
+      if ((x & 0x80) === 0) break;
+      mul *= 0x80;
+    }
+    return n;
+  };
+  read();
+  const pairs: [number, number][] = [];
+  while (i < b.length) pairs.push([read(), read()]);
+  return pairs
+    .sort((x, y) => x[0] - y[0])
+    .map(([vb, s]) => `${vb}:${s}`)
+    .join(',');
 }
 
 /** A deterministic workload: docs moving between channels, deletions, re-creations. */

@@ -45,28 +45,27 @@ export class Keys {
   }
 }
 
-function pushVarint(out: number[], n: number): void {
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-}
-
-/** A counter and a vector clock: varint counter, then varint (vbucket delta, seqno) pairs. */
+/**
+ * A counter and a vector clock: varint counter, then varint (vbucket, seqno) pairs in no
+ * particular order (no sort: channel clocks are rewritten by every batch that touches them).
+ */
 export function encodeClock(counter: number, clock: ReadonlyMap<number, number>): Buffer {
-  const out: number[] = [];
-  pushVarint(out, counter);
-  const vbs = [...clock.keys()].sort((a, b) => a - b);
-  let prev = -1;
-  for (const vb of vbs) {
-    const seq = clock.get(vb)!;
+  const out = Buffer.allocUnsafe(8 + clock.size * 11);
+  let o = 0;
+  const put = (n: number) => {
+    while (n >= 0x80) {
+      out[o++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    out[o++] = n;
+  };
+  put(counter);
+  for (const [vb, seq] of clock) {
     if (seq <= 0) continue;
-    pushVarint(out, vb - prev - 1);
-    pushVarint(out, seq);
-    prev = vb;
+    put(vb);
+    put(seq);
   }
-  return Buffer.from(out);
+  return out.subarray(0, o);
 }
 
 /** Decodes encodeClock's bytes; a missing value is counter 0 and the empty clock. */
@@ -90,9 +89,8 @@ export function decodeClock(
   };
   const counter = read();
   if (withClock) {
-    let vb = -1;
     while (i < v.length) {
-      vb += read() + 1;
+      const vb = read();
       clock.set(vb, read());
     }
   }
