@@ -20,6 +20,13 @@ export interface CreateConsumerGroupParams extends Omit<ConsumerGroupOptions, 'c
   vbuckets?: number;
 }
 
+async function flushWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))])
+    .catch(() => undefined) // an unwritten checkpoint only means a longer replay for the next owner
+    .finally(() => clearTimeout(timer));
+}
+
 function isFullReceiver(r: DataReceiver | Receiver): r is Receiver {
   return (
     typeof (r as Receiver).getMetaData === 'function' && typeof (r as Receiver).setMetaData === 'function'
@@ -54,6 +61,7 @@ export function createConsumerGroup(params: CreateConsumerGroupParams): Consumer
   const { datasource, store, vbuckets, ...rest } = params;
   if (!datasource?.receiver) throw ErrGroupOptions('datasource.receiver is required');
   const shared: Store = store;
+  const flushMs = Math.max(100, Math.floor((rest.leaseMs ?? 15_000) / 3));
   return new ConsumerGroup({
     ...rest,
     store,
@@ -72,7 +80,9 @@ export function createConsumerGroup(params: CreateConsumerGroupParams): Consumer
         // stopped, so the next owner neither misses nor repeats anything this member finished.
         close: async () => {
           await ds.close();
-          await checkpoints?.flush();
+          // Bounded: with the store unreachable the revocation must not wait on it. The next owner
+          // then resumes from the last checkpoint written (at most one snapshot per vbucket again).
+          if (checkpoints) await flushWithin(checkpoints.flush(), flushMs);
         },
         stats: () => ds.stats(),
       };

@@ -220,23 +220,34 @@ export class ConsumerGroup extends EventEmitter {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
-  async #tick(): Promise<void> {
-    const { store, leaseMs } = this.#o;
+  /** Writes our lease; true when the store took it. */
+  async #renew(): Promise<boolean> {
     const now = Date.now();
     const record: MemberRecord = {
       member: this.member,
-      expiresAt: now + leaseMs,
+      expiresAt: now + this.#o.leaseMs,
       startedAt: this.#startedAt,
     };
     try {
       await this.#io(
-        store.batch([{ type: 'put', key: this.#keys.member(this.member), value: json.encode(record) }]),
+        this.#o.store.batch([
+          { type: 'put', key: this.#keys.member(this.member), value: json.encode(record) },
+        ]),
       );
-      this.#lastRenewOk = now;
-      this.#m.renewals.inc();
     } catch (err) {
       this.#m.failures.inc();
       this.#log.debug({ err }, 'lease renewal failed');
+      return false;
+    }
+    this.#lastRenewOk = now;
+    this.#m.renewals.inc();
+    return true;
+  }
+
+  async #tick(): Promise<void> {
+    const { store, leaseMs } = this.#o;
+    const now = Date.now();
+    if (!(await this.#renew())) {
       this.#checkLease();
       return;
     }
@@ -294,7 +305,8 @@ export class ConsumerGroup extends EventEmitter {
         store.batch(lostRace.map((vb) => ({ type: 'del' as const, key: this.#keys.claim(vb, this.member) }))),
       );
     }
-    // Start only while the lease is surely ours (the reads above may have been slow).
+    // Start only while the lease is surely ours: the reads above may have been slow, so renew again.
+    if (won.length && !this.#fencedAt) await this.#renew();
     if (
       won.length === 0 ||
       this.#fencedAt ||
