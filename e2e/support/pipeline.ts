@@ -1,7 +1,12 @@
 // Shared harness for the e2e pipeline, fault and soak suites:
 // cluster → datasource → mutation stream client → TCP → mutation stream server → channel index
 // → `_changes` HTTP server. Each half can run on its own so faults can hit either.
-import { type ChannelIndex, createChangesServer, createChannelIndex } from '@tributary/channel-index';
+import {
+  type ChannelIndex,
+  createChangesServer,
+  createChannelIndex,
+  createUserStore,
+} from '@tributary/channel-index';
 import { type Cluster, startCluster } from '@tributary/cluster';
 import { createTcpFactory } from '@tributary/connection-tcp';
 import type { Store } from '@tributary/core';
@@ -31,7 +36,18 @@ export async function waitFor(
 ): Promise<number> {
   const t0 = Date.now();
   for (;;) {
-    if (await cond()) return Date.now() - t0;
+    // A condition that itself hangs (a store call that never answers) must not hang the wait.
+    let timer: NodeJS.Timeout | undefined;
+    const left = Math.max(1, timeoutMs - (Date.now() - t0));
+    const hung = new Promise<'hung'>((r) => {
+      timer = setTimeout(() => r('hung'), left);
+    });
+    const ok = await Promise.race([Promise.resolve(cond()), hung]).finally(() => clearTimeout(timer));
+    if (ok === 'hung')
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what} (the check itself never answered)`,
+      );
+    if (ok) return Date.now() - t0;
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -70,8 +86,8 @@ export interface IndexerOptions {
   store: Store;
   port?: number;
   httpPort?: number;
-  /** Extra delay per delivered batch (a slow receiver). */
-  batchDelayMs?: number;
+  /** A slow receiver: apply at most this many mutations per second. */
+  maxRate?: number;
   maxQueuedEvents?: number;
 }
 
@@ -104,10 +120,16 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
     getMeta: (vb) => index.getMetaData(vb),
     close: async () => {},
   };
+  let applied = 0;
+  const t0 = Date.now();
   const pump = (async () => {
     for await (const ev of server) {
       if (ev.type === 'batch') {
-        if (o.batchDelayMs) await new Promise((r) => setTimeout(r, o.batchDelayMs));
+        if (o.maxRate) {
+          applied += ev.mutations.length;
+          const due = t0 + (applied / o.maxRate) * 1000 - Date.now();
+          if (due > 0) await new Promise((r) => setTimeout(r, due));
+        }
         await index.applyBatch(ev);
       } else if (ev.type === 'begin') {
         const { lastSeq } = await index.getMetaData(ev.vbucket);
@@ -128,7 +150,11 @@ export async function startIndexer(o: IndexerOptions): Promise<Indexer> {
       } else if (ev.type === 'error') errors.push(ev.error);
     }
   })().catch((e) => errors.push(e));
-  const changes = createChangesServer({ databases: { db: { index, users: createUserStore({ store: o.store }) } }, admin: ADMIN, metrics });
+  const changes = createChangesServer({
+    databases: { db: { index, users: createUserStore({ store: o.store }) } },
+    admin: ADMIN,
+    metrics,
+  });
   const { url } = await changes.listen({ port: o.httpPort ?? 0 });
   me.url = url;
   me.close = async () => {

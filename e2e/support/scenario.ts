@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ChaosProxy, startChaosProxy } from '@tributary/chaos-proxy';
 import type { Cluster } from '@tributary/cluster';
 import type { Store } from '@tributary/core';
 import { createLmdbStore } from '@tributary/store-lmdb';
@@ -57,10 +58,12 @@ export interface Figures {
   recoverMs: number[];
   peakRssMb: number;
   seconds: number;
+  dcpFlowControlStalls?: number;
   load: LoadStats;
 }
 
 export interface Run {
+  proxy?: ChaosProxy;
   cluster: Cluster;
   indexer: Indexer;
   producer: Producer;
@@ -76,9 +79,13 @@ export interface ScenarioOptions {
   nodes?: number;
   /** Runs once mid-load (after half the ops); returns the recovery times it measured. */
   fault?: (run: Run) => Promise<number[]>;
-  indexer?: { batchDelayMs?: number; maxQueuedEvents?: number };
+  indexer?: { maxRate?: number; maxQueuedEvents?: number };
   producer?: { maxInFlight?: number; dsOptions?: Record<string, unknown> };
   cluster?: Record<string, unknown>;
+  /** Put a chaos proxy on the mutation stream link (client → proxy → server). */
+  mstreamProxy?: boolean;
+  /** Use this store instead of opening one of `store` kind. */
+  openStore?: () => { store: Store; cleanup: () => void };
 }
 
 export interface ScenarioResult {
@@ -93,15 +100,18 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const ops = o.ops ?? Number(process.env.E2E_OPS ?? 20_000);
   const keys = o.keys ?? Math.max(500, Math.floor(ops / 10));
   const cluster = await startTestCluster(o.nodes ?? 2, o.cluster);
-  const { store, cleanup } = openStore(o.store ?? 'lmdb', o.name.replace(/\W/g, '_'));
+  const { store, cleanup } = o.openStore
+    ? o.openStore()
+    : openStore(o.store ?? 'lmdb', o.name.replace(/\W/g, '_'));
   let peak = process.memoryUsage().rss;
   const rssTimer = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 50);
   const indexer = await startIndexer({ store, ...o.indexer });
+  const proxy = o.mstreamProxy ? await startChaosProxy({ target: indexer.endpoint }) : undefined;
   const producer = await startProducer({
     serverUrls: [cluster.managementUrl],
-    endpoint: indexer.endpoint,
+    endpoint: proxy ? proxy.address() : indexer.endpoint,
     getMeta: indexer.getMeta,
     ...o.producer,
   });
@@ -110,7 +120,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     startReader('continuous', () => indexer.url, 'b'),
     startReader('websocket', () => indexer.url, 'c'),
   ];
-  const run: Run = { cluster, indexer, producer, readers, peakRss: () => peak };
+  const run: Run = { proxy, cluster, indexer, producer, readers, peakRss: () => peak };
   let recoverMs: number[] = [];
   try {
     let faulted = false;
@@ -155,6 +165,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       peakRssMb: Math.round(peak / 1e6),
       seconds: (Date.now() - t0) / 1000,
       load,
+      dcpFlowControlStalls:
+        (cluster.stats() as { counters: Record<string, number> }).counters.dcp_flow_control_stalls ?? -1,
     };
     console.log(`[e2e] ${JSON.stringify(figures)}`);
     return {
@@ -165,11 +177,20 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     };
   } finally {
     clearInterval(rssTimer);
-    for (const r of readers) await r.close();
-    await run.producer.close().catch(() => {});
-    await run.indexer.close().catch(() => {});
-    await store.close().catch(() => {});
-    await cluster.close();
+    // Bounded cleanup: a component that cannot close (e.g. a failed index) must not hang the suite.
+    const bounded = (what: string, p: Promise<unknown>) =>
+      Promise.race([
+        p.catch(() => {}),
+        new Promise((r) => setTimeout(r, 5000).unref()).then(() =>
+          console.warn(`[e2e] ${what} did not close within 5 s`),
+        ),
+      ]);
+    for (const r of readers) await bounded('reader', r.close());
+    await bounded('producer', run.producer.close());
+    await bounded('indexer', run.indexer.close());
+    await bounded('proxy', proxy?.close() ?? Promise.resolve());
+    await bounded('store', store.close());
+    await bounded('cluster', cluster.close());
     cleanup();
   }
 }
