@@ -1112,7 +1112,7 @@ export class ChannelIndex implements AsyncDisposable {
       const vals = await this.store.getMany(
         want.map((vb) => this.#keys.block(ch, vb, Math.floor(((since.get(vb) ?? 0) + 1) / this.#blockSize))),
       );
-      want.forEach((vb, i) => first.set(`${ch}\u0000${vb}`, vals[i] ?? EMPTY));
+      for (let i = 0; i < want.length; i++) first.set(`${ch}\u0000${want[i]}`, vals[i] ?? EMPTY);
     }
     await Promise.all(
       vbList.map(async (vb) => {

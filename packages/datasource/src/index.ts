@@ -34,6 +34,18 @@ export {
   ErrStream,
 } from './errors.js';
 export { FLOW_CONTROLLED_OPCODES, FlowControl, flowControlBytes, isFlowControlled } from './flow-control.js';
+export { type CreateConsumerGroupParams, createConsumerGroup } from './group/bucket-consumer-group.js';
+export {
+  ConsumerGroup,
+  type ConsumerGroupOptions,
+  type ConsumerGroupStats,
+  ErrGroupClosed,
+  ErrGroupLeaseLost,
+  ErrGroupOptions,
+  type GroupStreamer,
+  type StreamerFactory,
+} from './group/consumer-group.js';
+export { assignVbuckets } from './group/rendezvous.js';
 export {
   decodeMetaData,
   emptyMetaData,
@@ -66,15 +78,3 @@ export {
   type StreamEvent,
   streamBucket,
 } from './stream-bucket.js';
-export { createConsumerGroup, type CreateConsumerGroupParams } from './group/bucket-consumer-group.js';
-export {
-  ConsumerGroup,
-  type ConsumerGroupOptions,
-  type ConsumerGroupStats,
-  ErrGroupClosed,
-  ErrGroupLeaseLost,
-  ErrGroupOptions,
-  type GroupStreamer,
-  type StreamerFactory,
-} from './group/consumer-group.js';
-export { assignVbuckets } from './group/rendezvous.js';

@@ -87,7 +87,7 @@ export interface StreamStart {
  * earns an ERANGE and never resumes inside a snapshot it did not finish without the server knowing.
  */
 export function streamStartFor(meta: VBucketMetaData, lastSeq: number): StreamStart {
-  const start = lastSeq > 0 ? lastSeq : 0;
+  const start = Math.max(lastSeq, 0);
   let vbucketUuid = 0n;
   for (const e of meta.failOverLog) {
     if (e.seqno <= start) {

@@ -45,7 +45,7 @@ describe('cluster map over HTTP', () => {
         return reply.code(401).send();
     });
     app.get('/pools/default/b/:bucket', async () => terse(7, ['$HOST:11210', '10.0.0.2:11210']));
-    app.get('/pools/default/bs/:bucket', (req, reply) => {
+    app.get('/pools/default/bs/:bucket', (_req, reply) => {
       reply.raw.writeHead(200, { 'content-type': 'application/json' });
       const a = JSON.stringify(terse(8, ['$HOST:11210', '10.0.0.2:11210']));
       const b = JSON.stringify(terse(9, ['$HOST:11210', '10.0.0.3:11210']));

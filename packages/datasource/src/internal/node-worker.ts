@@ -617,7 +617,7 @@ export class NodeWorker {
       return;
     }
     if (vbs.state !== 'running' || vbs.worker !== this) return;
-    if (!conn || !conn.alive) {
+    if (!conn?.alive) {
       this.#reset(vbs);
       core.vbIdle(vbs, delayMs);
       return;
