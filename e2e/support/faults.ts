@@ -156,6 +156,47 @@ export const FAULTS: Record<string, () => ScenarioOptions | Promise<ScenarioOpti
       return times;
     },
   }),
+  'datanode-blackhole': () => ({
+    name: 'datanode-blackhole',
+    dataNodeProxies: true,
+    producer: { dsOptions: { streamingConfig: false, pingTimeoutMs: 500, noopIntervalSeconds: 0.5 } },
+    fault: async (run) => {
+      // Black-hole a link that is streaming (not one still bootstrapping).
+      await waitFor('node 1 link streaming', () => run.nodeProxies!.proxies[1]!.stats.bytesDown > 20_000, {
+        timeoutMs: 20_000,
+      });
+      const t = Date.now();
+      const before = run.producer.errors.length;
+      run.nodeProxies!.proxies[1]!.blackhole();
+      // More writes while the link is dead; the datasource must notice by itself (no FIN, no RST).
+      await runLoad(run.cluster, { ops: 2000, keys: 1000, seed: 77 });
+      await waitFor(
+        'the dead connection to be detected',
+        () =>
+          run.producer.errors
+            .slice(before)
+            .some((e) => /PING_TIMEOUT|CONNECTION_LOST/.test(String((e as { code?: string }).code))),
+        { timeoutMs: 20_000 },
+      ).catch((err) => {
+        const codes = run.producer.errors.slice(before).map((e) => (e as { code?: string }).code);
+        const px = run.nodeProxies!.proxies.map((p) => p.stats);
+        const st = run.producer.ds.stats() as unknown as Record<string, unknown>;
+        throw new Error(
+          `${(err as Error).message}; errors ${codes.slice(0, 5)} ${run.producer.errors.slice(0, 2).map(String)}; proxies ${JSON.stringify(px)}; ping ${JSON.stringify(Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith('TotPing') || k.startsWith('TotWorker'))))}`,
+        );
+      });
+      const detectedMs = Date.now() - t;
+      console.log(
+        `[datanode-blackhole] detected after ${detectedMs} ms by ${run.producer.errors
+          .slice(before)
+          .map((e) => (e as { code?: string }).code)
+          .join(',')}`,
+      );
+      run.nodeProxies!.proxies[1]!.resume();
+      await catchUp(run);
+      return [Date.now() - t];
+    },
+  }),
   'slow-receiver': () => ({
     name: 'slow-receiver',
     // The load writes ~10k ops/s; the receiver applies 1,000 mutations/s (10× slower), with few

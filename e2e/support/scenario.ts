@@ -20,6 +20,7 @@ import {
   waitFor,
 } from './pipeline.js';
 import { type Reader, startReader } from './readers.js';
+import { type ProxiedCluster, proxyDataNodes } from './rest-shim.js';
 
 export type StoreKind = 'lmdb' | 'redis' | 'postgres';
 
@@ -64,6 +65,7 @@ export interface Figures {
 
 export interface Run {
   proxy?: ChaosProxy;
+  nodeProxies?: ProxiedCluster;
   cluster: Cluster;
   indexer: Indexer;
   producer: Producer;
@@ -84,6 +86,8 @@ export interface ScenarioOptions {
   cluster?: Record<string, unknown>;
   /** Put a chaos proxy on the mutation stream link (client → proxy → server). */
   mstreamProxy?: boolean;
+  /** Put chaos proxies in front of the data nodes (datasource goes through a REST shim). */
+  dataNodeProxies?: boolean;
   /** Use this store instead of opening one of `store` kind. */
   openStore?: () => { store: Store; cleanup: () => void };
 }
@@ -109,8 +113,9 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   }, 50);
   const indexer = await startIndexer({ store, ...o.indexer });
   const proxy = o.mstreamProxy ? await startChaosProxy({ target: indexer.endpoint }) : undefined;
+  const nodeProxies = o.dataNodeProxies ? await proxyDataNodes(cluster) : undefined;
   const producer = await startProducer({
-    serverUrls: [cluster.managementUrl],
+    serverUrls: [nodeProxies ? nodeProxies.url : cluster.managementUrl],
     endpoint: proxy ? proxy.address() : indexer.endpoint,
     getMeta: indexer.getMeta,
     ...o.producer,
@@ -120,7 +125,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     startReader('continuous', () => indexer.url, 'b'),
     startReader('websocket', () => indexer.url, 'c'),
   ];
-  const run: Run = { proxy, cluster, indexer, producer, readers, peakRss: () => peak };
+  const run: Run = { proxy, nodeProxies, cluster, indexer, producer, readers, peakRss: () => peak };
   let recoverMs: number[] = [];
   try {
     let faulted = false;
@@ -189,6 +194,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await bounded('producer', run.producer.close());
     await bounded('indexer', run.indexer.close());
     await bounded('proxy', proxy?.close() ?? Promise.resolve());
+    await bounded('node proxies', nodeProxies?.close() ?? Promise.resolve());
     await bounded('store', store.close());
     await bounded('cluster', cluster.close());
     cleanup();
