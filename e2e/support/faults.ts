@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startChaosProxy } from '@tributary/chaos-proxy';
+import { createPostgresStore } from '@tributary/store-postgres';
 import { createRedisStore } from '@tributary/store-redis';
 import { runLoad } from './load.js';
 import { BUCKET, caughtUp, waitFor } from './pipeline.js';
@@ -96,6 +98,17 @@ async function loadWhile(run: Run, busy: Promise<unknown>, seed: number): Promis
     .catch(() => {});
   await runLoad(run.cluster, { ops: 5_000, keys: 1000, seed, slice: 100, stop: () => done });
   await busy;
+}
+
+/** PostgreSQL behind a chaos proxy: the "restart" is every link reset and new ones refused for a while. */
+async function pgBehindProxy() {
+  const proxy = await startChaosProxy({ target: { host: '127.0.0.1', port: 5432 } });
+  const { port } = proxy.address();
+  const table = `e2e_pgrestart_${process.pid}_${Date.now().toString(36)}`;
+  return {
+    proxy,
+    store: createPostgresStore({ connectionString: `postgres://root@127.0.0.1:${port}/test`, table }),
+  };
 }
 
 export const FAULTS: Record<string, () => ScenarioOptions | Promise<ScenarioOptions>> = {
@@ -206,6 +219,33 @@ export const FAULTS: Record<string, () => ScenarioOptions | Promise<ScenarioOpti
     indexer: { maxRate: 1_000, maxQueuedEvents: 64 },
     producer: { maxInFlight: 1024, dsOptions: { feedBufferSizeBytes: 64 * 1024 } },
   }),
+  'postgres-restart': async () => {
+    const pg = await pgBehindProxy();
+    return {
+      name: 'postgres-restart',
+      openStore: () => ({ store: pg.store, cleanup: () => void pg.proxy.close() }),
+      fault: async (run) => {
+        pg.proxy.refuseNew();
+        pg.proxy.reset();
+        await runLoad(run.cluster, { ops: 2000, keys: 1000, seed: 56 });
+        await waitFor('the store error to surface', () => run.indexer.errors.length > 0, {
+          timeoutMs: 20_000,
+        });
+        pg.proxy.resume();
+        const t = Date.now();
+        try {
+          await catchUp(run, 30_000);
+        } catch (err) {
+          const st = run.indexer.index.stats();
+          throw new Error(
+            `${(err as Error).message}; index ${st.failed ?? 'not failed'}; errors ${run.indexer.errors.slice(-1).map(String)}`,
+          );
+        }
+        await run.indexer.index.flush();
+        return [Date.now() - t];
+      },
+    };
+  },
   'redis-restart': async () => {
     const redis = await startRedisChild();
     return {
