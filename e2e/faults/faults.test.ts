@@ -11,6 +11,9 @@ describe('faults: the pipeline recovers by itself and the end state holds', () =
     it(name, { timeout: 180_000 }, async () => {
       const r = await runScenario(await FAULTS[name]!());
       recordFigures({ ...r.figures });
+      const stale = (r.staleReaderDiffs ?? []).flatMap((d) => d.diff);
+      if (stale.length)
+        console.log(`[e2e] ${name}: long-lived readers kept ${stale.length} lost versions (known gap)`);
       expect(r.rebuiltDiff).toEqual([]);
       expect(r.readerDiffs.flatMap((d) => d.diff)).toEqual([]);
       expect(r.figures.peakRssMb).toBeLessThan(peakRssBoundMb);

@@ -124,6 +124,7 @@ export const FAULTS: Record<string, () => ScenarioOptions | Promise<ScenarioOpti
   }),
   'failover-rollback': () => ({
     name: 'failover-rollback',
+    freshReadersAfterRecovery: true,
     nodes: 3,
     fault: async (run) => {
       const t = Date.now();

@@ -592,15 +592,23 @@ export class ChannelIndex implements AsyncDisposable {
   }
 
   async #writeOps(ops: BatchOp[]): Promise<void> {
+    await this.#retry('batch', () => this.store.batch(ops));
+  }
+
+  /** Reads on the write path retry like writes: a store outage must pause indexing, not stop it. */
+  #readMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return this.#retry('getMany', () => this.store.getMany(keys));
+  }
+
+  async #retry<T>(what: string, f: () => Promise<T>): Promise<T> {
     let delay = 50;
     for (;;) {
       try {
-        await this.store.batch(ops);
-        return;
+        return await f();
       } catch (err) {
         if (!isTributaryError(err) || !err.retriable || this.#closed) throw err;
         this.#m.counter('storeRetries').inc(1);
-        this.#log.warn({ err, delay }, 'store batch failed; retrying');
+        this.#log.warn({ err, delay }, `store ${what} failed; retrying`);
         this.#onError?.(err);
         await sleep(delay);
         delay = Math.min(delay * 2, 2000);
@@ -641,7 +649,7 @@ export class ChannelIndex implements AsyncDisposable {
       }
     }
     if (missing.length) {
-      const vals = await this.store.getMany(missing.map((k) => Buffer.from(k)));
+      const vals = await this.#readMany(missing.map((k) => Buffer.from(k)));
       for (let i = 0; i < missing.length; i++) {
         const v = vals[i];
         docs.set(missing[i]!, v ? decodeDoc(v) : null);
@@ -758,7 +766,7 @@ export class ChannelIndex implements AsyncDisposable {
     const fetched = new Map<string, Buffer | undefined>();
     const fetchedClocks = new Map<string, Map<number, number>>();
     if (needBlocks.length || needClocks.length) {
-      const vals = await this.store.getMany([
+      const vals = await this.#readMany([
         ...needBlocks.map((k) => Buffer.from(k)),
         ...needClocks.map((ch) => K.version(ch)),
       ]);
@@ -888,7 +896,7 @@ export class ChannelIndex implements AsyncDisposable {
     }
     const counter = this.#counter + 1;
     const chList = [...newClock.keys()];
-    const current = await this.store.getMany(chList.map((ch) => K.version(ch)));
+    const current = await this.#readMany(chList.map((ch) => K.version(ch)));
     const clocks = new Map<string, Map<number, number>>();
     chList.forEach((ch, i) => {
       const clock = decodeClock(current[i]).clock;
