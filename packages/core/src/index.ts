@@ -72,4 +72,18 @@ export {
   type PluginManifest,
 } from './plugin-manifest.js';
 export { type CreateRegistryOptions, createRegistry, type PluginRegistry } from './registry.js';
+export {
+  asBuffer,
+  type CheckedOp,
+  checkKey,
+  checkOps,
+  checkValue,
+  collapseOps,
+  hasPrefix,
+  MAX_KEY_BYTES,
+  prefixEnd,
+  type Range,
+  toRange,
+} from './store-kit/keys.js';
+export { WatchHub, type WatchIterable } from './store-kit/watch-hub.js';
 export { optionsParser, parseOptions } from './validate.js';

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import {
   type BatchOp,
+  checkKey,
+  checkOps,
   componentLogger,
   ErrAborted,
   ErrStoreClosed,
@@ -10,13 +12,14 @@ import {
   type ScanOptions,
   type Store,
   type StoreEntry,
+  toRange,
+  WatchHub,
+  type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
 import { open, type RootDatabase } from 'lmdb';
-import { checkKey, checkOps, toRange } from './internal/keys.js';
 import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
 import { pagedScan } from './internal/paged-scan.js';
-import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
 
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment (created when missing). */

@@ -1,5 +1,8 @@
 import {
+  asBuffer,
   type BatchOp,
+  checkKey,
+  checkOps,
   componentLogger,
   ErrAborted,
   ErrStoreClosed,
@@ -7,13 +10,14 @@ import {
   type ScanOptions,
   type Store,
   type StoreEntry,
+  toRange,
+  WatchHub,
+  type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
-import { asBuffer, checkKey, checkOps, toRange } from './internal/keys.js';
 import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
 import { pagedScan } from './internal/paged-scan.js';
 import { SkipList } from './internal/skip-list.js';
-import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
 
 /** The shared state behind one or more memory store instances (what "the same backend" means here). */
 export interface MemoryBackend {

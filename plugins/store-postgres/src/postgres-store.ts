@@ -1,5 +1,8 @@
 import {
   type BatchOp,
+  checkKey,
+  checkOps,
+  collapseOps,
   componentLogger,
   ErrAborted,
   ErrInvalidArgument,
@@ -10,13 +13,14 @@ import {
   type ScanOptions,
   type Store,
   type StoreEntry,
+  toRange,
+  WatchHub,
+  type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
 import pg from 'pg';
-import { checkKey, checkOps, collapseOps, toRange } from './internal/keys.js';
 import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
 import { pagedScan } from './internal/paged-scan.js';
-import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
 import { MIGRATIONS_TABLE, migrate, SCHEMA_VERSION } from './schema.js';
 
 export interface PostgresStoreOptions {

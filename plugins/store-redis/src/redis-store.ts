@@ -1,5 +1,8 @@
 import {
   type BatchOp,
+  checkKey,
+  checkOps,
+  collapseOps,
   componentLogger,
   ErrAborted,
   ErrStoreClosed,
@@ -9,13 +12,14 @@ import {
   type ScanOptions,
   type Store,
   type StoreEntry,
+  toRange,
+  WatchHub,
+  type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
 import { Redis, type RedisOptions } from 'ioredis';
-import { checkKey, checkOps, collapseOps, toRange } from './internal/keys.js';
 import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
 import { pagedScan } from './internal/paged-scan.js';
-import { WatchHub, type WatchIterable } from './internal/watch-hub.js';
 
 export interface RedisStoreOptions {
   /** Redis URL; default `REDIS_URL` from the environment, else redis://127.0.0.1:6379. */

@@ -1,5 +1,7 @@
-import type { BatchOp, ScanOptions } from '@tributary/core';
-import { ErrInvalidArgument } from '@tributary/core';
+// Helpers shared by store plugins (ours and third parties'): key and batch validation with the
+// contract's errors, scan ranges, and the watch fan-out with bounded pending keys.
+import type { BatchOp, ScanOptions } from '../contracts/store.js';
+import { ErrInvalidArgument } from '../errors.js';
 
 /** Longest key any Tributary store accepts (LMDB's limit; Postgres indexes it comfortably). */
 export const MAX_KEY_BYTES = 1978;
