@@ -10,3 +10,8 @@ export const ErrCliMetricsFormat = defineError(
   'TRIB_CLI_METRICS_FORMAT',
   (url: string, line: number, why: string) => `${url} is not Prometheus text (line ${line}: ${why})`,
 );
+export const ErrCliKv = defineError(
+  'TRIB_CLI_KV',
+  (endpoint: string, why: string) => `KV ${endpoint}: ${why}`,
+  { retriable: true },
+);

@@ -62,7 +62,7 @@ describe('tributary (in process)', () => {
     expect(top.out).toContain('Usage: tributary');
     expect(top.out).toMatch(/demo\s/);
     expect(top.out).toMatch(/stats \[options\] <url>/);
-    for (const cmd of ['demo', 'stats']) {
+    for (const cmd of ['serve', 'load', 'tail', 'index', 'stats', 'demo', 'plugins']) {
       const r = await cli(cmd, '--help');
       expect(r.code).toBe(ExitCode.Ok);
       expect(r.out).toContain(`Usage: tributary ${cmd}`);
@@ -157,18 +157,19 @@ describe('parsePrometheusText', () => {
 });
 
 describe('tributary (as a process)', () => {
-  it('demo registers the first-party plugins through the bin (as `npm run demo`), and exits with the code', {
+  const args = [
+    '--conditions=@tributary/source',
+    '--import',
+    'tsx',
+    join('packages', 'cli', 'src', 'bin.ts'),
+  ];
+
+  it('plugins lists the first-party plugins through the bin; a bad command exits 2', {
     timeout: 60_000,
   }, async () => {
-    const args = [
-      '--conditions=@tributary/source',
-      '--import',
-      'tsx',
-      join('packages', 'cli', 'src', 'bin.ts'),
-    ];
-    // demo runs in a child process: loading every plugin package (pg, lmdb, ioredis) is what it does.
-    const ok = await exec(process.execPath, [...args, 'demo'], { cwd: ROOT });
-    const count = Number(/tributary demo: (\d+) plugins registered/.exec(ok.stdout)?.[1]);
+    // a child process: loading every plugin package (pg, lmdb, ioredis) is what it does.
+    const ok = await exec(process.execPath, [...args, 'plugins'], { cwd: ROOT });
+    const count = Number(/tributary plugins: (\d+) plugins registered/.exec(ok.stdout)?.[1]);
     expect(count).toBeGreaterThanOrEqual(3);
     expect(ok.stdout).toMatch(/^store\s+memory\s+1/m);
     expect(ok.stdout).toMatch(/^connection-factory\s+tcp\s+1/m);
@@ -179,5 +180,25 @@ describe('tributary (as a process)', () => {
     };
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("tributary: unknown command 'nope'");
+  });
+
+  it('demo --duration 3 (as `npm run demo`) runs the whole pipeline and exits 0 by itself', {
+    timeout: 60_000,
+  }, async () => {
+    const t0 = Date.now();
+    const res = await exec(process.execPath, [...args, 'demo', '--duration', '3', '--memory'], {
+      cwd: ROOT,
+      env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn' },
+    });
+    expect(Date.now() - t0).toBeLessThan(45_000);
+    expect(res.stdout).toMatch(
+      /^cluster http:\/\/127\.0\.0\.1:\d+ \(bucket default, 64 vbuckets, 1 node\(s\)\)/m,
+    );
+    expect(res.stdout).toMatch(/^_changes http:\/\/127\.0\.0\.1:\d+\/db\/_changes/m);
+    expect(res.stdout).toMatch(/^status {3}http:\/\/127\.0\.0\.1:\d+\/status$/m);
+    const m = /^stopped: written (\d+)\s+indexed (\d+)/m.exec(res.stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(100);
+    expect(Number(m![2])).toBeGreaterThan(0);
   });
 });

@@ -1,30 +1,117 @@
-import { createRegistry } from '@tributary/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { formatTable } from '../internal/table.js';
-import { registerFirstPartyPlugins } from '../plugins.js';
+import {
+  formatRate,
+  parseNonNegativeInt,
+  parsePositiveNumber,
+  untilAborted,
+  withDeadline,
+} from '../internal/common.js';
+import { describeCluster, startEmbeddedCluster } from '../internal/embedded-cluster.js';
+import { startIndexPipeline } from '../internal/index-pipeline.js';
+import { DEFAULT_LOAD, runLoad } from '../internal/load.js';
+import { parsePort } from '../internal/parse.js';
+import { addClusterOptions, type ClusterCliOptions } from './cluster-options.js';
+
+interface DemoOpts extends ClusterCliOptions {
+  memory?: boolean;
+  rate: number;
+  changesPort: number;
+  statusPort: number;
+  duration?: number;
+}
 
 /**
- * `tributary demo`: today it registers every first-party plugin and prints the registry. It grows
- * into the full demo (embedded cluster + load + datasource + channel index + _changes) as those land.
+ * `tributary demo`: embedded cluster + background load + datasource → channel index (LMDB in a
+ * temp dir, or memory) + `_changes` + the status page, with a live rate line, until Ctrl-C.
  */
 export function demoCommand(ctx: CommandContext): Command {
-  return new Command('demo')
-    .description('run the demo (today: list the plugins every first-party package registers)')
-    .action(async () => {
-      const registry = createRegistry({ context: { logger: ctx.logger } });
-      const report = await registerFirstPartyPlugins(registry);
-      const rows = registry.list().map((m) => [m.kind, m.name, String(m.apiVersion), m.version ?? '']);
-      ctx.out(`tributary demo: ${rows.length} plugins registered`);
-      ctx.out('');
-      for (const line of formatTable(['KIND', 'NAME', 'API', 'VERSION'], rows)) ctx.out(line);
-      const skipped = Object.entries(report.skipped);
-      if (skipped.length) {
-        ctx.out('');
-        ctx.out(
-          `${skipped.length} package(s) registered nothing${ctx.verbose() ? ':' : ' (--verbose says why)'}`,
-        );
-        if (ctx.verbose()) for (const [pkg, why] of skipped) ctx.out(`  ${pkg}: ${why}`);
+  return addClusterOptions(
+    new Command('demo').description(
+      'embedded cluster, a background load, the channel index and _changes with a status page, until Ctrl-C',
+    ),
+    { port: 0, kvPort: 0, vbuckets: 64 },
+  )
+    .option('--memory', 'keep the index in memory instead of LMDB in a temp directory')
+    .option('--rate <ops/s>', 'background load, operations per second', parseNonNegativeInt, 2000)
+    .option('--changes-port <port>', '_changes port (0 = free)', parsePort, 0)
+    .option('--status-port <port>', 'status page port (0 = free)', parsePort, 0)
+    .option('--duration <s>', 'stop by itself after this many seconds (exit 0)', parsePositiveNumber)
+    .action(async (o: DemoOpts) => {
+      const deadline = withDeadline(ctx.signal, o.duration);
+      const stop = deadline.signal;
+      const tmp = o.memory || o.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'tributary-demo-'));
+      const report = (what: string) => (err: unknown) =>
+        ctx.err(`tributary demo: ${what}: ${(err as Error)?.message ?? String(err)}`);
+      const ec = await startEmbeddedCluster({ ...o, logger: ctx.logger, onError: report('cluster') });
+      const cleanups: (() => Promise<void>)[] = [() => ec.close()];
+      if (tmp) cleanups.push(async () => rmSync(tmp, { recursive: true, force: true }));
+      try {
+        for (const line of describeCluster(ec.cluster, o.bucket, o.vbuckets)) ctx.out(line);
+        const p = await startIndexPipeline({
+          clusterUrl: ec.cluster.managementUrl,
+          bucket: o.bucket,
+          user: o.user,
+          storePath: tmp ? join(tmp, 'index') : undefined,
+          host: o.host,
+          changesPort: o.changesPort,
+          statusPort: o.statusPort,
+          db: 'db',
+          title: `demo: bucket ${o.bucket}, ${o.vbuckets} vbuckets, ${o.nodes} node(s)`,
+          logger: ctx.logger,
+          onError: report('index'),
+        });
+        cleanups.push(() => p.close());
+        ctx.out(`index    ${tmp ? `LMDB in ${join(tmp, 'index')}` : 'in memory'}`);
+        ctx.out(`_changes ${p.changesUrl}?feed=longpoll&since=0  (user ${o.user.username})`);
+        ctx.out(`status   ${p.statusUrl}`);
+        ctx.out(`metrics  ${p.statusUrl.replace(/\/status$/, '/metrics')}`);
+        ctx.out(o.duration ? `running for ${o.duration} s` : 'Ctrl-C stops');
+        const loadStop = new AbortController();
+        stop.addEventListener('abort', () => loadStop.abort(), { once: true });
+        const loadSignal = loadStop.signal;
+        let loaded = 0;
+        const load = runLoad(
+          {
+            serverUrl: ec.cluster.managementUrl,
+            bucket: o.bucket,
+            username: o.user.username,
+            password: o.user.password,
+          },
+          { ...DEFAULT_LOAD, count: Number.POSITIVE_INFINITY, rate: o.rate },
+          { signal: loadSignal, onProgress: (c) => (loaded = c.done) },
+        ).catch((err) => {
+          if (!loadSignal.aborted) report('load')(err);
+        });
+        const line = () => {
+          const ds = p.dataSource.stats();
+          const c = p.status.snapshot().counters;
+          return `written ${loaded}  indexed ${c.mutations + c.deletions}  ${formatRate(p.status.currentRate)} mutations/s  lag ${ds.lagTotal}`;
+        };
+        const ticker = setInterval(() => {
+          if (ctx.isTTY) process.stdout.write(`\r\x1b[2K${line()}`);
+        }, 1000);
+        try {
+          await untilAborted(stop);
+        } finally {
+          clearInterval(ticker);
+          loadStop.abort();
+          await load;
+          if (ctx.isTTY) process.stdout.write('\n');
+          ctx.out(`stopped: ${line()}`);
+        }
+      } finally {
+        deadline.clear();
+        for (const f of cleanups.reverse()) {
+          try {
+            await f();
+          } catch (err) {
+            report('shutdown')(err);
+          }
+        }
       }
     });
 }
