@@ -1,0 +1,170 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../src/index.js';
+
+function start(args: string[], signal?: AbortSignal) {
+  let out = '';
+  let err = '';
+  const done = run(['node', 'tributary', ...args], {
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: (t) => {
+      err += t;
+    },
+    isTTY: false,
+    signal,
+  });
+  return { done, out: () => out, err: () => err };
+}
+
+async function waitFor<T>(
+  f: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const USER = ['--user', 'Administrator:password'];
+const stopServe = new AbortController();
+let serve: ReturnType<typeof start>;
+let clusterUrl: string;
+const dir = mkdtempSync(join(tmpdir(), 'tributary-cli-'));
+
+beforeAll(async () => {
+  serve = start(['serve', '--port', '0', '--kv-port', '0', '--vbuckets', '16', ...USER], stopServe.signal);
+  clusterUrl = await waitFor(() => /^cluster (http:\/\/\S+)/m.exec(serve.out())?.[1], 'serve to listen');
+});
+
+afterAll(async () => {
+  stopServe.abort();
+  expect(await serve.done).toBe(130);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('serve + load + tail + index', () => {
+  it('load writes through KV; tail streams them as NDJSON and resumes from its checkpoint', {
+    timeout: 60_000,
+  }, async () => {
+    const load = start([
+      'load',
+      '--cluster',
+      clusterUrl,
+      ...USER,
+      '--count',
+      '300',
+      '--keys',
+      '300',
+      '--updates',
+      '0',
+      '--deletes',
+      '0',
+      '--expiring',
+      '0',
+      '--size',
+      '128',
+    ]);
+    expect(await load.done).toBe(0);
+    expect(load.out()).toMatch(
+      /^loaded 300 ops in [\d.]+ s: \S+ ops\/s \(300 sets, 0 deletes, 0 expiring, 0 failed\)/m,
+    );
+
+    const ckpt = join(dir, 'ckpt');
+    const tail = start([
+      'tail',
+      '--cluster',
+      clusterUrl,
+      ...USER,
+      '--checkpoint',
+      ckpt,
+      '--from',
+      'beginning',
+      '--limit',
+      '300',
+    ]);
+    expect(await tail.done).toBe(0);
+    const events = tail
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events).toHaveLength(300);
+    expect(new Set(events.map((e) => e.key)).size).toBe(300);
+    expect(events[0]).toMatchObject({ kind: 'mutation', value: { type: 'demo' } });
+    expect(typeof events[0].cas).toBe('string');
+
+    // Two more documents; a saved tail sees only those.
+    const more = start([
+      'load',
+      '--cluster',
+      clusterUrl,
+      ...USER,
+      '--count',
+      '2',
+      '--keys',
+      '100000',
+      '--updates',
+      '0',
+      '--deletes',
+      '0',
+    ]);
+    expect(await more.done).toBe(0);
+    const resumed = start([
+      'tail',
+      '--cluster',
+      clusterUrl,
+      ...USER,
+      '--checkpoint',
+      ckpt,
+      '--from',
+      'saved',
+      '--limit',
+      '2',
+    ]);
+    expect(await resumed.done).toBe(0);
+    const again = resumed
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(again).toHaveLength(2);
+    expect(again.every((e) => e.kind === 'mutation')).toBe(true);
+  });
+
+  it('index streams the bucket into the channel index and serves _changes, /status and /metrics', {
+    timeout: 60_000,
+  }, async () => {
+    const stop = new AbortController();
+    const index = start(
+      ['index', '--cluster', clusterUrl, ...USER, '--memory', '--port', '0', '--status-port', '0'],
+      stop.signal,
+    );
+    try {
+      const changes = await waitFor(() => /^_changes (\S+)/m.exec(index.out())?.[1], 'index to listen');
+      const status = await waitFor(() => /^status\s+(\S+)/m.exec(index.out())?.[1], 'status url');
+      const auth = { authorization: `Basic ${Buffer.from('Administrator:password').toString('base64')}` };
+      const body = await waitFor(async () => {
+        const res = await fetch(`${changes}?since=0&limit=1000`, { headers: auth });
+        const b = (await res.json()) as { results: { id: string }[] };
+        return b.results.length >= 300 ? b : undefined;
+      }, '_changes to show the loaded documents');
+      expect(body.results.some((r) => r.id === 'doc-0')).toBe(true);
+      const page = await fetch(status);
+      expect(await page.text()).toContain('<title>Tributary status</title>');
+      const metrics = await (await fetch(status.replace(/\/status$/, '/metrics'))).text();
+      expect(metrics).toMatch(/channel_index_mutations/);
+    } finally {
+      stop.abort();
+      expect(await index.done).toBe(130);
+    }
+  });
+});
