@@ -61,7 +61,7 @@ function render(s) {
     d.style.background = colour(v);
     d.title = 'vb ' + v.vbucket + ' ' + v.state + ' seq ' + v.lastSeq + '/' + v.highSeqno + ' lag ' + v.lag;
   });
-  const h = s.history, max = Math.max(1, ...h);
+  const h = s.history.length > 1 ? s.history : [0, ...s.history], max = Math.max(1, ...h);
   $('max').textContent = 'max ' + fmt(max) + '/s';
   $('line').setAttribute('points', h.map((y, i) => (640 - (h.length - 1 - i) * (640 / 299)).toFixed(1) + ',' + (135 - (y / max) * 115).toFixed(1)).join(' '));
   $('workers').innerHTML = s.workers.map((w) => '<tr><td>' + w.server + '</td><td class="' + (w.connected ? 'ok">connected' : 'bad">disconnected') + '</td><td>' + w.vbuckets + '</td></tr>').join('');
