@@ -12,6 +12,17 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// `npm run demo` runs us under `sh -c`; a SIGTERM to npm ends npm and sh but not us. When our
+// parent goes away (we are re-parented), stop as on SIGTERM.
+const parent = process.ppid;
+const orphanCheck = setInterval(() => {
+  if (process.ppid !== parent) {
+    clearInterval(orphanCheck);
+    controller.abort();
+  }
+}, 500);
+orphanCheck.unref();
+
 run(process.argv, { signal: controller.signal }).then((code) => {
   process.exitCode = code;
 });
