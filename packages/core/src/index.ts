@@ -85,5 +85,11 @@ export {
   type Range,
   toRange,
 } from './store-kit/keys.js';
+export {
+  type MetricsInput,
+  metricsScope,
+  StoreCounters,
+  type StoreStats,
+} from './store-kit/store-metrics.js';
 export { WatchHub, type WatchIterable } from './store-kit/watch-hub.js';
 export { optionsParser, parseOptions } from './validate.js';

@@ -1,6 +1,5 @@
-export type { WatchIterable } from '@tributary/core';
+export type { MetricsInput, StoreStats, WatchIterable } from '@tributary/core';
 export { ErrStoreClosed, ErrStoreUnavailable, ErrStoreWatchOverflow } from './errors.js';
-export type { MetricsInput, StoreStats } from './internal/metrics.js';
 export { createLmdbStore, LmdbStore, type LmdbStoreOptions } from './lmdb-store.js';
 export { type LmdbStorePluginOptions, lmdbStoreOptionsSchema, parseLmdbStoreOptions } from './options.js';
 export { plugin, plugins } from './plugin.js';

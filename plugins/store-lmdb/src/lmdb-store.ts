@@ -9,16 +9,19 @@ import {
   ErrStoreUnavailable,
   isTributaryError,
   type Logger,
+  type MetricsInput,
+  metricsScope,
   type ScanOptions,
   type Store,
+  StoreCounters,
   type StoreEntry,
+  type StoreStats,
   toRange,
   WatchHub,
   type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
 import { open, type RootDatabase } from 'lmdb';
-import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
 import { pagedScan } from './internal/paged-scan.js';
 
 export interface LmdbStoreOptions {

@@ -7,15 +7,18 @@ import {
   ErrAborted,
   ErrStoreClosed,
   type Logger,
+  type MetricsInput,
+  metricsScope,
   type ScanOptions,
   type Store,
+  StoreCounters,
   type StoreEntry,
+  type StoreStats,
   toRange,
   WatchHub,
   type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
-import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
 import { pagedScan } from './internal/paged-scan.js';
 import { SkipList } from './internal/skip-list.js';
 

@@ -10,16 +10,19 @@ import {
   ErrStoreUnavailable,
   isTributaryError,
   type Logger,
+  type MetricsInput,
+  metricsScope,
   type ScanOptions,
   type Store,
+  StoreCounters,
   type StoreEntry,
+  type StoreStats,
   toRange,
   WatchHub,
   type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
 import pg from 'pg';
-import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
 import { pagedScan } from './internal/paged-scan.js';
 import { MIGRATIONS_TABLE, migrate, SCHEMA_VERSION } from './schema.js';
 

@@ -9,16 +9,19 @@ import {
   ErrStoreUnavailable,
   isTributaryError,
   type Logger,
+  type MetricsInput,
+  metricsScope,
   type ScanOptions,
   type Store,
+  StoreCounters,
   type StoreEntry,
+  type StoreStats,
   toRange,
   WatchHub,
   type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
 import { Redis, type RedisOptions } from 'ioredis';
-import { type MetricsInput, metricsScope, StoreCounters, type StoreStats } from './internal/metrics.js';
 import { pagedScan } from './internal/paged-scan.js';
 
 export interface RedisStoreOptions {

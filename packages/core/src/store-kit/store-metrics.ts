@@ -1,4 +1,5 @@
-import { type CounterLike, type GaugeLike, type MetricsScope, nullMetrics } from '@tributary/core';
+import type { CounterLike, GaugeLike, MetricsScope } from '../contracts/metrics.js';
+import { nullMetrics } from '../null-metrics.js';
 
 /** A MetricsRegistry (has `group`) or a scope already bound to a component. */
 export type MetricsInput = MetricsScope | { group(name: string): MetricsScope };
