@@ -72,6 +72,7 @@ export {
   type PluginManifest,
 } from './plugin-manifest.js';
 export { type CreateRegistryOptions, createRegistry, type PluginRegistry } from './registry.js';
+export { connectWith, formatEndpoint, listenOn, mapConnectError } from './socket-kit.js';
 export {
   asBuffer,
   type CheckedOp,

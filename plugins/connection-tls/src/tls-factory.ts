@@ -5,14 +5,16 @@ import {
   type ConnectionFactory,
   type ConnectOptions,
   componentLogger,
+  connectWith,
   type Endpoint,
+  formatEndpoint,
   type Listener,
   type Logger,
+  listenOn,
   type MetricsScope,
   nullMetrics,
 } from '@tributary/core';
 import { ErrTlsListenFailed } from './errors.js';
-import { connectWith, formatEndpoint, listenOn } from './internal/connect.js';
 
 type Pem = string | Buffer | (string | Buffer)[];
 

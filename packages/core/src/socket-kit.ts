@@ -1,17 +1,15 @@
 import type net from 'node:net';
+import type { ConnectOptions, Endpoint, Listener } from './contracts/connection-factory.js';
 import {
-  type ConnectOptions,
-  type Endpoint,
   ErrAborted,
   ErrConnectFailed,
   ErrConnectRefused,
   ErrConnectTimeout,
-  type Listener,
   type TributaryError,
-} from '@tributary/core';
+} from './errors.js';
 
-// Same connect/listen plumbing as @tributary/connection-tcp (kept private to each plugin so
-// neither depends on the other).
+// Connect/listen plumbing shared by socket-based connection factories (tcp, tls, and third
+// parties'): typed TRIB_CONNECT_* errors, timeout and abort, listeners that stop accepting only.
 
 export function formatEndpoint(endpoint: Endpoint): string {
   return endpoint.host.includes(':')
