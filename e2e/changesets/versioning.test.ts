@@ -10,15 +10,27 @@ const root = join(import.meta.dirname, '..', '..');
 const scratch = mkdtempSync(join(tmpdir(), 'trib-changesets-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function manifests(dir: string): Map<string, { version: string; deps: string[] }> {
-  const out = new Map<string, { version: string; deps: string[] }>();
+interface Manifest {
+  version: string;
+  deps: string[];
+  /** Ranges of first-party `dependencies` (not peers). */
+  ranges: Map<string, string>;
+}
+
+function manifests(dir: string): Map<string, Manifest> {
+  const out = new Map<string, Manifest>();
   for (const group of ['packages', 'plugins']) {
     for (const name of readdirSync(join(dir, group))) {
       const pkg = JSON.parse(readFileSync(join(dir, group, name, 'package.json'), 'utf8'));
       const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies }).filter((d) =>
         d.startsWith('@tributary/'),
       );
-      out.set(pkg.name, { version: pkg.version, deps });
+      const ranges = new Map(
+        Object.entries((pkg.dependencies ?? {}) as Record<string, string>).filter(([d]) =>
+          d.startsWith('@tributary/'),
+        ),
+      );
+      out.set(pkg.name, { version: pkg.version, deps, ranges });
     }
   }
   return out;
@@ -56,19 +68,23 @@ describe('changesets versioning dry run', () => {
     const after = manifests(scratch);
     const bumped = [...after].filter(([n, m]) => m.version !== before.get(n)!.version).map(([n]) => n);
 
-    // Expected: codec, and every package that (transitively) depends on it through dependencies.
+    // Expected: codec (0.1.0 → 0.2.0, which leaves every `^0.1.0` range), and the packages whose
+    // `dependencies` name codec: each gets a patch (0.1.x), which stays inside its own dependents'
+    // `^0.1.0`, so the bump stops there. Peers (`>=0.1.0`) stay in range and bump nothing.
     const expected = new Set(['@tributary/codec']);
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const [n, m] of before) {
-        if (!expected.has(n) && m.deps.some((d) => expected.has(d))) {
-          expected.add(n);
-          grew = true;
-        }
-      }
+    for (const [n, m] of before) {
+      const range = m.ranges.get('@tributary/codec');
+      if (range === undefined) continue;
+      expect(range).toBe('^0.1.0');
+      expected.add(n);
     }
     expect(new Set(bumped)).toEqual(expected);
+    // A package that reaches codec only through another package keeps its version.
+    const indirect = [...before].filter(
+      ([n, m]) => !expected.has(n) && m.deps.some((d) => expected.has(d) && d !== '@tributary/codec'),
+    );
+    expect(indirect.length).toBeGreaterThan(0);
+    for (const [n] of indirect) expect(bumped).not.toContain(n);
     expect(after.get('@tributary/codec')!.version).not.toBe(before.get('@tributary/codec')!.version);
     expect(bumped).not.toContain('@tributary/core');
     expect(bumped).not.toContain('@tributary/store-memory');

@@ -10,8 +10,8 @@ describe('whole pipeline: cluster → datasource → mutation stream → channel
       expect(r.readerDiffs.flatMap((d) => d.diff)).toEqual([]);
       expect(r.rebuiltDiff).toEqual([]);
       expect(r.figures.mutationsDelivered).toBeGreaterThan(0);
-      expect(r.figures.load.deletes).toBeGreaterThan(0);
-      expect(r.figures.load.expiring).toBeGreaterThan(0);
+      expect(r.figures.load?.deletes).toBeGreaterThan(0);
+      expect(r.figures.load?.expiring).toBeGreaterThan(0);
       expect(r.errors.indexer).toEqual([]);
     });
   }

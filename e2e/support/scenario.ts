@@ -58,9 +58,15 @@ export interface Figures {
   faultsRecovered: number;
   recoverMs: number[];
   peakRssMb: number;
+  /**
+   * Peak RSS minus RSS when the scenario started. Scenarios share a test process and RSS rarely
+   * shrinks, so this, not peakRssMb, is what one scenario used (the slow receiver runs alone).
+   */
+  rssGrowthMb?: number;
   seconds: number;
   dcpFlowControlStalls?: number;
-  load: LoadStats;
+  /** The in-process load, when the scenario drives one (CLI loads report nothing here). */
+  load?: LoadStats;
 }
 
 export interface Run {
@@ -89,10 +95,8 @@ export interface ScenarioOptions {
   /** Put chaos proxies in front of the data nodes (datasource goes through a REST shim). */
   dataNodeProxies?: boolean;
   /**
-   * Check readers started after recovery instead of the long-lived ones. Known gap (channel-index):
-   * a rollback rewinds the index but is not signalled to `_changes` readers already past the
-   * rollback point, so they may keep versions that the cluster lost. Their diff is still reported
-   * in `staleReaderDiffs`.
+   * Also start readers after recovery and check them, besides the long-lived ones (whose diff is
+   * then reported in `staleReaderDiffs`): after a rollback both must end equal to the bucket.
    */
   freshReadersAfterRecovery?: boolean;
   /** Use this store instead of opening one of `store` kind. */
@@ -115,7 +119,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const { store, cleanup } = o.openStore
     ? o.openStore()
     : openStore(o.store ?? 'lmdb', o.name.replace(/\W/g, '_'));
-  let peak = process.memoryUsage().rss;
+  const startRss = process.memoryUsage().rss;
+  let peak = startRss;
   const rssTimer = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 50);
@@ -192,6 +197,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       faultsRecovered: recoverMs.length,
       recoverMs,
       peakRssMb: Math.round(peak / 1e6),
+      rssGrowthMb: Math.round((peak - startRss) / 1e6),
       seconds: (Date.now() - t0) / 1000,
       load,
       dcpFlowControlStalls:

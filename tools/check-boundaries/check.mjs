@@ -7,7 +7,9 @@
 //       core ← codec ← transport/pool ← datasource/cluster ← channel-index ← cli
 //     metrics depends on core only (everyone above core may report to it); plugins depend on
 //     core only (packages above metrics may use them); tools/* and e2e may depend on anything,
-//   - imports a workspace package it does not declare in its package.json.
+//   - imports a workspace package it does not declare in its package.json,
+//   - declares a production dependency that none of its non-test source files imports (an unused
+//     dependency makes every user install it; one only tests use belongs in devDependencies).
 // Test code (test/, *.test.ts, vitest configs) and devDependencies get one allowance: they may
 // use a package on the SAME layer (datasource tests drive the embedded cluster), any plugin,
 // and the tools (chaos proxy). Folders named `fixtures` are not scanned.
@@ -29,8 +31,8 @@ export const LAYERS = Object.freeze({
 });
 
 /**
- * Same-layer edges the design allows in production code. The mutation-stream client in transport
- * draws its connections from the pool; the pool never imports transport, so there is no cycle.
+ * Same-layer edges the design allows in production code. Transport may draw its connections from
+ * the pool (the pool never imports transport, so there is no cycle); nothing uses the edge today.
  */
 export const SAME_LAYER_ALLOWED = Object.freeze([['@tributary/transport', '@tributary/pool']]);
 
@@ -80,6 +82,7 @@ export function discoverProjects(root) {
       kind,
       exports: pkg.exports,
       prodDeps: { ...pkg.dependencies, ...pkg.peerDependencies },
+      deps: { ...pkg.dependencies },
       devDeps: { ...pkg.devDependencies },
     };
   });
@@ -296,6 +299,7 @@ export function checkBoundaries(root) {
       }
     }
     const declared = new Set([...Object.keys(project.prodDeps), ...Object.keys(project.devDeps)]);
+    const importedByProd = new Set();
 
     for (const file of walk(project.dir)) {
       files++;
@@ -329,6 +333,7 @@ export function checkBoundaries(root) {
           continue;
         }
         const { name, subpath } = splitSpecifier(specifier);
+        if (context === 'prod') importedByProd.add(name);
         const target = byName.get(name);
         if (!target) continue;
         if (!subpathAllowed(target, subpath)) {
@@ -345,6 +350,16 @@ export function checkBoundaries(root) {
         }
         const why = edgeProblem(project, target, context);
         if (why) add(file, line, why);
+      }
+    }
+    if (project.kind !== 'tool' && project.kind !== 'e2e') {
+      for (const dep of Object.keys(project.deps)) {
+        if (importedByProd.has(dep) || dep.startsWith('@types/')) continue;
+        add(
+          pkgFile,
+          1,
+          `dependency ${dep} is not imported by any source file of ${project.name}; remove it, or move it to devDependencies if only tests use it`,
+        );
       }
     }
   }

@@ -1,8 +1,11 @@
+import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import websocket from '@fastify/websocket';
 import {
   componentLogger,
   deriveCredential,
+  ErrInvalidArgument,
   isTributaryError,
   type Logger,
   type UserCredential,
@@ -18,7 +21,7 @@ import Fastify, {
 } from 'fastify';
 import type { WebSocket } from 'ws';
 import { type ChangeEntry, type ChannelIndex, validateChannelName } from './channel-index.js';
-import { ErrBadParameter } from './errors.js';
+import { ErrBadParameter, ErrTooManyConnections, ErrTooManyWaitingClients } from './errors.js';
 import { decodeSince } from './since-token.js';
 import { type User, type UserStore, validateUserName } from './user-store.js';
 
@@ -38,6 +41,27 @@ export interface ChangesServerOptions {
   maxTimeoutMs?: number;
   /** Entries read per page while streaming a feed (default 500). */
   pageSize?: number;
+  /**
+   * Longpoll, continuous and websocket feeds open at once (default 10,000). One more is refused
+   * (HTTP 503, websocket close 1013) with TRIB_CHANGES_TOO_MANY_CLIENTS; open feeds are untouched.
+   */
+  maxWaitingClients?: number;
+  /**
+   * TCP connections open at once, of every kind (default 16,384). The next ones are answered
+   * HTTP 503 with TRIB_CHANGES_TOO_MANY_CONNECTIONS and closed; past another
+   * REFUSAL_SLOTS (256) at once, Node closes them without an answer. Both are counted.
+   */
+  maxConnections?: number;
+  /**
+   * An idle keep-alive connection is closed this long after its last response (Node adds 1 s).
+   * Default 72,000 ms (fastify's): longer than the 60 s idle timeout of common load balancers, so
+   * they never reuse a connection the server is closing. Lower it when clients connect directly.
+   */
+  keepAliveTimeoutMs?: number;
+  /** A connection must send a request's headers this soon after connecting (default 10,000 ms), else 408 and closed. */
+  headersTimeoutMs?: number;
+  /** ... and the whole request, body included (default 30,000 ms; never below headersTimeoutMs). */
+  requestTimeoutMs?: number;
   logger?: Logger;
   metrics?: MetricsRegistry;
 }
@@ -45,7 +69,13 @@ export interface ChangesServerOptions {
 export interface ChangesServer {
   readonly app: FastifyInstance;
   listen(options?: { host?: string; port?: number }): Promise<{ url: string; port: number }>;
-  stats(): { activeFeeds: number; counters: Readonly<Record<string, number>> };
+  stats(): {
+    activeFeeds: number;
+    waitingClients: number;
+    /** Connections admitted and open now (refused ones not included). */
+    connections: number;
+    counters: Readonly<Record<string, number>>;
+  };
   close(): Promise<void>;
 }
 
@@ -181,6 +211,10 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     maxTimeout: options.maxTimeoutMs ?? 900_000,
   };
   const pageSize = options.pageSize ?? 500;
+  const maxWaitingClients = options.maxWaitingClients ?? 10_000;
+  if (!Number.isSafeInteger(maxWaitingClients) || maxWaitingClients < 0)
+    throw ErrInvalidArgument('maxWaitingClients', 'a non-negative integer');
+  const limits = connectionLimits(options);
   const adminCred: UserCredential | undefined = options.admin
     ? deriveCredential(options.admin.username, options.admin.password, {
         hashes: ['SHA-256'],
@@ -188,12 +222,22 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       })
     : undefined;
   let activeFeeds = 0;
+  /** Longpoll, continuous and websocket feeds holding a connection and a waiter (capped). */
+  let waitingClients = 0;
   const feedControllers = new Set<AbortController>();
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks these deadlines on this period (default 30 s): keep it well under them.
+      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
   });
+  const connections = guardConnections(app, limits.maxConnections, m, log);
 
   const sendError = (
     reply: FastifyReply,
@@ -270,7 +314,8 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     signal: AbortSignal,
     out: {
       begin(): void;
-      entries(list: ChangeEntry[]): void;
+      /** May return a promise: the client is behind, read no further page until it resolves. */
+      entries(list: ChangeEntry[]): void | Promise<void>;
       heartbeat?(): void;
       end(lastSeq: string): void;
     },
@@ -295,7 +340,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       for (;;) {
         const asked = Math.min(remaining, pageSize);
         const r = await page();
-        out.entries(r.results);
+        await out.entries(r.results);
         const progressed = r.lastSeq !== since;
         since = r.lastSeq;
         if (remaining <= 0 || !progressed || (!p.activeOnly && r.results.length < asked)) break;
@@ -309,7 +354,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
         const r = await page();
         since = r.lastSeq;
         if (r.results.length > 0) {
-          out.entries(r.results);
+          await out.entries(r.results);
           break;
         }
         const left = deadline - Date.now();
@@ -328,7 +373,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
         const asked = Math.min(remaining, pageSize);
         const r = await page();
         since = r.lastSeq;
-        if (r.results.length) out.entries(r.results);
+        if (r.results.length) await out.entries(r.results);
         if (remaining <= 0) break;
         if (r.results.length < asked) {
           // With a heartbeat the feed stays open until the client goes (CouchDB); else it times out.
@@ -347,11 +392,28 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     out.end(since);
   }
 
-  function trackFeed(res: ServerResponse | WebSocket, kind: 'http' | 'ws'): AbortController {
+  /** Admits one more waiting feed, or returns the refusal when the cap is reached. */
+  function admitWaiting(): ReturnType<typeof ErrTooManyWaitingClients> | undefined {
+    if (waitingClients < maxWaitingClients) return undefined;
+    m.counter('refusedTooManyClients').inc(1);
+    const err = ErrTooManyWaitingClients(maxWaitingClients);
+    log.warn({ code: err.code, waitingClients }, 'waiting _changes client refused');
+    return err;
+  }
+
+  function trackFeed(
+    res: ServerResponse | WebSocket,
+    kind: 'http' | 'ws',
+    waiting: boolean,
+  ): AbortController {
     const ac = new AbortController();
     feedControllers.add(ac);
     activeFeeds++;
     m.gauge('activeFeeds').set(activeFeeds);
+    if (waiting) {
+      waitingClients++;
+      m.gauge('waitingClients').set(waitingClients);
+    }
     const release = () => {
       if (!ac.signal.aborted) ac.abort();
     };
@@ -366,6 +428,10 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
         feedControllers.delete(ac);
         activeFeeds--;
         m.gauge('activeFeeds').set(activeFeeds);
+        if (waiting) {
+          waitingClients--;
+          m.gauge('waitingClients').set(waitingClients);
+        }
       },
       { once: true },
     );
@@ -384,12 +450,29 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     const channels = visibleChannels(user, d, p.channels);
     if (channels === 'no-all-docs')
       bad('filter', 'this index has no all-docs channel; give filter=sync_gateway/bychannel');
+    const waiting = p.feed !== 'normal';
+    if (waiting) {
+      const refused = admitWaiting();
+      if (refused) {
+        reply.header('Retry-After', '1');
+        return sendError(reply, 503, 'Service Unavailable', refused.message, { code: refused.code });
+      }
+    }
     m.counter(`feed.${p.feed}`).inc(1);
     reply.hijack();
     const res = reply.raw as ServerResponse;
-    const ac = trackFeed(res, 'http');
+    const ac = trackFeed(res, 'http', waiting);
     const write = (s: string) => {
       if (!res.destroyed) res.write(s);
+    };
+    /** Entries are written with back-pressure: a slow reader stalls its feed, never buffers the index. */
+    const writeEntries = (s: string): undefined | Promise<void> => {
+      if (res.destroyed || res.write(s)) return undefined;
+      m.counter('feedStalls').inc(1);
+      return once(res, 'drain', { signal: ac.signal }).then(
+        () => undefined,
+        () => undefined, // aborted: the client went away; the feed ends on its next read
+      );
     };
     let first = true;
     try {
@@ -399,7 +482,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
             res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
             res.flushHeaders();
           },
-          entries: (list) => write(list.map((e) => `${entryJson(e)}\n`).join('')),
+          entries: (list) => writeEntries(list.map((e) => `${entryJson(e)}\n`).join('')),
           heartbeat: () => write('\n'),
           end: (lastSeq) => write(`${JSON.stringify({ last_seq: lastSeq })}\n`),
         });
@@ -410,10 +493,12 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
             write('{"results":[\n');
           },
           entries: (list) => {
+            let text = '';
             for (const e of list) {
-              write(`${first ? '' : ',\n'}${entryJson(e)}`);
+              text += `${first ? '' : ',\n'}${entryJson(e)}`;
               first = false;
             }
+            return writeEntries(text);
           },
           end: (lastSeq) => write(`${first ? '' : '\n'}],\n"last_seq":${JSON.stringify(lastSeq)}}\n`),
         });
@@ -433,7 +518,16 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
   const wsHandler = (socket: WebSocket, req: FastifyRequest<{ Params: { db: string } }>) => {
     const d = db(req.params.db)!;
     const user = (req as unknown as { user: User }).user;
-    const ac = trackFeed(socket, 'ws');
+    // Counted from the upgrade on: the options come later, but the socket is held from now.
+    const refused = admitWaiting();
+    if (refused) {
+      socket.send(
+        JSON.stringify({ error: 'Service Unavailable', reason: refused.message, code: refused.code }),
+      );
+      socket.close(1013, 'too many waiting clients'); // 1013: Try Again Later
+      return;
+    }
+    const ac = trackFeed(socket, 'ws', true);
     m.counter('feed.websocket').inc(1);
     const fail = (status: number, reason: string, parameter?: string) => {
       socket.send(
@@ -467,7 +561,15 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       runFeed(d, channels, p, ac.signal, {
         begin: () => {},
         entries: (list) => {
-          if (socket.readyState === socket.OPEN) socket.send(`[${list.map(entryJson).join(',')}]`);
+          if (socket.readyState !== socket.OPEN) return;
+          const batch = `[${list.map(entryJson).join(',')}]`;
+          if (socket.bufferedAmount < WS_HIGH_WATER) {
+            socket.send(batch);
+            return;
+          }
+          // The client is behind: wait until this batch is handed to the socket before reading on.
+          m.counter('feedStalls').inc(1);
+          return new Promise<void>((resolve) => socket.send(batch, () => resolve()));
         },
         heartbeat: () => {
           if (socket.readyState === socket.OPEN) socket.ping();
@@ -576,16 +678,121 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       return { url: `http://${o.host ?? '127.0.0.1'}:${port}`, port };
     },
     stats() {
-      return { activeFeeds, counters: m.snapshot().counters };
+      return { activeFeeds, waitingClients, connections: connections.open, counters: m.snapshot().counters };
     },
     close() {
       if (!closing) {
         closing = (async () => {
           for (const ac of [...feedControllers]) ac.abort();
+          connections.destroyRefused();
           await app.close();
         })();
       }
       return closing;
+    },
+  };
+}
+
+/** Bytes a websocket feed may have queued before it waits for the client. */
+const WS_HIGH_WATER = 1024 * 1024;
+
+/** Connections answered 503 at once beyond maxConnections; past these Node drops them unanswered. */
+const REFUSAL_SLOTS = 256;
+
+interface ConnectionLimits {
+  maxConnections: number;
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+function connectionLimits(o: ChangesServerOptions): ConnectionLimits {
+  const l: ConnectionLimits = {
+    maxConnections: o.maxConnections ?? 16_384,
+    keepAliveTimeoutMs: o.keepAliveTimeoutMs ?? 72_000,
+    headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: o.requestTimeoutMs ?? Math.max(30_000, o.headersTimeoutMs ?? 0),
+  };
+  for (const [name, v] of Object.entries(l))
+    if (!Number.isSafeInteger(v) || v < 1) throw ErrInvalidArgument(name, 'a positive integer');
+  if (l.requestTimeoutMs < l.headersTimeoutMs)
+    throw ErrInvalidArgument('requestTimeoutMs', 'at least headersTimeoutMs');
+  return l;
+}
+
+/**
+ * Caps the connections the server holds. Past `max`, a connection is still accepted but its first
+ * request is answered 503 (Connection: close) before any routing or authentication; at most
+ * REFUSAL_SLOTS such refusals are pending at once, and past those Node's own maxConnections
+ * closes the socket unanswered (cheapest under a flood). Timeouts and client errors are counted.
+ */
+function guardConnections(
+  app: FastifyInstance,
+  max: number,
+  m: MetricsGroup,
+  log: Logger,
+): { readonly open: number; destroyRefused(): void } {
+  /** Sockets accepted past the cap, waiting for their 503 (at most REFUSAL_SLOTS: Node drops more). */
+  const refused = new Set<Socket>();
+  const state = { open: 0 };
+  const gauge = m.gauge('connections');
+  const refusedCounter = m.counter('refusedTooManyConnections');
+  let lastWarn = 0;
+  const warn = (how: string) => {
+    // A flood must not flood the log as well: at most one line per second.
+    const now = Date.now();
+    if (now - lastWarn < 1000) return;
+    lastWarn = now;
+    log.warn({ code: ErrTooManyConnections.code, open: state.open, max, how }, 'connection refused');
+  };
+  const server = app.server;
+  server.maxConnections = max + REFUSAL_SLOTS;
+  server.on('drop', () => {
+    refusedCounter.inc(1);
+    warn('dropped');
+  });
+  server.on('connection', (socket: Socket) => {
+    if (state.open >= max) {
+      refused.add(socket);
+      socket.once('close', () => refused.delete(socket));
+      refusedCounter.inc(1);
+      warn('503');
+      return;
+    }
+    state.open++;
+    gauge.set(state.open);
+    socket.once('close', () => {
+      state.open--;
+      gauge.set(state.open);
+    });
+  });
+  // Node closes an idle keep-alive socket on 'timeout' only when nobody listens: count, then close.
+  server.on('timeout', (socket: Socket) => {
+    m.counter('idleTimeouts').inc(1);
+    socket.destroy();
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException) => {
+    m.counter(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'requestTimeouts' : 'clientErrors').inc(1);
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!refused.has(req.raw.socket)) return;
+    const err = ErrTooManyConnections(max);
+    m.counter('http503').inc(1);
+    // An upgrade request's socket is no longer Node's to close after the answer: close it here.
+    reply.raw.once('finish', () => req.raw.socket.destroySoon());
+    return reply
+      .code(503)
+      .header('connection', 'close')
+      .header('retry-after', '1')
+      .type('application/json')
+      .send({ error: 'Service Unavailable', reason: err.message, code: err.code });
+  });
+  return {
+    get open() {
+      return state.open;
+    },
+    destroyRefused() {
+      for (const s of refused) s.destroy();
     },
   };
 }

@@ -16,6 +16,14 @@ import {
   ErrChannelIndexFailed,
   ErrChannelIndexReadOnly,
 } from './errors.js';
+import {
+  type ClockUpdates,
+  decodeClockUpdates,
+  encodeClockUpdates,
+  mergeUpdates,
+  splitState,
+  withStateFields,
+} from './internal/clock-log.js';
 import { decodeClock, encodeClock, Keys } from './internal/keys.js';
 import { Lru } from './internal/lru.js';
 import {
@@ -29,7 +37,15 @@ import {
   encodeEntries,
   truncateBlock,
 } from './internal/records.js';
-import { decodeSince, encodeSince, type VectorClock } from './since-token.js';
+import {
+  addRollback,
+  decodeRollbacks,
+  encodeRollbacks,
+  type RollbackHistory,
+  rewindSince,
+} from './internal/rollback-history.js';
+import { Waiter, Waiters } from './internal/waiters.js';
+import { decodeSinceToken, encodeSince, type VectorClock } from './since-token.js';
 
 /** What channelsOf sees besides the key and the parsed body. */
 export interface DocMeta {
@@ -136,7 +152,12 @@ export interface ChannelIndexOptions {
   maxLimit?: number;
   /** Checkpoint layout (default: @tributary/datasource createStoreCheckpoints records under "<prefix>ck/"). */
   checkpoints?: CheckpointWriter;
+  /** Document records the writer keeps (default 100,000). */
   docCacheSize?: number;
+  /**
+   * Blocks whose last chunk the writer keeps, to extend it instead of adding a key (default
+   * 100,000; each holds under 1 KiB).
+   */
   blockCacheSize?: number;
   /** Called with every error the index cannot return to a caller (store failures, datasource errors). */
   onError?: (err: unknown) => void;
@@ -167,6 +188,12 @@ export interface ChangesOptions {
 export interface ChangesResult {
   results: ChangeEntry[];
   lastSeq: string;
+  /**
+   * The since asked for was taken before a rollback that rewound some of its vbuckets: results
+   * restart from the rollback point there (documents the rollback reverted come again with their
+   * restored state; ones that only existed above it are gone without an entry).
+   */
+  rolledBack?: true;
 }
 
 export interface WaitOptions {
@@ -217,19 +244,21 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-interface Waiter {
-  channels: readonly string[];
-  wake: (changed: boolean) => void;
-  /** Channel versions the waiter's own check saw (read-only indexes; the poller compares). */
-  seen?: Map<string, number>;
-}
-
 interface Snapshot {
   stable: Map<number, number>;
   clocks: Map<string, Map<number, number>>;
+  /** The batch counter the snapshot covers. */
   gen: number;
-  /** Versions of the channels read from the store (read-only indexes). */
-  versions: Map<string, number>;
+  /** The rollback epoch and history it was taken under. */
+  epoch: number;
+  rollbacks: RollbackHistory;
+}
+
+/** A since argument decoded: epoch -1 for a clock passed as a Map (taken as current). */
+interface SinceArg {
+  clock: VectorClock;
+  epoch: number;
+  token: string;
 }
 
 interface Candidate {
@@ -243,7 +272,12 @@ interface Candidate {
 }
 
 const MAX_CHANNEL_BYTES = 200;
-const EMPTY = new Uint8Array(0);
+/** A block's last chunk is extended while it stays under this many bytes. */
+const CHUNK_BYTES = 1024;
+/** Clock records kept before a checkpoint writes the changed channels' full clocks. */
+const CHECKPOINT_RECORDS = 64;
+/** Changed channels kept pinned before a checkpoint. */
+const MAX_DIRTY_CLOCKS = 10_000;
 
 export function validateChannelName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0)
@@ -252,6 +286,25 @@ export function validateChannelName(name: unknown): string {
   if (Buffer.byteLength(name) > MAX_CHANNEL_BYTES)
     throw ErrBadChannel(name, `longer than ${MAX_CHANNEL_BYTES} bytes`);
   return name;
+}
+
+/**
+ * The raw arguments of a changes() call as a cache key, or undefined when they are not plain
+ * (a channel with NUL could make two lists join alike; a Map or "now" since changes meaning).
+ */
+function answerKey(o: ChangesOptions): string | undefined {
+  const { channels, since } = o;
+  if (!Array.isArray(channels) || (since !== undefined && typeof since !== 'string') || since === 'now')
+    return undefined;
+  for (const ch of channels) if (typeof ch !== 'string' || ch.includes('\u0000')) return undefined;
+  return `${channels.length}\u0000${channels.join('\u0000')}\u0000${since ?? ''}\u0000${o.limit}\u0000${o.activeOnly ? 1 : 0}`;
+}
+
+function copyEntry(e: ChangeEntry): ChangeEntry {
+  const c: ChangeEntry = { seq: { vbucket: e.seq.vbucket, seqno: e.seq.seqno }, id: e.id, rev: e.rev };
+  if (e.deleted) c.deleted = true;
+  if (e.removed) c.removed = [...e.removed];
+  return c;
 }
 
 function revOf(gen: number, cas: bigint): string {
@@ -273,7 +326,8 @@ export class ChannelIndex implements AsyncDisposable {
   readonly #channelsOf: ChannelsOf;
   readonly #maxBatch: number;
   readonly #delayMs: number;
-  readonly #blockSize: number;
+  /** The store's block size once loaded (the one the index was built with wins over the option). */
+  #blockSize: number;
   readonly #maxPending: number;
   readonly #storeBodies: boolean;
   readonly #pollMs: number;
@@ -293,29 +347,63 @@ export class ChannelIndex implements AsyncDisposable {
   readonly #enqueuedSeq = new Map<number, number>();
   readonly #metaLatest = new Map<number, Uint8Array>();
   readonly #docCache: Lru<string, DocRecord | null>;
-  readonly #blockCache: Lru<string, Buffer>;
+  /** The store held no index when this writer loaded it (so far every record went through #docCache). */
+  #docsFresh = false;
+  /** The last chunk written per channel and vbucket (appends extend it while it is small). */
+  readonly #tails: Lru<number, { blk: number; key: Buffer; bytes: Buffer }>;
+  /**
+   * Small numbers for channel names, so per-(channel, vbucket) caches take numeric keys (hashing a
+   * long key string per entry cost more than the rest of a lookup). A name evicted and seen again
+   * gets a new number: what was cached under the old one is just never found again.
+   */
+  readonly #chanIds = new Lru<string, number>(200_000);
+  #nextChanId = 0;
   #worker: Promise<void> | undefined;
 
   // shared state (writer: authoritative; reader: validated against the store)
   #counter = 0;
   readonly #stable = new Map<number, number>();
+  /**
+   * The writer builds a batch while the previous one commits: its own state (counter, stable
+   * clock, caches, clocks) moves when a batch is built; what readers see (#counter, #stable,
+   * wakes, flush) only when it is committed. At most one commit waits behind another.
+   */
+  #wCounter = 0;
+  readonly #wStable = new Map<number, number>();
+  #inflight: Promise<void> | undefined;
+  #inflightCount = 0;
   #stableCounter = -1;
   // The writer's exact channel clocks (only the worker fills and changes it).
   readonly #clocks: Lru<string, Map<number, number>>;
+  // Clock log (internal/clock-log.ts): records after #checkpoint are live.
+  #checkpoint = 0;
+  /** Rollbacks so far (in every since token it hands out) and what they rewound. */
+  #epoch = 0;
+  #rollbacks: RollbackHistory = { floor: 0, records: [] };
+  /** Writer: clocks changed since the checkpoint (pinned: their `v/` value is behind). */
+  readonly #dirty = new Map<string, Map<number, number>>();
+  /** Writer: counters of the live clock records (deleted by the next checkpoint). */
+  #tailCounters: number[] = [];
+  /** Reader: the live clock records merged, applied up to counter #tailTo. */
+  #tail: ClockUpdates = new Map();
+  #tailTo = -1;
   readonly #snapshots = new Map<string, { active?: Promise<Snapshot>; pending?: Promise<Snapshot> }>();
   #activeRefresh: Promise<void> | undefined;
   #pendingRefresh: Promise<void> | undefined;
-  readonly #sinceCache = new Lru<string, VectorClock>(1024);
+  readonly #sinceCache = new Lru<string, SinceArg>(1024);
   readonly #resultCache = new Lru<string, Promise<{ cands: Candidate[]; lastSeq: string }>>(256);
 
   // notification
-  readonly #waiters = new Map<string, Set<Waiter>>();
-  #waiterCount = 0;
+  readonly #waiters: Waiters;
+  /** Writer: finished loading (its in-memory state answers waiters without a snapshot). */
+  #loaded = false;
+  /** Writer: recent answers of changes() by raw arguments, valid while the batch counter stands. */
+  readonly #answers = new Lru<string, { gen: number; epoch: number; p: Promise<ChangesResult> }>(256);
   #pollTimer: NodeJS.Timeout | undefined;
   #watchAbort: AbortController | undefined;
   #pollRunning = false;
-  readonly #polledVersions = new Map<string, number>();
-  #polledCounter = -1;
+  /** Reader: per waited-on channel, the counter of the last batch that moved it. */
+  readonly #lastChange = new Map<string, number>();
   #pollAgain = false;
 
   readonly #ready: Promise<void>;
@@ -347,23 +435,118 @@ export class ChannelIndex implements AsyncDisposable {
     this.#keys = new Keys(options.prefix ?? 'ci:');
     this.#checkpoints = options.checkpoints ?? datasourceCheckpoints(this.store, `${this.#keys.prefix}ck/`);
     this.#docCache = new Lru(int('docCacheSize', options.docCacheSize, 100_000, 0));
-    this.#blockCache = new Lru(int('blockCacheSize', options.blockCacheSize, 20_000, 0));
+    this.#tails = new Lru(int('blockCacheSize', options.blockCacheSize, 100_000, 0));
     this.#clocks = new Lru(20_000);
     this.#log = componentLogger(options.logger, 'channel-index', { prefix: this.#keys.prefix });
     this.#m = (options.metrics ?? createMetrics()).group('channel-index');
-    this.#ready = this.#load();
+    const waitersGauge = this.#m.gauge('waiters');
+    this.#waiters = new Waiters({
+      counted: (n) => waitersGauge.set(n),
+      first: () => {
+        if (this.readOnly) this.#startPolling();
+      },
+      empty: () => this.#stopPolling(),
+      channelDone: (ch) => this.#lastChange.delete(ch),
+    });
+    this.#ready = this.#load().then(() => {
+      this.#loaded = true;
+    });
     this.#ready.catch((err) => this.#fail(err));
   }
 
   async #load(): Promise<void> {
-    const { counter, clock } = decodeClock(await this.store.get(this.#keys.stable));
-    this.#counter = counter;
-    this.#stableCounter = counter;
-    for (const [vb, seq] of clock) {
-      this.#stable.set(vb, seq);
-      if (!this.readOnly) this.#applied.set(vb, seq);
+    if (this.readOnly) {
+      await this.#refresh();
+      this.#log.debug({ counter: this.#counter, vbuckets: this.#stable.size }, 'loaded');
+      return;
     }
-    this.#log.debug({ counter: this.#counter, vbuckets: this.#stable.size }, 'loaded');
+    const raw = await this.store.get(this.#keys.stable);
+    this.#docsFresh = raw === undefined;
+    const d = decodeClock(raw);
+    const st = splitState(d.counter, d.clock);
+    this.#counter = st.counter;
+    this.#wCounter = st.counter;
+    this.#stableCounter = st.counter;
+    for (const [vb, seq] of st.stable) {
+      this.#stable.set(vb, seq);
+      this.#wStable.set(vb, seq);
+      this.#applied.set(vb, seq);
+    }
+    this.#checkpoint = st.checkpoint;
+    this.#epoch = st.epoch;
+    this.#adoptBlockSize(st.blockSize);
+    if (st.epoch > 0) this.#rollbacks = decodeRollbacks(await this.store.get(this.#keys.rollbacks));
+    // Clock records after the checkpoint: their channels' clocks are `v/` plus the records.
+    const records = await this.#readClockLog(st.checkpoint, st.counter);
+    if (!records) throw ErrChannelIndexFailed('clock log records missing after the checkpoint');
+    const merged: ClockUpdates = new Map();
+    for (const [c, u] of records) {
+      mergeUpdates(merged, u);
+      this.#tailCounters.push(c);
+    }
+    const chans = [...merged.keys()];
+    const vals = chans.length ? await this.store.getMany(chans.map((ch) => this.#keys.version(ch))) : [];
+    chans.forEach((ch, i) => {
+      const clock = decodeClock(vals[i]).clock;
+      for (const [vb, seq] of merged.get(ch)!) if (seq > (clock.get(vb) ?? 0)) clock.set(vb, seq);
+      this.#dirty.set(ch, clock);
+      this.#clocks.set(ch, clock);
+    });
+    this.#log.debug(
+      { counter: this.#counter, vbuckets: this.#stable.size, records: records.length },
+      'loaded',
+    );
+  }
+
+  /**
+   * The clock records (from, to] in counter order, or undefined when one is missing (a checkpoint
+   * deleted it after the state record was read).
+   */
+  async #readClockLog(from: number, to: number): Promise<[number, ClockUpdates][] | undefined> {
+    const out: [number, ClockUpdates][] = [];
+    if (to <= from) return out;
+    const K = this.#keys;
+    for await (const { key, value } of this.store.scan({
+      gte: K.clockLog(from + 1),
+      lt: K.clockLog(to + 1),
+    })) {
+      const c = K.counterOfClockLog(key);
+      if (c !== from + 1 + out.length) return undefined;
+      out.push([c, decodeClockUpdates(value)]);
+    }
+    return out.length === to - from ? out : undefined;
+  }
+
+  /** The writer's exact clocks of `chans` (pinned, cached, or read from `v/` when neither). */
+  async #writerClocks(chans: Iterable<string>): Promise<Map<string, Map<number, number>>> {
+    const out = new Map<string, Map<number, number>>();
+    const need: string[] = [];
+    for (const ch of chans) {
+      const c = this.#dirty.get(ch) ?? this.#clocks.get(ch);
+      if (c) out.set(ch, c);
+      else need.push(ch);
+    }
+    if (need.length) {
+      await this.#inflight;
+      const vals = await this.#readMany(need.map((ch) => this.#keys.version(ch)));
+      need.forEach((ch, i) => {
+        const clock = decodeClock(vals[i]).clock;
+        out.set(ch, clock);
+        this.#clocks.set(ch, clock);
+      });
+      this.#m.counter('clockReads').inc(need.length);
+    }
+    return out;
+  }
+
+  #adoptBlockSize(stored: number): void {
+    if (stored === 0 || stored === this.#blockSize) return;
+    // Block keys depend on it: the index goes on with the size it was built with.
+    this.#log.warn(
+      { configured: this.#blockSize, stored },
+      'blockSize differs from the stored index; using the stored one',
+    );
+    this.#blockSize = stored;
   }
 
   /** Resolves once the index has read its state from the store. */
@@ -529,7 +712,10 @@ export class ChannelIndex implements AsyncDisposable {
       for (;;) {
         if (this.#failed) return;
         if (this.#queue.length === 0) {
-          if (this.#closed) return;
+          if (this.#closed) {
+            await this.#inflight;
+            return;
+          }
           await new Promise<void>((r) => {
             this.#workerWake = r;
           });
@@ -541,8 +727,14 @@ export class ChannelIndex implements AsyncDisposable {
         this.#admit();
         this.#m.gauge('pending').set(this.#queue.length);
         await this.#process(items);
-        this.#committed += items.length;
-        this.#resolveFlushes();
+        const n = items.length;
+        const done = () => {
+          this.#committed += n;
+          this.#resolveFlushes();
+        };
+        // (a batch that wrote nothing is done now, else when its commit is)
+        if (this.#inflight) this.#inflight.then(done, () => {});
+        else done();
       }
     } catch (err) {
       this.#fail(err);
@@ -577,6 +769,8 @@ export class ChannelIndex implements AsyncDisposable {
       if (it.t === 2) {
         if (seg.length) await this.#commitData(seg);
         seg = [];
+        // a rollback reads the store: everything before it must be committed
+        await this.#inflight;
         try {
           await this.#doRollback(it.vb, it.seq);
           it.done.resolve();
@@ -631,24 +825,35 @@ export class ChannelIndex implements AsyncDisposable {
     }
   }
 
+  #docsKnown(): boolean {
+    return this.#docsFresh && this.#docCache.evictions === 0;
+  }
+
   async #commitData(items: Item[]): Promise<void> {
     const t0 = performance.now();
     const K = this.#keys;
     // 1. document records this batch needs
     const docs = new Map<string, DocRecord | null>();
     const missing: string[] = [];
-    for (const it of items) {
+    // (each item's record key made once: a string's hash is computed once and kept with it)
+    const dks = items.map((it) => (it.t === 0 ? K.docString(it.vb, it.key) : ''));
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
       if (it.t !== 0) continue;
-      const dk = K.docString(it.vb, it.key);
+      const dk = dks[i]!;
       if (docs.has(dk)) continue;
       const c = this.#docCache.get(dk);
       if (c !== undefined) docs.set(dk, c);
       else {
         docs.set(dk, null);
-        missing.push(dk);
+        // An index that started on an empty store and never evicted a record knows every
+        // document it has: a miss is a new document, no read needed.
+        if (!this.#docsKnown()) missing.push(dk);
       }
     }
     if (missing.length) {
+      // (what the previous batch wrote must be in the store before it is read back)
+      await this.#inflight;
       const vals = await this.#readMany(missing.map((k) => Buffer.from(k)));
       for (let i = 0; i < missing.length; i++) {
         const v = vals[i];
@@ -657,7 +862,10 @@ export class ChannelIndex implements AsyncDisposable {
     }
 
     // 2. apply in order
-    const appends = new Map<string, { ch: string; vb: number; blk: number; entries: BlockEntry[] }>();
+    const appends = new Map<
+      string,
+      Map<number, { ch: string; vb: number; blk: number; entries: BlockEntry[] }>
+    >();
     const clockUp = new Map<string, Map<number, number>>();
     const stableUp = new Map<number, number>();
     const metaUp = new Map<number, Uint8Array>();
@@ -671,9 +879,12 @@ export class ChannelIndex implements AsyncDisposable {
     let nTombstones = 0;
     const addEntry = (ch: string, vb: number, e: BlockEntry) => {
       const blk = Math.floor(e.seq / this.#blockSize);
-      const bk = K.blockString(ch, vb, blk);
-      let a = appends.get(bk);
-      if (!a) appends.set(bk, (a = { ch, vb, blk, entries: [] }));
+      // (numeric block ids per channel: no key string per entry)
+      let byBlock = appends.get(ch);
+      if (!byBlock) appends.set(ch, (byBlock = new Map()));
+      const id = vb * 2 ** 37 + blk;
+      let a = byBlock.get(id);
+      if (!a) byBlock.set(id, (a = { ch, vb, blk, entries: [] }));
       a.entries.push(e);
       let cu = clockUp.get(ch);
       if (!cu) clockUp.set(ch, (cu = new Map()));
@@ -683,7 +894,8 @@ export class ChannelIndex implements AsyncDisposable {
       else if (e.state === EntryState.Deleted) nTombstones++;
     };
     const newChannels = new Set<string>();
-    for (const it of items) {
+    for (let idx = 0; idx < items.length; idx++) {
+      const it = items[idx]!;
       if (it.t === 1) {
         metaUp.set(it.vb, it.value);
         continue;
@@ -696,7 +908,7 @@ export class ChannelIndex implements AsyncDisposable {
       }
       applied.set(it.vb, it.seq);
       stableUp.set(it.vb, it.seq);
-      const dk = K.docString(it.vb, it.key);
+      const dk = dks[idx]!;
       const prev = docs.get(dk) ?? null;
       const gen = it.meta.revSeqno ?? (prev ? prev.gen + 1 : 1);
       const rev = revOf(gen, it.meta.cas);
@@ -758,87 +970,141 @@ export class ChannelIndex implements AsyncDisposable {
       }
     }
 
-    // 3. blocks and channel clocks this batch extends (fetched together when not cached)
-    const needBlocks: string[] = [];
-    for (const bk of appends.keys()) if (!this.#blockCache.has(bk)) needBlocks.push(bk);
-    const needClocks: string[] = [];
-    for (const ch of clockUp.keys()) if (!this.#clocks.has(ch)) needClocks.push(ch);
-    const fetched = new Map<string, Buffer | undefined>();
-    const fetchedClocks = new Map<string, Map<number, number>>();
-    if (needBlocks.length || needClocks.length) {
-      const vals = await this.#readMany([
-        ...needBlocks.map((k) => Buffer.from(k)),
-        ...needClocks.map((ch) => K.version(ch)),
-      ]);
-      for (let i = 0; i < needBlocks.length; i++) {
-        const v = vals[i];
-        fetched.set(needBlocks[i]!, v ? Buffer.from(v) : undefined);
-      }
-      for (let i = 0; i < needClocks.length; i++)
-        fetchedClocks.set(needClocks[i]!, decodeClock(vals[needBlocks.length + i]).clock);
-    }
+    // 3. channel clocks (exact in memory; read only those evicted) and the chunks this batch writes.
+    const clockOf = clockUp.size ? await this.#writerClocks(clockUp.keys()) : new Map();
     const ops: BatchOp[] = [];
-    const newBlocks: [string, Buffer][] = [];
-    for (const [bk, a] of appends) {
-      const old = fetched.has(bk) ? fetched.get(bk) : this.#blockCache.get(bk);
-      const add = encodeEntries(a.entries);
-      const bytes = old?.length ? Buffer.concat([old, add]) : add;
-      newBlocks.push([bk, bytes]);
-      ops.push({ type: 'put', key: Buffer.from(bk), value: bytes });
+    const newTails: [number, { blk: number; key: Buffer; bytes: Buffer }][] = [];
+    for (const [ch, byBlock] of appends) {
+      let cid = this.#chanIds.get(ch);
+      if (cid === undefined) this.#chanIds.set(ch, (cid = this.#nextChanId++));
+      for (const a of byBlock.values()) {
+        const tk = cid * 65536 + a.vb;
+        const add = encodeEntries(a.entries);
+        const tail = this.#tails.get(tk);
+        // Extend the block's last chunk while it is small (one key per block for a slow channel);
+        // otherwise a new chunk, keyed by its first seqno: never a read, never a whole-block rewrite.
+        const t =
+          tail && tail.blk === a.blk && tail.bytes.length + add.length <= CHUNK_BYTES
+            ? { blk: a.blk, key: tail.key, bytes: Buffer.concat([tail.bytes, add]) }
+            : { blk: a.blk, key: K.chunkOf(K.blockString(ch, a.vb, a.blk), a.entries[0]!.seq), bytes: add };
+        newTails.push([tk, t]);
+        ops.push({ type: 'put', key: t.key, value: t.bytes });
+      }
     }
     for (const dk of dirtyDocs)
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(docs.get(dk)!) });
-    const counter = stableUp.size > 0 ? this.#counter + 1 : this.#counter;
-    const newClocks = new Map<string, Map<number, number>>();
-    let newStable: Map<number, number> | undefined;
+    const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
+    // One clock record per batch; every CHECKPOINT_RECORDS batches (or when too many channels are
+    // pinned) the full clocks of the changed channels go to `v/` and the records they cover go.
+    const checkpointNow =
+      stableUp.size > 0 &&
+      (this.#tailCounters.length >= CHECKPOINT_RECORDS || this.#dirty.size + clockUp.size > MAX_DIRTY_CLOCKS);
     if (stableUp.size > 0) {
-      for (const [ch, cu] of clockUp) {
-        const clock = new Map(fetchedClocks.get(ch) ?? this.#clocks.get(ch)!);
-        for (const [vb, seq] of cu) clock.set(vb, seq);
-        newClocks.set(ch, clock);
-        ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
+      ops.push({ type: 'put', key: K.clockLog(counter), value: encodeClockUpdates(clockUp) });
+      if (checkpointNow) {
+        for (const [ch, clock] of this.#dirty)
+          if (!clockUp.has(ch))
+            ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
+        for (const [ch, cu] of clockUp)
+          ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clockOf.get(ch)!, cu) });
+        for (const c of this.#tailCounters) ops.push({ type: 'del', key: K.clockLog(c) });
+        this.#m.counter('checkpoints').inc(1);
       }
-      newStable = new Map(this.#stable);
-      for (const [vb, seq] of stableUp) newStable.set(vb, seq);
-      ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, newStable) });
+      const stable = withStateFields(
+        this.#wStable,
+        checkpointNow ? counter - 1 : this.#checkpoint,
+        this.#epoch,
+        this.#blockSize,
+      );
+      ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, stable, stableUp) });
     }
     for (const [vb, value] of metaUp) {
       const lastSeq = applied.get(vb) ?? this.#applied.get(vb) ?? 0;
       ops.push(...this.#checkpoints.ops(vb, value, lastSeq));
     }
-    if (ops.length) await this.#writeOps(ops);
-
-    // 4. committed: update caches, then wake readers
+    // 4. the writer's own state moves now (the next batch builds on it while this one commits)
     for (const dk of dirtyDocs) this.#docCache.set(dk, docs.get(dk)!);
     for (const [dk, rec] of docs) if (rec === null && !this.#docCache.has(dk)) this.#docCache.set(dk, null);
-    for (const [bk, bytes] of newBlocks) this.#blockCache.set(bk, bytes);
+    for (const [tk, t] of newTails) this.#tails.set(tk, t);
     for (const [vb, seq] of applied) this.#applied.set(vb, seq);
-    for (const [ch, clock] of newClocks) this.#clocks.set(ch, clock);
-    if (newStable) {
-      this.#counter = counter;
-      for (const [vb, seq] of newStable) this.#stable.set(vb, seq);
-      this.#stableCounter = counter;
+    if (stableUp.size > 0) {
+      // (readers bound every clock by the committed stable clock: a clock ahead of it is harmless)
+      for (const [ch, cu] of clockUp) {
+        const clock = clockOf.get(ch)!;
+        for (const [vb, seq] of cu) clock.set(vb, seq);
+        this.#clocks.set(ch, clock);
+      }
+      if (checkpointNow) {
+        this.#dirty.clear();
+        this.#tailCounters = [counter];
+        this.#checkpoint = counter - 1;
+      } else {
+        for (const ch of clockUp.keys()) this.#dirty.set(ch, clockOf.get(ch)!);
+        this.#tailCounters.push(counter);
+      }
+      this.#wCounter = counter;
+      for (const [vb, seq] of stableUp) this.#wStable.set(vb, seq);
     }
-    const ms = performance.now() - t0;
-    this.#m.counter('batches').inc(1);
-    this.#m.counter('mutations').inc(nMut);
-    this.#m.counter('deletions').inc(nDel);
-    this.#m.counter('duplicates').inc(nDup);
-    this.#m.counter('entries').inc(nEntries);
-    this.#m.counter('removals').inc(nRemovals);
-    this.#m.counter('tombstones').inc(nTombstones);
-    this.#m.counter('metaWrites').inc(metaUp.size);
-    this.#m.histogram('batchSize').observe(items.length);
-    this.#m.histogram('commitMs').observe(ms);
-    if (this.#log.isLevelEnabled('trace'))
-      this.#log.trace({ items: items.length, entries: nEntries, ms }, 'batch committed');
-    if (clockUp.size > 0) this.#notify(clockUp.keys());
+    const counts = { nMut, nDel, nDup, nEntries, nRemovals, nTombstones, meta: metaUp.size };
+    if (ops.length === 0) return this.#committedBatch(items.length, t0, counts);
+    // 5. committed after the previous batch: what readers see moves, then they are woken
+    if (this.#inflightCount >= 2) await this.#inflight;
+    const prev = this.#inflight;
+    this.#inflightCount++;
+    const commit = (async () => {
+      try {
+        await prev;
+        await this.#writeOps(ops);
+      } finally {
+        this.#inflightCount--;
+      }
+      if (stableUp.size > 0) {
+        this.#counter = counter;
+        for (const [vb, seq] of stableUp) this.#stable.set(vb, seq);
+        this.#stableCounter = counter;
+      }
+      this.#committedBatch(items.length, t0, counts);
+      if (clockUp.size > 0) this.#notify(clockUp.keys());
+    })();
+    // (a failed commit fails the index; whoever awaits it sees the error too)
+    commit.catch((err) => this.#fail(err));
+    this.#inflight = commit;
   }
 
+  #committedBatch(
+    n: number,
+    t0: number,
+    c: {
+      nMut: number;
+      nDel: number;
+      nDup: number;
+      nEntries: number;
+      nRemovals: number;
+      nTombstones: number;
+      meta: number;
+    },
+  ): void {
+    const ms = performance.now() - t0;
+    this.#m.counter('batches').inc(1);
+    this.#m.counter('mutations').inc(c.nMut);
+    this.#m.counter('deletions').inc(c.nDel);
+    this.#m.counter('duplicates').inc(c.nDup);
+    this.#m.counter('entries').inc(c.nEntries);
+    this.#m.counter('removals').inc(c.nRemovals);
+    this.#m.counter('tombstones').inc(c.nTombstones);
+    this.#m.counter('metaWrites').inc(c.meta);
+    this.#m.histogram('batchSize').observe(n);
+    this.#m.histogram('commitMs').observe(ms);
+    if (this.#log.isLevelEnabled('trace'))
+      this.#log.trace({ items: n, entries: c.nEntries, ms }, 'batch committed');
+  }
   async #doRollback(vb: number, seq: number): Promise<void> {
     const K = this.#keys;
     this.#m.counter('rollbacks').inc(1);
     this.#log.info({ vb, seq }, 'rollback');
+    // Rolled-back records and chunks are rewritten in the store: drop what the caches hold.
+    this.#docsFresh = false;
+    this.#tails.clear();
     // Documents whose last change is above the rollback point.
     const affected = new Map<string, DocRecord>();
     for await (const { key, value } of this.store.scan({ prefix: K.docVbPrefix(vb) })) {
@@ -848,18 +1114,18 @@ export class ChannelIndex implements AsyncDisposable {
     const channels = new Set<string>();
     for (const rec of affected.values()) for (const ch of rec.channels.keys()) channels.add(ch);
     const ops: BatchOp[] = [];
-    // Latest surviving entry per (doc, channel).
+    // Latest surviving entry per (doc, channel); the kept chunks per channel (compensations below
+    // may go into them).
     const survivors = new Map<string, Map<string, BlockEntry>>();
     const newClock = new Map<string, number>();
+    const kept = new Map<string, { key: Buffer; bytes: Buffer; changed: boolean }[]>();
     for (const ch of channels) {
       let maxKept = 0;
+      const list: { key: Buffer; bytes: Buffer; changed: boolean }[] = [];
       for await (const { key, value } of this.store.scan({ prefix: K.blockVbPrefix(ch, vb) })) {
-        const bkString = Buffer.from(key).toString('utf8');
         const { bytes, maxSeq } = truncateBlock(value, seq);
-        if (bytes.length !== value.length) {
-          ops.push(bytes.length ? { type: 'put', key, value: bytes } : { type: 'del', key });
-        }
-        this.#blockCache.delete(bkString);
+        if (bytes.length === 0) ops.push({ type: 'del', key });
+        else list.push({ key: Buffer.from(key), bytes, changed: bytes.length !== value.length });
         if (maxSeq > maxKept) maxKept = maxSeq;
         for (const e of decodeEntries(bytes)) {
           if (!affected.has(e.id)) continue;
@@ -868,14 +1134,60 @@ export class ChannelIndex implements AsyncDisposable {
           s.set(ch, e);
         }
       }
+      kept.set(ch, list);
       newClock.set(ch, maxKept);
     }
+    // A document the rollback takes out of a channel it was in (it joined above the rollback
+    // point) gets a removal entry there at its restored seqno: a reader that saw it join learns it
+    // left when it replays from there (the new branch has no entry of its own to say so).
+    const compensate = (ch: string, e: BlockEntry) => {
+      const list = kept.get(ch)!;
+      const blk = Math.floor(e.seq / this.#blockSize);
+      const bk = K.blockString(ch, vb, blk);
+      const prefix = Buffer.from(bk);
+      // the chunk of that block starting at or below e.seq, else a new chunk at e.seq
+      let at = -1;
+      for (let i = 0; i < list.length; i++) {
+        const k = list[i]!.key;
+        if (
+          k.length === prefix.length + 14 &&
+          k.subarray(0, prefix.length).equals(prefix) &&
+          Number.parseInt(k.toString('latin1', prefix.length), 16) <= e.seq
+        )
+          at = i;
+      }
+      if (at < 0) list.push({ key: K.chunkOf(bk, e.seq), bytes: encodeEntries([e]), changed: true });
+      else {
+        const c = list[at]!;
+        const entries = decodeEntries(c.bytes);
+        entries.push(e);
+        entries.sort((x, y) => x.seq - y.seq);
+        c.bytes = encodeEntries(entries);
+        c.changed = true;
+      }
+      if (e.seq > newClock.get(ch)!) newClock.set(ch, e.seq);
+      this.#m.counter('rollbackRemovals').inc(1);
+    };
+    // Readers resume this vbucket from the rollback point, or from below a reverted document's
+    // restored entry so they get its restored state again.
+    let replayFrom = seq;
     for (const [id, rec] of affected) {
       const dk = K.docString(vb, id);
       this.#docCache.delete(dk);
       const s = survivors.get(id);
       if (!s || s.size === 0) {
-        ops.push({ type: 'del', key: Buffer.from(dk) });
+        // No entry of it survives (it was created above the rollback point). Readers may have seen
+        // it in channels: keep a ghost record with those channels, so when the new branch streams
+        // the document again, the channels it is no longer in get removal entries.
+        const ghost = new Map<string, ChannelMembership>();
+        for (const [ch, m] of rec.channels)
+          if (m.state === EntryState.Active) ghost.set(ch, { seq: 0, state: EntryState.Active });
+        if (ghost.size === 0) ops.push({ type: 'del', key: Buffer.from(dk) });
+        else {
+          // (gen 0: the new branch's first version of it is generation 1 again)
+          const g: DocRecord = { seq: 0, gen: 0, rev: rec.rev, deleted: true, channels: ghost };
+          ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(g) });
+        }
         continue;
       }
       let latest: BlockEntry | undefined;
@@ -885,6 +1197,17 @@ export class ChannelIndex implements AsyncDisposable {
         if (!latest || e.seq > latest.seq) latest = e;
       }
       const gen = Number.parseInt(latest!.rev, 10) || rec.gen;
+      for (const [ch, m] of rec.channels) {
+        if (m.state !== EntryState.Active || m.seq <= seq) continue;
+        const was = s.get(ch);
+        if (was?.state === EntryState.Active || was?.seq === latest!.seq) continue;
+        compensate(ch, {
+          seq: latest!.seq,
+          state: latest!.state === EntryState.Deleted ? EntryState.Deleted : EntryState.Removed,
+          id,
+          rev: latest!.rev,
+        });
+      }
       const restored: DocRecord = {
         seq: latest!.seq,
         gen,
@@ -893,31 +1216,52 @@ export class ChannelIndex implements AsyncDisposable {
         channels: chans,
       };
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(restored) });
+      replayFrom = Math.min(replayFrom, latest!.seq - 1);
     }
+    for (const list of kept.values())
+      for (const c of list) if (c.changed) ops.push({ type: 'put', key: c.key, value: c.bytes });
+    // A rollback is a full checkpoint (clocks go down, which clock records cannot say): every
+    // changed clock and the rewound ones to `v/`, the records deleted, a new epoch.
     const counter = this.#counter + 1;
-    const chList = [...newClock.keys()];
-    const current = await this.#readMany(chList.map((ch) => K.version(ch)));
+    const current = await this.#writerClocks(newClock.keys());
     const clocks = new Map<string, Map<number, number>>();
-    chList.forEach((ch, i) => {
-      const clock = decodeClock(current[i]).clock;
-      const max = newClock.get(ch)!;
+    for (const [ch, max] of newClock) {
+      const clock = new Map(current.get(ch)!);
       if (max > 0) clock.set(vb, max);
       else clock.delete(vb);
       clocks.set(ch, clock);
       ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
-    });
+    }
+    for (const [ch, clock] of this.#dirty)
+      if (!clocks.has(ch)) ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
+    for (const c of this.#tailCounters) ops.push({ type: 'del', key: K.clockLog(c) });
+    const epoch = this.#epoch + 1;
+    const history = addRollback(this.#rollbacks, { epoch, vb, replayFrom: Math.max(0, replayFrom) });
+    ops.push({ type: 'put', key: K.rollbacks, value: encodeRollbacks(history) });
     const stable = new Map(this.#stable);
     stable.set(vb, Math.min(this.#stable.get(vb) ?? 0, seq));
-    ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, stable) });
+    ops.push({
+      type: 'put',
+      key: K.stable,
+      value: encodeClock(counter, withStateFields(stable, counter, epoch, this.#blockSize)),
+    });
     await this.#writeOps(ops);
     this.#counter = counter;
+    this.#wCounter = counter;
     this.#stableCounter = counter;
     this.#stable.set(vb, stable.get(vb)!);
+    this.#wStable.set(vb, stable.get(vb)!);
     this.#applied.set(vb, Math.min(this.#applied.get(vb) ?? 0, seq));
     for (const [ch, clock] of clocks) this.#clocks.set(ch, clock);
+    this.#dirty.clear();
+    this.#tailCounters = [];
+    this.#checkpoint = counter;
+    this.#epoch = epoch;
+    this.#rollbacks = history;
     this.#resultCache.clear();
     this.#m.counter('rolledBackDocs').inc(affected.size);
-    this.#notify(channels);
+    // Every reader is told: one whose position is past the rollback point resumes from it.
+    this.#wakeAll(true);
   }
 
   // ---------------------------------------------------------------- reads
@@ -928,6 +1272,7 @@ export class ChannelIndex implements AsyncDisposable {
 
   #channelList(channels: readonly string[]): string[] {
     if (!Array.isArray(channels)) throw ErrInvalidArgument('channels', 'must be an array of channel names');
+    if (channels.length === 1) return [validateChannelName(channels[0])];
     const out = new Set<string>();
     for (const ch of channels) out.add(validateChannelName(ch));
     return [...out].sort();
@@ -938,7 +1283,7 @@ export class ChannelIndex implements AsyncDisposable {
     this.#checkOpen();
     await this.#ready;
     if (this.readOnly) await this.#refresh();
-    return encodeSince(this.#stable);
+    return encodeSince(this.#stable, this.#epoch);
   }
 
   #refresh(): Promise<void> {
@@ -959,14 +1304,59 @@ export class ChannelIndex implements AsyncDisposable {
     return this.#pendingRefresh;
   }
 
+  /**
+   * Read-only: reloads the state record and, if it moved, the clock records since the last one
+   * seen, and wakes the waiters of the channels they moved (or every waiter when records were
+   * checkpointed away or a rollback happened: then what moved is unknown).
+   */
   async #doRefresh(): Promise<void> {
-    const { counter, clock } = decodeClock(await this.store.get(this.#keys.stable));
-    if (counter === this.#stableCounter) return;
-    this.#stable.clear();
-    for (const [vb, s] of clock) this.#stable.set(vb, s);
-    this.#stableCounter = counter;
-    this.#counter = Math.max(this.#counter, counter);
-    this.#m.counter('stableReloads').inc(1);
+    for (let attempt = 0; ; attempt++) {
+      const raw = decodeClock(await this.store.get(this.#keys.stable));
+      const st = splitState(raw.counter, raw.clock);
+      if (st.counter === this.#stableCounter && st.epoch === this.#epoch) return;
+      const reset = st.epoch !== this.#epoch || st.checkpoint > this.#tailTo || st.counter < this.#tailTo;
+      const records = await this.#readClockLog(reset ? st.checkpoint : this.#tailTo, st.counter);
+      if (!records) {
+        // a checkpoint deleted records between the two reads: read the state again
+        if (attempt < 20) continue;
+        throw ErrChannelIndexFailed('clock log records keep disappearing');
+      }
+      let rollbacks = this.#rollbacks;
+      if (st.epoch !== this.#epoch)
+        rollbacks =
+          st.epoch > 0
+            ? decodeRollbacks(await this.store.get(this.#keys.rollbacks))
+            : { floor: 0, records: [] };
+      this.#adoptBlockSize(st.blockSize);
+      this.#stable.clear();
+      for (const [vb, v] of st.stable) this.#stable.set(vb, v);
+      this.#stableCounter = st.counter;
+      this.#counter = Math.max(this.#counter, st.counter);
+      this.#checkpoint = st.checkpoint;
+      this.#epoch = st.epoch;
+      this.#rollbacks = rollbacks;
+      if (reset) this.#tail = new Map();
+      for (const [, u] of records) mergeUpdates(this.#tail, u);
+      this.#tailTo = st.counter;
+      this.#m.counter('stableReloads').inc(1);
+      if (reset) {
+        this.#resultCache.clear();
+        for (const ch of this.#waiters.byChannel.keys()) this.#lastChange.set(ch, st.counter);
+        this.#wakeAll(true, (w) => w.seen !== undefined);
+      } else {
+        const wake = new Set<Waiter>();
+        for (const [c, u] of records)
+          for (const ch of u.keys()) {
+            const set = this.#waiters.byChannel.get(ch);
+            if (!set) continue;
+            this.#lastChange.set(ch, c);
+            for (const w of set) if (w.seen !== undefined && w.seen < c) wake.add(w);
+          }
+        for (const w of wake) w.wake(true);
+        if (wake.size) this.#m.counter('wakeups').inc(wake.size);
+      }
+      return;
+    }
   }
 
   /**
@@ -1006,25 +1396,30 @@ export class ChannelIndex implements AsyncDisposable {
     if (this.readOnly) await this.#refresh();
     const stable = new Map(this.#stable);
     const gen = this.readOnly ? this.#stableCounter : this.#counter;
+    const epoch = this.#epoch;
+    const rollbacks = this.#rollbacks;
     const clocks = new Map<string, Map<number, number>>();
-    const versions = new Map<string, number>();
     const missing: string[] = [];
     for (const ch of channels) {
-      // The writer's clock cache is exact; a read-only index always reads the store.
-      const c = this.readOnly ? undefined : this.#clocks.peek(ch);
+      // The writer's clocks are exact (pinned or cached); a read-only index reads `v/` and merges
+      // the clock records it has applied.
+      const c = this.readOnly ? undefined : (this.#dirty.get(ch) ?? this.#clocks.peek(ch));
       if (c) clocks.set(ch, c);
       else missing.push(ch);
     }
     if (missing.length) {
+      const tail = this.#tail;
       const vals = await this.store.getMany(missing.map((ch) => this.#keys.version(ch)));
       missing.forEach((ch, i) => {
-        const { counter, clock } = decodeClock(vals[i]);
-        clocks.set(ch, clock);
-        versions.set(ch, counter);
+        const { clock } = decodeClock(vals[i]);
+        if (this.readOnly)
+          for (const [vb, seq] of tail.get(ch) ?? []) if (seq > (clock.get(vb) ?? 0)) clock.set(vb, seq);
+        // (a writer re-checks: a batch may have pinned this channel while we read)
+        clocks.set(ch, (!this.readOnly && this.#dirty.get(ch)) || clock);
       });
       this.#m.counter('clockReads').inc(missing.length);
     }
-    return { stable, clocks, gen, versions };
+    return { stable, clocks, gen, epoch, rollbacks };
   }
 
   async #readChannelVb(
@@ -1033,22 +1428,16 @@ export class ChannelIndex implements AsyncDisposable {
     lo: number,
     hi: number,
     cap: number,
-    first: Uint8Array | undefined,
   ): Promise<{ entries: BlockEntry[]; complete: number }> {
     const K = this.#keys;
-    let from = Math.floor((lo + 1) / this.#blockSize);
+    const from = Math.floor((lo + 1) / this.#blockSize);
     const to = Math.floor(hi / this.#blockSize);
-    let entries: BlockEntry[] = [];
-    if (first !== undefined) {
-      // The block holding lo + 1, already fetched with every other vbucket's in one read.
-      entries = decodeEntries(first, lo, hi, cap);
-      if (entries.length >= cap) return { entries, complete: entries[entries.length - 1]!.seq };
-      if (to === from) return { entries, complete: hi };
-      from++;
-    }
+    const entries: BlockEntry[] = [];
+    // The chunks of blocks from..to: a chunk's key holds its first seqno, so chunks starting above
+    // hi are not read at all.
     for await (const { value } of this.store.scan({
       gte: K.block(ch, vb, from),
-      lt: K.block(ch, vb, to + 1),
+      lt: Buffer.from(K.chunkString(ch, vb, to, hi + 1)),
     })) {
       for (const e of decodeEntries(value, lo, hi, cap - entries.length)) entries.push(e);
       if (entries.length >= cap) {
@@ -1059,43 +1448,62 @@ export class ChannelIndex implements AsyncDisposable {
     return { entries, complete: hi };
   }
 
-  /** A since option as a clock and a token; tokens decode once (10,000 readers share a few). */
-  async #since(since: ChangesOptions['since']): Promise<{ clock: VectorClock; token: string }> {
-    if (since instanceof Map) return { clock: since, token: encodeSince(since) };
-    const token =
-      since === 'now' ? await this.currentSince() : since === undefined || since === '' ? '0' : since;
-    let clock = this.#sinceCache.get(token);
-    if (!clock) {
-      clock = decodeSince(token);
-      this.#sinceCache.set(token, clock);
+  /**
+   * A since option as a clock, its rollback epoch and a token; tokens decode once (10,000 readers
+   * share a few). A clock passed as a Map is taken as of the current epoch.
+   */
+  async #since(since: ChangesOptions['since']): Promise<SinceArg> {
+    return this.#sinceSync(since === 'now' ? await this.currentSince() : since);
+  }
+
+  /** #since for anything but "now" (shared, read-only objects: callers never change them). */
+  #sinceSync(since: ChangesOptions['since']): SinceArg {
+    if (since instanceof Map) return { clock: since, epoch: -1, token: encodeSince(since, this.#epoch) };
+    const token = since === undefined || since === '' ? '0' : since;
+    let d = this.#sinceCache.get(token);
+    if (!d) {
+      const { clock, epoch } = decodeSinceToken(token);
+      d = { clock, epoch, token };
+      this.#sinceCache.set(token, d);
     }
-    return { clock, token };
+    return d;
+  }
+
+  /** `since` rewound past the rollbacks that happened after its epoch (see rollback-history.ts). */
+  #rewind(since: SinceArg, snap: Snapshot): SinceArg & { rolledBack?: true } {
+    if (since.epoch < 0 || since.epoch >= snap.epoch) return since;
+    const r = rewindSince(since.clock, since.epoch, snap.rollbacks);
+    if (!r.changed) return since;
+    return { clock: r.clock, epoch: snap.epoch, token: encodeSince(r.clock, snap.epoch), rolledBack: true };
   }
 
   async #candidates(
     channels: string[],
-    since: VectorClock,
-    token: string,
+    since0: SinceArg,
     limit: number,
     activeOnly: boolean,
-  ): Promise<{ cands: Candidate[]; lastSeq: string }> {
+  ): Promise<{ cands: Candidate[]; lastSeq: string; rolledBack: boolean }> {
     const snap = await this.#snapshot(channels);
-    const key = `${snap.gen}|${channels.join('\u0000')}|${token}|${limit}|${activeOnly ? 1 : 0}`;
-    const hit = this.#resultCache.get(key);
-    if (hit) {
-      this.#m.counter('changesCoalesced').inc(1);
-      return hit;
+    const { clock: since, token, rolledBack = false } = this.#rewind(since0, snap);
+    const key = `${snap.gen}|${snap.epoch}|${channels.join('\u0000')}|${token}|${limit}|${activeOnly ? 1 : 0}`;
+    let p = this.#resultCache.get(key);
+    if (p) this.#m.counter('changesCoalesced').inc(1);
+    else {
+      // Shared by every caller asking the same question of the same state (10,000 woken longpolls
+      // on one channel cost one read), so it takes no caller's signal.
+      p = this.#computeCandidates(snap, channels, since, limit, activeOnly);
+      this.#resultCache.set(key, p);
+      const q = p;
+      p.catch(() => {
+        if (this.#resultCache.peek(key) === q) this.#resultCache.delete(key);
+      });
     }
-    // Shared by every caller asking the same question of the same state (10,000 woken longpolls
-    // on one channel cost one read), so it takes no caller's signal.
-    const p = this.#computeCandidates(snap, channels, since, limit, activeOnly);
-    this.#resultCache.set(key, p);
-    p.catch(() => this.#resultCache.delete(key));
-    return p;
+    const r = await p;
+    return { ...r, rolledBack };
   }
 
   async #computeCandidates(
-    snap: { stable: Map<number, number>; clocks: Map<string, Map<number, number>> },
+    snap: Snapshot,
     channels: string[],
     since: VectorClock,
     limit: number,
@@ -1112,16 +1520,6 @@ export class ChannelIndex implements AsyncDisposable {
     // Each vbucket only needs its share of the page (a little more, so the page fills): reading
     // every vbucket up to `limit` makes a page cost as much as the whole backlog.
     const perVbCap = Math.max(1, Math.ceil((2 * limit) / Math.max(1, vbList.length)));
-    const first = new Map<string, Uint8Array>();
-    for (const ch of channels) {
-      const clock = snap.clocks.get(ch)!;
-      const want = vbList.filter((vb) => (clock.get(vb) ?? 0) > (since.get(vb) ?? 0));
-      if (!want.length) continue;
-      const vals = await this.store.getMany(
-        want.map((vb) => this.#keys.block(ch, vb, Math.floor(((since.get(vb) ?? 0) + 1) / this.#blockSize))),
-      );
-      for (let i = 0; i < want.length; i++) first.set(`${ch}\u0000${want[i]}`, vals[i] ?? EMPTY);
-    }
     await Promise.all(
       vbList.map(async (vb) => {
         const lo = since.get(vb) ?? 0;
@@ -1132,14 +1530,7 @@ export class ChannelIndex implements AsyncDisposable {
         for (const ch of channels) {
           const c = snap.clocks.get(ch)!.get(vb) ?? 0;
           if (c <= lo) continue;
-          const { entries, complete } = await this.#readChannelVb(
-            ch,
-            vb,
-            lo,
-            Math.min(hi, c),
-            perVbCap,
-            first.get(`${ch}\u0000${vb}`),
-          );
+          const { entries, complete } = await this.#readChannelVb(ch, vb, lo, Math.min(hi, c), perVbCap);
           if (complete < Math.min(hi, c)) bound = Math.min(bound, complete);
           for (const e of entries) {
             let cand = bySeq.get(e.seq);
@@ -1185,7 +1576,7 @@ export class ChannelIndex implements AsyncDisposable {
       if (!remainingVbs.has(v.vb)) next.set(v.vb, v.bound);
       else if (consumed.has(v.vb)) next.set(v.vb, consumed.get(v.vb)!);
     }
-    return { cands: out, lastSeq: encodeSince(next) };
+    return { cands: out, lastSeq: encodeSince(next, snap.epoch) };
   }
 
   /**
@@ -1195,17 +1586,34 @@ export class ChannelIndex implements AsyncDisposable {
   async changes(options: ChangesOptions): Promise<ChangesResult> {
     this.#checkOpen();
     options.signal?.throwIfAborted();
+    // A writer shares one answer among every caller asking the same thing while no batch commits
+    // (10,000 woken longpolls cost one read and one decode, and each gets its own copy).
+    const key = this.readOnly || !this.#loaded || options.includeDocs ? undefined : answerKey(options);
+    if (key === undefined) return this.#changes(options);
+    let a = this.#answers.peek(key);
+    if (!a || a.gen !== this.#counter || a.epoch !== this.#epoch) {
+      a = { gen: this.#counter, epoch: this.#epoch, p: this.#changes({ ...options, signal: undefined }) };
+      this.#answers.set(key, a);
+      a.p.catch(() => {});
+    }
+    const r = await a.p;
+    options.signal?.throwIfAborted();
+    this.#m.counter('changesShared').inc(1);
+    const results = r.results.map(copyEntry);
+    return r.rolledBack ? { results, lastSeq: r.lastSeq, rolledBack: true } : { results, lastSeq: r.lastSeq };
+  }
+
+  async #changes(options: ChangesOptions): Promise<ChangesResult> {
     const channels = this.#channelList(options.channels);
     const limit = options.limit ?? this.#maxLimit;
     if (!Number.isInteger(limit) || limit < 1)
       throw ErrInvalidArgument('limit', 'must be a positive integer');
-    const { clock: since, token } = await this.#since(options.since);
+    const since = await this.#since(options.since);
     this.#m.counter('changesCalls').inc(1);
-    if (channels.length === 0) return { results: [], lastSeq: token };
-    const { cands, lastSeq } = await this.#candidates(
+    if (channels.length === 0) return { results: [], lastSeq: since.token };
+    const { cands, lastSeq, rolledBack } = await this.#candidates(
       channels,
       since,
-      token,
       Math.min(limit, this.#maxLimit),
       options.activeOnly ?? false,
     );
@@ -1219,7 +1627,7 @@ export class ChannelIndex implements AsyncDisposable {
       return e;
     });
     if (options.includeDocs && results.length) await this.#attachDocs(results, channels);
-    return { results, lastSeq };
+    return rolledBack ? { results, lastSeq, rolledBack: true } : { results, lastSeq };
   }
 
   async #attachDocs(results: ChangeEntry[], channels: string[]): Promise<void> {
@@ -1259,7 +1667,7 @@ export class ChannelIndex implements AsyncDisposable {
   async waitForChanges(options: WaitOptions): Promise<boolean> {
     this.#checkOpen();
     const channels = this.#channelList(options.channels);
-    const { clock: since } = await this.#since(options.since);
+    const since = options.since === 'now' ? await this.#since('now') : this.#sinceSync(options.since);
     const signal = options.signal;
     if (signal?.aborted) throw ErrAborted('waitForChanges', { cause: signal.reason });
     if (channels.length === 0) {
@@ -1268,44 +1676,55 @@ export class ChannelIndex implements AsyncDisposable {
       if (signal?.aborted) throw ErrAborted('waitForChanges', { cause: signal.reason });
       return false;
     }
-    return new Promise<boolean>((resolve, reject) => {
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      const waiter: Waiter = {
-        channels,
-        wake: (changed) => finish(() => resolve(changed)),
-      };
-      const onAbort = () => finish(() => reject(ErrAborted('waitForChanges', { cause: signal?.reason })));
-      const finish = (f: () => void) => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#removeWaiter(waiter);
-        f();
-      };
-      this.#addWaiter(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.timeoutMs !== undefined) timer = setTimeout(() => waiter.wake(false), options.timeoutMs);
-      // Registered first, then checked: a write between the two still wakes us.
-      this.#snapshot(channels).then(
-        (snap) => {
-          if (this.#hasNew(snap, since)) return waiter.wake(true);
-          if (!this.readOnly) return;
-          // From now on the poller wakes this waiter when a channel's version passes what this
-          // check saw; and if the poller already saw a newer one, that is a change we missed.
-          // A version newer than the stable clock the check used was not covered by it: count
-          // the channel as seen only up to that stable clock's counter.
-          const seen = new Map<string, number>();
-          for (const ch of channels) seen.set(ch, Math.min(snap.versions.get(ch) ?? 0, snap.gen));
-          waiter.seen = seen;
-          for (const ch of channels) {
-            if ((this.#polledVersions.get(ch) ?? -1) > seen.get(ch)!) return waiter.wake(true);
-          }
-        },
-        (err) => finish(() => reject(err)),
-      );
-    });
+    // A writer answers from its in-memory clocks, and registers in the same turn: every later
+    // commit wakes it (no snapshot, no store read per waiter).
+    const now = this.#writerHasNew(channels, since);
+    if (now === true) return true;
+    const waiter = new Waiter(this.#waiters, channels, signal, options.timeoutMs);
+    if (now === false) return waiter.promise;
+    // Registered first, then checked: a write between the two still wakes us.
+    this.#snapshot(channels).then(
+      (snap) => {
+        const { clock, rolledBack } = this.#rewind(since, snap);
+        // A position from before a rollback that rewound it: the reader must read again now.
+        if (rolledBack || this.#hasNew(snap, clock)) return waiter.wake(true);
+        if (!this.readOnly) return;
+        // From now on the poller wakes this waiter when a clock record after the batch this check
+        // covered moves one of its channels; one that already did is a change we missed.
+        waiter.seen = snap.gen;
+        for (const ch of channels) if ((this.#lastChange.get(ch) ?? -1) > snap.gen) return waiter.wake(true);
+      },
+      (err) => waiter.fail(err),
+    );
+    return waiter.promise;
+  }
+
+  /**
+   * The writer's answer to "has one of `channels` entries after `since`?" from memory, or
+   * undefined when it cannot tell without reading (read-only, loading, a clock not in memory).
+   */
+  #writerHasNew(channels: string[], since: SinceArg): boolean | undefined {
+    if (this.readOnly || !this.#loaded) return undefined;
+    if (
+      since.epoch >= 0 &&
+      since.epoch < this.#epoch &&
+      rewindSince(since.clock, since.epoch, this.#rollbacks).changed
+    )
+      return true;
+    let found = false;
+    for (const ch of channels) {
+      const clock = this.#dirty.get(ch) ?? this.#clocks.peek(ch);
+      if (!clock) return undefined;
+      if (found) continue;
+      for (const [vb, s] of clock) {
+        const lo = since.clock.get(vb) ?? 0;
+        if (s > lo && (this.#stable.get(vb) ?? 0) > lo) {
+          found = true;
+          break;
+        }
+      }
+    }
+    return found;
   }
 
   #hasNew(
@@ -1321,42 +1740,15 @@ export class ChannelIndex implements AsyncDisposable {
     return false;
   }
 
-  #addWaiter(w: Waiter): void {
-    for (const ch of w.channels) {
-      let set = this.#waiters.get(ch);
-      if (!set) this.#waiters.set(ch, (set = new Set()));
-      set.add(w);
-    }
-    this.#waiterCount++;
-    this.#m.gauge('waiters').set(this.#waiterCount);
-    if (this.readOnly) this.#startPolling();
-  }
-
-  #removeWaiter(w: Waiter): void {
-    for (const ch of w.channels) {
-      const set = this.#waiters.get(ch);
-      if (set?.delete(w) && set.size === 0) {
-        this.#waiters.delete(ch);
-        this.#polledVersions.delete(ch);
-      }
-    }
-    this.#waiterCount--;
-    this.#m.gauge('waiters').set(this.#waiterCount);
-    if (this.#waiterCount === 0) this.#stopPolling();
+  /** Wakes every waiter (that `only` accepts). */
+  #wakeAll(changed: boolean, only?: (w: Waiter) => boolean): void {
+    const n = this.#waiters.wakeAll(changed, only);
+    if (n && changed) this.#m.counter('wakeups').inc(n);
   }
 
   #notify(channels: Iterable<string>): void {
-    let woken = 0;
-    const all = new Set<Waiter>();
-    for (const ch of channels) {
-      const set = this.#waiters.get(ch);
-      if (set) for (const w of set) all.add(w);
-    }
-    for (const w of all) {
-      w.wake(true);
-      woken++;
-    }
-    if (woken) this.#m.counter('wakeups').inc(woken);
+    const n = this.#waiters.wakeChannels(channels, true);
+    if (n) this.#m.counter('wakeups').inc(n);
   }
 
   // Sync Gateway's poller: runs only while readers wait; loads the batch counter (the stable clock's
@@ -1391,7 +1783,7 @@ export class ChannelIndex implements AsyncDisposable {
     const ms = this.#watchAbort ? this.#fallbackPollMs : this.#pollMs;
     this.#pollTimer = setTimeout(() => {
       this.#pollTimer = undefined;
-      if (this.#waiterCount === 0 || this.#closed) return;
+      if (this.#waiters.count === 0 || this.#closed) return;
       this.#poll();
       this.#schedulePoll();
     }, ms);
@@ -1419,7 +1811,7 @@ export class ChannelIndex implements AsyncDisposable {
       })
       .finally(() => {
         this.#pollRunning = false;
-        if (this.#pollAgain && this.#waiterCount > 0) {
+        if (this.#pollAgain && this.#waiters.count > 0) {
           this.#pollAgain = false;
           this.#poll();
         }
@@ -1428,23 +1820,8 @@ export class ChannelIndex implements AsyncDisposable {
 
   async #pollOnce(): Promise<void> {
     this.#m.counter('polls').inc(1);
+    // The refresh reads the state record and, when it moved, the clock records, and wakes.
     await this.#refresh();
-    // The poller keeps its own view: a reader's refresh must not hide a change from it.
-    if (this.#stableCounter === this.#polledCounter) return;
-    this.#polledCounter = this.#stableCounter;
-    const chans = [...this.#waiters.keys()];
-    if (!chans.length) return;
-    const versions = await this.store.getMany(chans.map((ch) => this.#keys.version(ch)));
-    // Each waiter is compared with the versions its own check saw: no wake is missed and none is
-    // spurious (a waiter whose check is still running compares with #polledVersions when it ends).
-    const wake = new Set<Waiter>();
-    chans.forEach((ch, i) => {
-      const v = decodeClock(versions[i], false).counter;
-      this.#polledVersions.set(ch, v);
-      for (const w of this.#waiters.get(ch) ?? []) if (w.seen && v > (w.seen.get(ch) ?? 0)) wake.add(w);
-    });
-    for (const w of wake) w.wake(true);
-    if (wake.size) this.#m.counter('wakeups').inc(wake.size);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -1454,7 +1831,7 @@ export class ChannelIndex implements AsyncDisposable {
     const s: ChannelIndexStats = {
       pending: this.#queue.length,
       blockedProducers: this.#blocked.length,
-      waiters: this.#waiterCount,
+      waiters: this.#waiters.count,
       counter: this.#counter,
       readOnly: this.readOnly,
       counters: snap.counters,
@@ -1482,7 +1859,7 @@ export class ChannelIndex implements AsyncDisposable {
       if (this.#worker) await this.#worker;
       for (const f of this.#flushWaiters.splice(0)) f.d.reject(err);
       this.#stopPolling();
-      for (const set of [...this.#waiters.values()]) for (const wt of [...set]) wt.wake(false);
+      this.#wakeAll(false);
       await this.#ready.catch(() => {});
     })();
     return this.#closePromise;

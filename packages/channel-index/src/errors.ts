@@ -28,3 +28,13 @@ export const ErrUnknownUser = defineError(
   'TRIB_CHANGES_UNKNOWN_USER',
   (name: string) => `no user named "${name}"`,
 );
+export const ErrTooManyConnections = defineError(
+  'TRIB_CHANGES_TOO_MANY_CONNECTIONS',
+  (max: number) => `too many connections to the _changes server (limit ${max}); retry later`,
+  { retriable: true },
+);
+export const ErrTooManyWaitingClients = defineError(
+  'TRIB_CHANGES_TOO_MANY_CLIENTS',
+  (max: number) => `too many waiting _changes clients (limit ${max}); retry later`,
+  { retriable: true },
+);

@@ -28,9 +28,11 @@ export {
   ErrChannelIndexClosed,
   ErrChannelIndexFailed,
   ErrChannelIndexReadOnly,
+  ErrTooManyConnections,
+  ErrTooManyWaitingClients,
   ErrUnknownUser,
 } from './errors.js';
-export { decodeSince, encodeSince, type VectorClock } from './since-token.js';
+export { decodeSince, decodeSinceToken, encodeSince, type VectorClock } from './since-token.js';
 export {
   createUserStore,
   type User,

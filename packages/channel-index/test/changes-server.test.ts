@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { createChangesServer, createChannelIndex, createUserStore } from '@tributary/channel-index';
 import { createMemoryStore } from '@tributary/store-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -218,5 +219,354 @@ describe('_changes HTTP feed', () => {
       (await fetch(`${url}/db/_user/bob`, { method: 'DELETE', headers: { authorization: ADMIN } })).status,
     ).toBe(200);
     expect((await get('/db/_changes', bob)).status).toBe(401);
+  });
+});
+
+describe('_changes HTTP feed: too many waiting clients', () => {
+  const store = createMemoryStore();
+  const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+  const users = createUserStore({ store, iterations: 1000 });
+  const server = createChangesServer({
+    databases: { db: { index, users } },
+    admin: { username: 'admin', password: 'admin-pw' },
+    maxWaitingClients: 2,
+  });
+  let url = '';
+  let seq = 0;
+  const write = async (key: string) => {
+    await index.applyBatch([mut(0, ++seq, key, { channels: ['public'] })]);
+    await index.flush();
+  };
+  const get = (path: string, init: RequestInit = {}) =>
+    fetch(`${url}${path}`, { ...init, headers: { authorization: ADMIN } });
+
+  beforeAll(async () => {
+    ({ url } = await server.listen());
+    await write('first');
+  });
+  afterAll(async () => {
+    await server.close();
+    await index.close();
+  });
+
+  it('rejects a bad cap at creation', () => {
+    expect(() => createChangesServer({ databases: { db: { index, users } }, maxWaitingClients: -1 })).toThrow(
+      expect.objectContaining({ code: 'TRIB_INVALID_ARGUMENT' }),
+    );
+  });
+
+  it('refuses the waiting client over the cap (503 / close 1013), counts it, and earlier clients keep working', async () => {
+    const { last_seq } = await (await get('/db/_changes')).json();
+    // Two waiting clients fill the cap: a longpoll and a continuous feed.
+    const longpoll = get(`/db/_changes?feed=longpoll&since=${last_seq}&timeout=30000`);
+    const contAc = new AbortController();
+    const cont = await get(`/db/_changes?feed=continuous&since=${last_seq}&timeout=30000`, {
+      signal: contAc.signal,
+    });
+    expect(cont.status).toBe(200);
+    await until(() => index.stats().waiters === 2, 5000, 'two waiters');
+    expect(server.stats().waitingClients).toBe(2);
+
+    // A third longpoll and a continuous feed: 503 with a typed JSON error and Retry-After.
+    for (const feed of ['longpoll', 'continuous']) {
+      const res = await get(`/db/_changes?feed=${feed}&since=${last_seq}&timeout=30000`);
+      expect(res.status, feed).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      const body = await res.json();
+      expect(body).toEqual({
+        error: 'Service Unavailable',
+        reason: expect.stringContaining('limit 2'),
+        code: 'TRIB_CHANGES_TOO_MANY_CLIENTS',
+      });
+    }
+    // A websocket over the cap: the error as a message, then close code 1013 (try again later).
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/db/_changes?feed=websocket`, {
+      headers: { authorization: ADMIN },
+    });
+    const msgs: { code?: string }[] = [];
+    ws.on('message', (d) => msgs.push(JSON.parse(String(d))));
+    const closeCode = await new Promise<number>((r, j) => ws.once('close', r).once('error', j));
+    expect(closeCode).toBe(1013);
+    expect(msgs).toEqual([expect.objectContaining({ code: 'TRIB_CHANGES_TOO_MANY_CLIENTS' })]);
+    expect(server.stats().counters.refusedTooManyClients).toBe(3);
+    expect(server.stats().counters.http503).toBe(2);
+    // Refusals hold nothing: still exactly the two earlier waiters.
+    expect(server.stats().waitingClients).toBe(2);
+    expect(index.stats().waiters).toBe(2);
+
+    // A normal feed is not a waiting client: still served.
+    expect((await get('/db/_changes')).status).toBe(200);
+
+    // The earlier clients are woken by a write as usual.
+    await write('second');
+    const lp = await (await longpoll).json();
+    expect(lp.results.map((r: { id: string }) => r.id)).toEqual(['second']);
+    const reader = cont.body!.getReader();
+    let text = '';
+    while (!text.includes('"second"')) text += new TextDecoder().decode((await reader.read()).value);
+    contAc.abort();
+    await until(() => server.stats().waitingClients === 0, 5000, 'slots released');
+
+    // Room again: a new longpoll is admitted and answered.
+    const again = get(`/db/_changes?feed=longpoll&since=${lp.last_seq}&timeout=30000`);
+    await until(() => index.stats().waiters === 1, 5000, 'new waiter');
+    await write('third');
+    const body = await (await again).json();
+    expect(body.results.map((r: { id: string }) => r.id)).toEqual(['third']);
+  });
+});
+
+const rawSockets = new Set<net.Socket>();
+afterAll(() => {
+  for (const s of rawSockets) s.destroy();
+});
+
+/** A raw HTTP/1.1 connection: what it received, and when the server closed it. */
+async function rawHttp(port: number) {
+  const socket = net.connect(port, '127.0.0.1');
+  rawSockets.add(socket);
+  await new Promise<void>((r, j) => socket.once('connect', r).once('error', j));
+  let received = '';
+  let wake: (() => void) | undefined;
+  socket.on('data', (d) => {
+    received += d.toString('latin1');
+    wake?.();
+  });
+  socket.on('error', () => {}); // 'close' follows; the tests look at what arrived
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  return {
+    socket,
+    closed,
+    get received() {
+      return received;
+    },
+    send(path: string, auth = ADMIN) {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\n\r\n`);
+    },
+    /** Waits until the received text matches (or the socket closes first: then throws). */
+    async until(re: RegExp): Promise<string> {
+      for (;;) {
+        if (re.test(received)) return received;
+        if (socket.destroyed) throw new Error(`closed without ${re}; got ${JSON.stringify(received)}`);
+        await Promise.race([new Promise<void>((r) => (wake = r)), closed]);
+      }
+    },
+  };
+}
+
+describe('_changes HTTP feed: connection cap and idle timeouts', () => {
+  const store = createMemoryStore();
+  const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+  const users = createUserStore({ store, iterations: 1000 });
+  let seq = 0;
+  const write = async (key: string) => {
+    await index.applyBatch([mut(0, ++seq, key, { channels: ['public'] })]);
+    await index.flush();
+  };
+  const servers: ReturnType<typeof createChangesServer>[] = [];
+  const start = async (o: Partial<Parameters<typeof createChangesServer>[0]>) => {
+    const server = createChangesServer({
+      databases: { db: { index, users } },
+      admin: { username: 'admin', password: 'admin-pw' },
+      ...o,
+    });
+    servers.push(server);
+    const { port, url } = await server.listen();
+    return { server, port, url };
+  };
+  beforeAll(async () => {
+    await write('first');
+  });
+  afterAll(async () => {
+    for (const s of servers) {
+      console.log('closing', s.stats());
+      await s.close();
+      console.log('closed');
+    }
+    await index.close();
+    console.log('index closed');
+  });
+
+  it('rejects bad limits at creation', () => {
+    for (const bad of [
+      { maxConnections: 0 },
+      { keepAliveTimeoutMs: -1 },
+      { headersTimeoutMs: 1.5 },
+      { headersTimeoutMs: 5000, requestTimeoutMs: 1000 },
+    ])
+      expect(
+        () => createChangesServer({ databases: { db: { index, users } }, ...bad }),
+        JSON.stringify(bad),
+      ).toThrow(expect.objectContaining({ code: 'TRIB_INVALID_ARGUMENT' }));
+  });
+
+  it('past maxConnections a connection gets 503 TRIB_CHANGES_TOO_MANY_CONNECTIONS and is closed; admitted ones, a waiting feed among them, keep working', async () => {
+    const MAX = 3;
+    const { server, port } = await start({ maxConnections: MAX });
+    const held = [await rawHttp(port), await rawHttp(port), await rawHttp(port)];
+    await until(() => server.stats().connections === MAX, 5000, 'three admitted');
+    held[0]!.send('/db/_changes?feed=longpoll&since=now&timeout=30000');
+    await until(() => index.stats().waiters === 1, 5000, 'the longpoll waiting');
+    held[1]!.send('/db/_changes?limit=1');
+    await held[1]!.until(/"last_seq"/);
+
+    // Over the cap: an HTTP request, and a websocket upgrade.
+    const over = await rawHttp(port);
+    over.send('/db/_changes');
+    await over.closed;
+    expect(over.received).toMatch(/^HTTP\/1\.1 503 /);
+    expect(over.received).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(over.received).toMatch(/\r\nconnection: close\r\n/i);
+    expect(over.received).toContain('"code":"TRIB_CHANGES_TOO_MANY_CONNECTIONS"');
+    expect(over.received).not.toContain('"results"'); // refused before the handler ran
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/db/_changes?feed=websocket`, {
+      headers: { authorization: ADMIN },
+    });
+    const wsStatus = await new Promise<number>((resolve, reject) => {
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => reject(new Error('websocket admitted past the cap')));
+      ws.once('error', reject);
+    });
+    expect(wsStatus).toBe(503);
+    ws.terminate();
+    const st = server.stats();
+    expect(st.counters.refusedTooManyConnections).toBe(2);
+    expect(st.connections).toBe(MAX);
+    expect(st.waitingClients).toBe(1);
+
+    // The admitted connections are untouched: the longpoll is woken, the keep-alive one reused.
+    await write('woken');
+    expect(await held[0]!.until(/"woken"/)).toMatch(/^HTTP\/1\.1 200 /);
+    held[2]!.send('/db/_changes?limit=1');
+    expect(await held[2]!.until(/"last_seq"/)).toMatch(/^HTTP\/1\.1 200 /);
+
+    // One closes: room for a new connection.
+    held[1]!.socket.destroy();
+    await until(() => server.stats().connections === MAX - 1, 5000, 'a slot freed');
+    const next = await rawHttp(port);
+    next.send('/db/_changes?limit=1');
+    expect(await next.until(/"last_seq"/)).toMatch(/^HTTP\/1\.1 200 /);
+    for (const c of [...held, next]) c.socket.destroy();
+  });
+
+  it(`a flood past the refusal slots is dropped unanswered (counted), and the server still serves`, {
+    timeout: 30_000,
+  }, async () => {
+    const { server, port } = await start({ maxConnections: 1 });
+    const admitted = await rawHttp(port);
+    await until(() => server.stats().connections === 1, 5000, 'one admitted');
+    // 256 connections wait for their 503 (they send nothing); the next one is dropped by Node.
+    const pending = [];
+    for (let i = 0; i < 256; i++) pending.push(await rawHttp(port));
+    await until(() => server.stats().counters.refusedTooManyConnections === 256, 5000, '256 refusals');
+    const dropped = await rawHttp(port);
+    await dropped.closed;
+    expect(dropped.received).toBe('');
+    expect(server.stats().counters.refusedTooManyConnections).toBe(257);
+    // A pending one still gets its clean answer.
+    pending[0]!.send('/db/_changes');
+    await pending[0]!.closed;
+    expect(pending[0]!.received).toMatch(/^HTTP\/1\.1 503 /);
+    for (const c of pending) c.socket.destroy();
+    admitted.send('/db/_changes?limit=1');
+    expect(await admitted.until(/"last_seq"/)).toMatch(/^HTTP\/1\.1 200 /);
+    admitted.socket.destroy();
+  });
+
+  it('idle sockets are closed: silent before the first request (408), idle keep-alive after a response; a longer longpoll is not cut', async () => {
+    const { server, port } = await start({
+      headersTimeoutMs: 150,
+      requestTimeoutMs: 200,
+      keepAliveTimeoutMs: 100,
+    });
+    const silent = await rawHttp(port);
+    await silent.closed;
+    expect(silent.received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(server.stats().counters.requestTimeouts).toBe(1);
+
+    const idle = await rawHttp(port);
+    idle.send('/db/_changes?limit=1');
+    await idle.until(/"last_seq"/);
+    await idle.closed; // keep-alive idle past keepAliveTimeoutMs (+ Node's 1 s)
+    expect(server.stats().counters.idleTimeouts).toBe(1);
+
+    // A longpoll lasting well past every one of those timeouts runs to its own end.
+    const lp = await rawHttp(port);
+    const began = Date.now();
+    lp.send('/db/_changes?feed=longpoll&since=now&timeout=1500');
+    const text = await lp.until(/"last_seq"/);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1400);
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text).not.toContain('"id"'); // timed out empty, as asked
+    expect(server.stats().counters.requestTimeouts).toBe(1);
+    lp.socket.destroy();
+  });
+});
+
+describe('_changes HTTP feed: a slow reader stalls its own feed', () => {
+  const store = createMemoryStore();
+  const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+  const users = createUserStore({ store, iterations: 1000 });
+  const DOCS = 4000;
+  const PAGE = 50;
+  let pagesRead = 0;
+  // The real index, with its page reads counted: how far the feed got ahead of its reader.
+  const counted = new Proxy(index, {
+    get(target, prop, receiver) {
+      if (prop === 'changes')
+        return (...args: Parameters<typeof index.changes>) => {
+          pagesRead++;
+          return target.changes(...args);
+        };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const server = createChangesServer({
+    databases: { db: { index: counted, users } },
+    admin: { username: 'admin', password: 'admin-pw' },
+    pageSize: PAGE,
+  });
+  let port = 0;
+  beforeAll(async () => {
+    const body = 'x'.repeat(4096);
+    for (let i = 0; i < DOCS; i += 500)
+      await index.applyBatch(
+        Array.from({ length: 500 }, (_, k) =>
+          mut(0, i + k + 1, `doc-${i + k}`, { channels: ['public'], body }),
+        ),
+      );
+    await index.flush();
+    ({ port } = await server.listen());
+  });
+  afterAll(async () => {
+    await server.close();
+    await index.close();
+  });
+
+  it('a normal feed with include_docs to a client that does not read stops paging until it reads, then delivers everything', {
+    timeout: 60_000,
+  }, async () => {
+    const c = await rawHttp(port);
+    c.socket.pause(); // read nothing: the kernel buffers fill, then the server's
+    pagesRead = 0;
+    c.send('/db/_changes?include_docs=true');
+    await until(() => (server.stats().counters.feedStalls ?? 0) >= 1, 30_000, 'the feed to stall');
+    const atStall = pagesRead;
+    // ~20 MB of docs in 80 pages; the stall came long before the end (kernel + socket buffers).
+    expect(atStall).toBeLessThan(DOCS / PAGE / 2);
+    // While it is stalled the server goes on serving others, and reads no further page for it.
+    const other = await rawHttp(port);
+    for (let i = 1; i <= 5; i++) {
+      other.send('/db/');
+      await other.until(new RegExp(`(update_seq[\\s\\S]*){${i}}`));
+    }
+    expect(pagesRead).toBe(atStall);
+    other.socket.destroy();
+    c.socket.resume();
+    const text = await c.until(/"last_seq":"[^"]*"\}\s*(0\r\n\r\n)?$/);
+    expect(text.match(/"id":"doc-\d+"/g)?.length).toBe(DOCS);
+    expect(pagesRead).toBeGreaterThan(DOCS / PAGE); // then it read on to the end
+    c.socket.destroy();
   });
 });

@@ -1,4 +1,4 @@
-import { createChannelIndex, decodeSince, encodeSince } from '@tributary/channel-index';
+import { createChannelIndex, decodeSince, decodeSinceToken, encodeSince } from '@tributary/channel-index';
 import { isTributaryError } from '@tributary/core';
 import { createMemoryBackend, createMemoryStore } from '@tributary/store-memory';
 import { describe, expect, it } from 'vitest';
@@ -171,33 +171,113 @@ describe('channel index on the memory store', () => {
     ]);
     await index.flush();
     await index.rollback(5, 3);
-    // The same as an index that only ever saw the first four.
+    // The same as an index that only ever saw the first four, but for what readers that saw the
+    // rolled-back branch need: q (in b only on that branch) leaves b at its restored seqno 2, and
+    // s (only on that branch) keeps a ghost record of its channels.
     const fresh = createMemoryStore();
     const ref = createChannelIndex({ store: fresh, maxBatchDelayMs: 0, blockSize: 2 });
     await ref.applyBatch(before);
     await ref.flush();
+    const compensated = ['ci:b/b\u00000005' + (1).toString(16).padStart(14, '0'), 'ci:d/0005s'];
+    const without = (m: Map<string, string>) => new Map([...m].filter(([k]) => !compensated.includes(k)));
     // (a rolled-back document's body is not known until it is streamed again)
-    expect(await dumpIndex(store, 'ci:', { bodies: false })).toEqual(
-      await dumpIndex(fresh, 'ci:', { bodies: false }),
-    );
+    const got = await dumpIndex(store, 'ci:', { bodies: false });
+    expect(without(got)).toEqual(without(await dumpIndex(fresh, 'ci:', { bodies: false })));
+    expect([...got.keys()].filter((k) => compensated.includes(k))).toEqual(compensated);
+    const b = await index.changes({ channels: ['b'] });
+    expect(b.results.map((r) => [r.id, r.seq.seqno, r.removed ?? 'active'])).toEqual([
+      ['q', 2, ['b']],
+      ['p', 3, 'active'],
+    ]);
     expect(index.stableClock().get(5)).toBe(3);
     expect((await index.getMetaData(5)).lastSeq).toBe(3);
-    // and the stream goes on from there on a new branch: q's removal from a comes from its seq-2 state
-    await index.applyBatch([mut(5, 4, 'q', { channels: ['c'] })]);
-    await ref.applyBatch([mut(5, 4, 'q', { channels: ['c'] })]);
+    // and the stream goes on from there on a new branch: q's removal from a comes from its seq-2
+    // state, and s, streamed again in c only, leaves a (its ghost remembered a)
+    const branch = [mut(5, 4, 'q', { channels: ['c'] }), mut(5, 5, 's', { channels: ['c'] })];
+    await index.applyBatch(branch);
+    await ref.applyBatch(branch);
     await index.flush();
     await ref.flush();
-    expect(await dumpIndex(store, 'ci:', { bodies: false })).toEqual(
-      await dumpIndex(fresh, 'ci:', { bodies: false }),
-    );
+    // s went on from its ghost: it left a at 5 (so a's block and clock have that entry more, and
+    // its record remembers it); everything else is as in the reference
+    const got2 = await dumpIndex(store, 'ci:', { bodies: false });
+    const want2 = await dumpIndex(fresh, 'ci:', { bodies: false });
+    const differs = [...compensated, `ci:b/a\u00000005${(2).toString(16).padStart(14, '0')}`, 'ci:v/a'];
+    const rest = (m: Map<string, string>) => new Map([...m].filter(([k]) => !differs.includes(k)));
+    expect(rest(got2)).toEqual(rest(want2));
+    expect(got2.get('ci:v/a')).toBe('5:5,6:1');
+    expect(want2.get('ci:v/a')).toBe('5:4,6:1');
     const a = await index.changes({ channels: ['a'] });
     expect(a.results.map((r) => [r.id, r.removed ?? 'active'])).toEqual([
       ['r', 'active'],
       ['p', ['a']],
       ['q', ['a']],
+      ['s', ['a']],
     ]);
     await index.close();
     await ref.close();
+  });
+
+  it('tells readers of a rollback: a waiter wakes, a since from before it resumes from the rollback point', async () => {
+    const backend = createMemoryBackend();
+    const index = createChannelIndex({
+      store: createMemoryStore({ backend }),
+      maxBatchDelayMs: 0,
+      blockSize: 2,
+    });
+    const reader = createChannelIndex({
+      store: createMemoryStore({ backend }),
+      readOnly: true,
+      pollIntervalMs: 10,
+    });
+    await index.applyBatch([
+      mut(5, 1, 'p', { channels: ['a'] }),
+      mut(5, 2, 'q', { channels: ['a'] }),
+      mut(5, 3, 'x', { channels: ['a'] }),
+      mut(5, 4, 'q', { channels: ['a'], v: 2 }),
+      mut(5, 5, 'y', { channels: ['a'] }),
+    ]);
+    await index.flush();
+    // both indexes' readers have seen everything (q at 4, y at 5)
+    const seen = await index.changes({ channels: ['a'] });
+    const seenRO = await reader.changes({ channels: ['a'] });
+    expect(seen.results.map((r) => r.seq.seqno)).toEqual([1, 3, 4, 5]);
+    expect(seenRO.lastSeq).toBe(seen.lastSeq);
+    const w = index.waitForChanges({ channels: ['a'], since: seen.lastSeq, timeoutMs: 10_000 });
+    const wRO = reader.waitForChanges({ channels: ['a'], since: seen.lastSeq, timeoutMs: 10_000 });
+    await until(() => index.stats().waiters === 1 && reader.stats().waiters === 1);
+    await index.rollback(5, 3);
+    // woken by the rollback itself (nothing was written after it)
+    expect(await w).toBe(true);
+    expect(await wRO).toBe(true);
+    for (const ix of [index, reader]) {
+      const r = await ix.changes({ channels: ['a'], since: seen.lastSeq });
+      // resumes below q's restored entry (2): q comes again with its restored rev
+      expect(r.rolledBack).toBe(true);
+      expect(r.results.map((e) => [e.id, e.seq.seqno])).toEqual([
+        ['q', 2],
+        ['x', 3],
+      ]);
+      // a since from after the rollback is not rewound again
+      const again = await ix.changes({ channels: ['a'], since: r.lastSeq });
+      expect(again.rolledBack).toBeUndefined();
+      expect(again.results).toEqual([]);
+      expect(await ix.waitForChanges({ channels: ['a'], since: r.lastSeq, timeoutMs: 20 })).toBe(false);
+    }
+    // the new branch reuses seqnos 4 and 5: a reader from before the rollback does not skip them
+    await index.applyBatch([mut(5, 4, 'z', { channels: ['a'] }), mut(5, 5, 'q', { channels: ['a'], v: 3 })]);
+    await index.flush();
+    const after = await index.changes({ channels: ['a'], since: seen.lastSeq });
+    expect(after.results.map((e) => [e.id, e.seq.seqno])).toEqual([
+      ['x', 3],
+      ['z', 4],
+      ['q', 5],
+    ]);
+    // tokens carry the epoch; "0" still means the beginning
+    expect(decodeSinceToken(after.lastSeq).epoch).toBe(1);
+    expect((await index.changes({ channels: ['a'], since: '0' })).rolledBack).toBeUndefined();
+    await index.close();
+    await reader.close();
   });
 
   it('keeps datasource checkpoints with the entries, read back after a restart', async () => {
@@ -249,6 +329,33 @@ describe('channel index on the memory store', () => {
     await index.close();
   });
 
+  it('times out waiters sharing a timeout length in order, and only those not woken first', async () => {
+    const index = createChannelIndex({ store: createMemoryStore(), maxBatchDelayMs: 0 });
+    const since = (await index.changes({ channels: ['x'] })).lastSeq;
+    const began = performance.now();
+    const at = (p: Promise<boolean>) => p.then((v) => ({ v, ms: performance.now() - began }));
+    const xs = Array.from({ length: 50 }, () =>
+      at(index.waitForChanges({ channels: ['x'], since, timeoutMs: 60 })),
+    );
+    const ys = Array.from({ length: 50 }, () =>
+      at(index.waitForChanges({ channels: ['y'], since, timeoutMs: 60 })),
+    );
+    const longer = at(index.waitForChanges({ channels: ['y'], since, timeoutMs: 120 }));
+    await index.applyBatch([mut(1, 1, 'd', { channels: 'x' })]);
+    for (const r of await Promise.all(xs)) expect(r.v).toBe(true);
+    for (const r of await Promise.all(ys)) {
+      expect(r.v).toBe(false);
+      expect(r.ms).toBeGreaterThanOrEqual(59);
+    }
+    expect((await longer).v).toBe(false);
+    expect((await longer).ms).toBeGreaterThanOrEqual(119);
+    expect(index.stats().waiters).toBe(0);
+    // close settles whoever still waits (false), with no timer left behind
+    const pending = index.waitForChanges({ channels: ['z'], since, timeoutMs: 600_000 });
+    await index.close();
+    expect(await pending).toBe(false);
+  });
+
   it('a read-only index on another store instance sees writes (memory backend watch + polling)', async () => {
     const backend = createMemoryBackend();
     const writer = createChannelIndex({ store: createMemoryStore({ backend }), maxBatchDelayMs: 0 });
@@ -267,6 +374,39 @@ describe('channel index on the memory store', () => {
     await expect(reader.applyBatch([mut(0, 3, 'c', {})])).rejects.toSatisfy((e) =>
       isTributaryError(e, 'TRIB_CHANNEL_INDEX_READ_ONLY'),
     );
+    await writer.close();
+    await reader.close();
+  });
+
+  it('a read-only reader follows the writer across clock-record checkpoints', async () => {
+    const backend = createMemoryBackend();
+    const writer = createChannelIndex({ store: createMemoryStore({ backend }), maxBatchDelayMs: 0 });
+    const reader = createChannelIndex({
+      store: createMemoryStore({ backend }),
+      readOnly: true,
+      pollIntervalMs: 5,
+    });
+    let since = (await reader.changes({ channels: ['c0'] })).lastSeq;
+    // woken batch by batch, past two checkpoints (one every 64 batches)
+    for (let i = 1; i <= 140; i++) {
+      const w = reader.waitForChanges({ channels: ['c0'], since, timeoutMs: 10_000 });
+      await until(() => reader.stats().waiters === 1);
+      await writer.applyBatch([
+        mut(1, i, `d${i}`, { channels: ['c0'] }),
+        mut(2, i, `e${i}`, { channels: ['c1'] }),
+      ]);
+      expect(await w).toBe(true);
+      const r = await reader.changes({ channels: ['c0'], since });
+      expect(r.results.map((e) => e.id)).toEqual([`d${i}`]);
+      since = r.lastSeq;
+    }
+    expect(writer.stats().counters.checkpoints).toBeGreaterThanOrEqual(2);
+    // and one that was away while records were checkpointed and deleted reads it all back
+    for (let i = 141; i <= 300; i++) await writer.applyBatch([mut(1, i, `d${i}`, { channels: ['c0'] })]);
+    await writer.flush();
+    const rest = await allChanges(reader, ['c0'], since, 1000);
+    expect(rest.results.map((e) => e.id)).toEqual(Array.from({ length: 160 }, (_, j) => `d${141 + j}`));
+    expect((await reader.changes({ channels: ['c1'] })).results.length).toBe(140);
     await writer.close();
     await reader.close();
   });

@@ -97,6 +97,29 @@ async function docsWithoutChannels(): Promise<number> {
   return n;
 }
 
+/** A reader following one channel from where it was: applies every page to its member set. */
+async function follow(
+  index: ChannelIndex,
+  channel: string,
+  r: { members: Set<string>; since: string; rolledBack: boolean },
+): Promise<void> {
+  for (;;) {
+    const page = await index.changes({ channels: [channel], since: r.since, limit: 100 });
+    if (page.rolledBack) r.rolledBack = true;
+    for (const e of page.results) {
+      if (e.deleted || e.removed?.includes(channel)) r.members.delete(e.id);
+      else r.members.add(e.id);
+    }
+    const moved = page.lastSeq !== r.since;
+    r.since = page.lastSeq;
+    if (!moved || page.results.length === 0) return;
+  }
+}
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
 function source(index: ChannelIndex): BucketDataSource {
   return createBucketDataSource({
     serverUrls: cluster.nodes.map((n) => `http://127.0.0.1:${n.mgmtPort}`),
@@ -184,10 +207,36 @@ describe('datasource → channel index', () => {
     await ds.start();
     write(1000);
     await caughtUp(index);
+    // Long-lived readers: each holds its channel's members and position from before the failover.
+    const readers = new Map<string, { members: Set<string>; since: string; rolledBack: boolean }>();
+    for (const c of CHANNELS) {
+      const r = { members: new Set<string>(), since: '0', rolledBack: false };
+      await follow(index, c, r);
+      readers.set(c, r);
+    }
+    // and one of them is waiting when the rollback comes (no write follows it before we check)
+    const waiting = index.waitForChanges({
+      channels: ['red'],
+      since: readers.get('red')!.since,
+      timeoutMs: 30_000,
+    });
     await cluster.failover(1, { loseLast: 3 });
     await until(() => (index.stats().counters.rollbacks ?? 0) > 0, 30_000, 'a rollback');
+    expect(await waiting).toBe(true);
     write(500);
     await caughtUp(index);
+    // Following their old positions, the readers are told of the rollback and end equal to the
+    // bucket: the seqnos the new branch reused were not skipped, reverted documents came again.
+    await until(
+      async () => {
+        for (const [c, r] of readers) await follow(index, c, r);
+        const want = expected();
+        return CHANNELS.every((c) => sameSet(readers.get(c)!.members, want.get(c)!));
+      },
+      20_000,
+      'long-lived readers equal to the bucket',
+    );
+    expect([...readers.values()].some((r) => r.rolledBack)).toBe(true);
     await until(
       async () => {
         try {

@@ -1,5 +1,8 @@
 import type { ChannelIndex, StreamMutation } from '@tributary/channel-index';
 import type { Store } from '@tributary/core';
+// the index's own layout decoders: these helpers compare stores key by key
+import { decodeClockUpdates } from '../src/internal/clock-log.js';
+import { decodeClock } from '../src/internal/keys.js';
 
 export function mut(
   vbucket: number,
@@ -25,8 +28,9 @@ export const del = (vbucket: number, seqno: number, key: string) =>
   mut(vbucket, seqno, key, undefined, 'deletion');
 
 /**
- * Every index key, without what depends on how mutations were split into batches (the batch
- * counter at the front of the stable clock and channel clock values).
+ * Every index key, without what depends on how mutations were split into batches: the batch
+ * counter at the front of the state record and channel clocks, how blocks were split into chunks,
+ * and when clock records were checkpointed (channel clocks are `v/` merged with the live records).
  */
 export async function dumpIndex(
   store: Store,
@@ -34,38 +38,53 @@ export async function dumpIndex(
   o: { bodies?: boolean } = {},
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
+  const clocks = new Map<string, Map<number, number>>();
+  const records: [number, Buffer][] = [];
+  let checkpoint = 0;
   for await (const { key, value } of store.scan({ prefix: Buffer.from(prefix) })) {
     const k = Buffer.from(key).toString('latin1');
     const rest = k.slice(prefix.length);
     let v = Buffer.from(value);
-    if (rest === 's' || rest.startsWith('v/')) {
-      out.set(k, clockWithoutCounter(v));
+    if (rest === 's') {
+      const c = decodeClock(v).clock;
+      checkpoint = c.get(0x10000) ?? 0;
+      c.delete(0x10000);
+      c.delete(0x10001); // the rollback epoch
+      c.delete(0x10002); // the block size
+      out.set(k, sortedClock(c));
+      continue;
+    } else if (rest.startsWith('v/')) {
+      clocks.set(k, decodeClock(v).clock);
+      continue;
+    } else if (rest.startsWith('cl/')) {
+      records.push([Number.parseInt(rest.slice(3), 16), v]);
+      continue;
+    } else if (rest.startsWith('b/')) {
+      // A block is the run of its chunks (key minus the 14-hex first seqno): how it was split
+      // into chunks depends on the batches, what it holds does not.
+      const block = k.slice(0, -14);
+      out.set(block, (out.get(block) ?? '') + v.toString('hex'));
       continue;
     } else if (rest.startsWith('d/') && o.bodies === false) v = v.subarray(0, docHeaderLength(v));
-    else if (!rest.startsWith('b/') && !rest.startsWith('d/')) continue;
+    else if (!rest.startsWith('d/')) continue;
     out.set(k, v.toString('hex'));
   }
-  return out;
+  for (const [c, v] of records) {
+    if (c <= checkpoint) continue;
+    for (const [ch, pairs] of decodeClockUpdates(v)) {
+      const k = `${prefix}v/${Buffer.from(ch).toString('latin1')}`;
+      let clock = clocks.get(k);
+      if (!clock) clocks.set(k, (clock = new Map()));
+      for (const [vb, seq] of pairs) if (seq > (clock.get(vb) ?? 0)) clock.set(vb, seq);
+    }
+  }
+  for (const [k, clock] of clocks) out.set(k, sortedClock(clock));
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** A counter + clock value (src/internal/keys.ts) as its sorted clock, without the counter. */
-function clockWithoutCounter(b: Buffer): string {
-  let i = 0;
-  const read = () => {
-    let n = 0;
-    let mul = 1;
-    while (i < b.length) {
-      const x = b[i++]!;
-      n += (x & 0x7f) * mul;
-      if ((x & 0x80) === 0) break;
-      mul *= 0x80;
-    }
-    return n;
-  };
-  read();
-  const pairs: [number, number][] = [];
-  while (i < b.length) pairs.push([read(), read()]);
-  return pairs
+function sortedClock(c: Map<number, number>): string {
+  return [...c]
+    .filter(([, s]) => s > 0)
     .sort((x, y) => x[0] - y[0])
     .map(([vb, s]) => `${vb}:${s}`)
     .join(',');

@@ -1,4 +1,4 @@
-import { decodeSince, encodeSince } from '@tributary/channel-index';
+import { decodeSince, decodeSinceToken, encodeSince } from '@tributary/channel-index';
 import { isTributaryError } from '@tributary/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +21,18 @@ describe('since tokens', () => {
     );
   });
 
+  it('carry the rollback epoch when above 0 (format 2), and round-trip with it', () => {
+    fc.assert(
+      fc.property(clockArb, fc.integer({ min: 0, max: 2 ** 40 }), (clock, epoch) => {
+        const token = encodeSince(clock, epoch);
+        expect(token).toMatch(epoch > 0 ? /^2[0-9A-Za-z_-]+$/ : /^[01]/);
+        expect(decodeSinceToken(token)).toEqual({ clock, epoch });
+        expect(decodeSince(token)).toEqual(clock);
+      }),
+    );
+    expect(decodeSinceToken('0')).toEqual({ clock: new Map(), epoch: 0 });
+  });
+
   it('are compact: 1,024 vbuckets at seqno ~1e6 fit in about 4 bytes each', () => {
     const clock = new Map(Array.from({ length: 1024 }, (_, vb) => [vb, 1_000_000 + vb] as [number, number]));
     expect(encodeSince(clock).length).toBeLessThan(1024 * 6);
@@ -34,12 +46,15 @@ describe('since tokens', () => {
           fc.string(),
           fc.string().map((s) => `1${s}`),
           fc.uint8Array().map((b) => `1${Buffer.from(b).toString('base64url')}`),
+          fc.uint8Array().map((b) => `2${Buffer.from(b).toString('base64url')}`),
         ),
         (s) => {
           try {
             const c = decodeSince(s);
             // whatever decodes must re-encode to a token that decodes the same
             expect(decodeSince(encodeSince(c))).toEqual(c);
+            const t = decodeSinceToken(s);
+            expect(decodeSinceToken(encodeSince(t.clock, t.epoch))).toEqual(t);
           } catch (err) {
             expect(isTributaryError(err, 'TRIB_CHANNEL_INDEX_BAD_SINCE')).toBe(true);
           }
@@ -47,6 +62,7 @@ describe('since tokens', () => {
       ),
       { numRuns: 2000 },
     );
-    for (const bad of ['x', '1', '1!!', '1AA', '1gA', '1/+']) expect(() => decodeSince(bad)).toThrow(/since/);
+    for (const bad of ['x', '1', '1!!', '1AA', '1gA', '1/+', '2', '2AA', '3AQ'])
+      expect(() => decodeSince(bad)).toThrow(/since/);
   });
 });

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands/index.js';
 import type { CommandContext } from './context.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { humanLogDestination } from './internal/log-lines.js';
 
 export interface RunIO {
   stdout?: (text: string) => void;
@@ -47,11 +48,23 @@ export async function run(argv: readonly string[], io: RunIO = {}): Promise<numb
   const ctx: CommandContext = {
     out: (line) => stdout(`${line}\n`),
     err: (line) => stderr(`${line}\n`),
+    live: (line) => {
+      if (ctx.isTTY) stdout(`\r\x1b[2K${line}`);
+    },
     isTTY: io.isTTY ?? Boolean(process.stdout.isTTY),
     signal: io.signal ?? new AbortController().signal,
+    // Logs never share stdout with the command's output: human one-liners on stderr, at warn
+    // unless asked (--verbose: debug; TRIBUTARY_LOG_LEVEL), raw pino JSON with TRIBUTARY_LOG_FORMAT=json.
     logger: createLogger({
-      level: verbose ? 'debug' : process.env.TRIBUTARY_LOG_LEVEL,
-      destination: process.stderr,
+      level: verbose ? 'debug' : (process.env.TRIBUTARY_LOG_LEVEL ?? 'warn'),
+      destination: (process.env.TRIBUTARY_LOG_FORMAT === 'json'
+        ? {
+            write: (s: string) => {
+              stderr(s);
+              return true;
+            },
+          }
+        : humanLogDestination(stderr)) as unknown as NodeJS.WritableStream,
     }),
     verbose: () => verbose,
   };

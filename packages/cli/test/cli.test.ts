@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createMetrics, toPrometheus } from '@tributary/metrics';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExitCode, parsePrometheusText, run } from '../src/index.js';
 
 const exec = promisify(execFile);
@@ -122,6 +122,40 @@ describe('tributary (in process)', () => {
     expect(garbage.err).toContain('is not Prometheus text (line 1');
   });
 
+  it('stats --timeout gives up on a server that accepts and never answers (exit 69), Ctrl-C is 130', async () => {
+    const requests: unknown[] = [];
+    const silent = createServer((req) => requests.push(req)); // never writes a byte back
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/metrics`;
+    try {
+      const t0 = performance.now();
+      const r = await cli('stats', url, '--timeout', '300');
+      expect(requests).toHaveLength(1);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+      expect(r.code).toBe(ExitCode.Unavailable);
+      expect(r.err).toBe(`tributary: cannot read ${url}: no answer within 300 ms [TRIB_CLI_HTTP]\n`);
+
+      // Ctrl-C while waiting is an interruption, not a timeout.
+      const ac = new AbortController();
+      let err = '';
+      const pending = run(['node', 'tributary', 'stats', url, '--timeout', '60000'], {
+        stdout: () => {},
+        stderr: (t) => {
+          err += t;
+        },
+        isTTY: false,
+        signal: ac.signal,
+      });
+      await vi.waitFor(() => expect(requests).toHaveLength(2));
+      ac.abort();
+      expect(await pending).toBe(ExitCode.Interrupted);
+      expect(err).toBe(`tributary: reading ${url} was aborted [TRIB_ABORTED]\n`);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('prints the stack and causes only with --verbose', async () => {
     const quiet = await cli('stats', `${base}/other`);
     expect(quiet.err).not.toContain('    at ');
@@ -182,23 +216,53 @@ describe('tributary (as a process)', () => {
     expect(bad.stderr).toContain("tributary: unknown command 'nope'");
   });
 
-  it('demo --duration 3 (as `npm run demo`) runs the whole pipeline and exits 0 by itself', {
+  it('demo --duration 4 on a terminal (as `npm run demo`): URLs, a live rate line, no log JSON, exit 0', {
     timeout: 60_000,
   }, async () => {
-    const t0 = Date.now();
-    const res = await exec(process.execPath, [...args, 'demo', '--duration', '3', '--memory'], {
-      cwd: ROOT,
-      env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn' },
-    });
-    expect(Date.now() - t0).toBeLessThan(45_000);
-    expect(res.stdout).toMatch(
-      /^cluster http:\/\/127\.0\.0\.1:\d+ \(bucket default, 64 vbuckets, 1 node\(s\)\)/m,
+    // `script` gives the demo a real pseudo-terminal, and shows what a user sees: stdout and
+    // stderr together. Default log settings (nothing in the environment turns logs down).
+    const env = { ...process.env };
+    delete env.TRIBUTARY_LOG_LEVEL;
+    delete env.TRIBUTARY_LOG_FORMAT;
+    const command = [process.execPath, ...args, 'demo', '--duration', '4', '--memory']
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const res = await exec('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env });
+    const screen = res.stdout.replace(/\r\n/g, '\n');
+    expect(screen).toMatch(
+      /^cluster http:\/\/127\.0\.0\.1:\d+ \(bucket default, 64 vbuckets, 1 node\(s\)\)$/m,
     );
-    expect(res.stdout).toMatch(/^_changes http:\/\/127\.0\.0\.1:\d+\/db\/_changes/m);
-    expect(res.stdout).toMatch(/^status {3}http:\/\/127\.0\.0\.1:\d+\/status$/m);
-    const m = /^stopped: written (\d+)\s+indexed (\d+)/m.exec(res.stdout);
+    const changes =
+      /^_changes http:\/\/127\.0\.0\.1:(\d+)\/db\/_changes\?feed=longpoll&since=0 {2}\(user Administrator\)$/m.exec(
+        screen,
+      );
+    expect(changes).not.toBeNull();
+    // One port for everything the demo serves.
+    expect(screen).toContain(`\nstatus   http://127.0.0.1:${changes![1]}/status\n`);
+    expect(screen).toContain(`\nmetrics  http://127.0.0.1:${changes![1]}/metrics\n`);
+    expect(screen).toContain('\nrunning for 4 s\n');
+    // The live line rewrites itself in place once a second.
+    const live = [
+      ...screen.matchAll(
+        /\r\x1b\[2Kwritten (\d+) {2}indexed (\d+) {2}\d+(?:\.\d)?k? mutations\/s {2}lag \d+/g,
+      ),
+    ];
+    expect(live.length).toBeGreaterThanOrEqual(2);
+    expect(Number(live.at(-1)![1])).toBeGreaterThan(Number(live[0]![1]));
+    const m = /stopped: written (\d+)\s+indexed (\d+)/.exec(screen);
     expect(m).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(100);
     expect(Number(m![2])).toBeGreaterThan(0);
+    // Nothing else: no pino JSON (or any other) line among the output.
+    const lines = screen
+      .split(/[\n\r]/)
+      .map((l) => l.replace(/\x1b\[2K/g, ''))
+      .filter(Boolean);
+    expect(lines.filter((l) => l.trimStart().startsWith('{'))).toEqual([]);
+    expect(
+      lines.filter(
+        (l) => !/^(cluster| {2}node|index|_changes|status|metrics|running|written|stopped)/.test(l),
+      ),
+    ).toEqual([]);
   });
 });

@@ -140,12 +140,12 @@ describe('serve + load + tail + index', () => {
     expect(again.every((e) => e.kind === 'mutation')).toBe(true);
   });
 
-  it('index streams the bucket into the channel index and serves _changes, /status and /metrics', {
+  it('index --status-port same serves _changes, /status, /status/events and /metrics on one port', {
     timeout: 60_000,
   }, async () => {
     const stop = new AbortController();
     const index = start(
-      ['index', '--cluster', clusterUrl, ...USER, '--memory', '--port', '0', '--status-port', '0'],
+      ['index', '--cluster', clusterUrl, ...USER, '--memory', '--port', '0', '--status-port', 'same'],
       stop.signal,
     );
     try {
@@ -158,10 +158,28 @@ describe('serve + load + tail + index', () => {
         return b.results.length >= 300 ? b : undefined;
       }, '_changes to show the loaded documents');
       expect(body.results.some((r) => r.id === 'doc-0')).toBe(true);
+      expect(new URL(status).port).toBe(new URL(changes).port);
       const page = await fetch(status);
       expect(await page.text()).toContain('<title>Tributary status</title>');
       const metrics = await (await fetch(status.replace(/\/status$/, '/metrics'))).text();
-      expect(metrics).toMatch(/channel_index_mutations/);
+      expect(metrics).toMatch(/channel_index_mutations \d+/);
+      const json = (await (await fetch(`${status}.json`)).json()) as { counters: { mutations: number } };
+      expect(json.counters.mutations).toBeGreaterThanOrEqual(300);
+      // The live feed: its first event is a snapshot, then one a second.
+      const events = await fetch(`${status}/events`);
+      expect(events.headers.get('content-type')).toBe('text/event-stream');
+      const reader = events.body!.getReader();
+      let text = '';
+      while ((text.match(/\n\n/g) ?? []).length < 2)
+        text += new TextDecoder().decode((await reader.read()).value);
+      const snapshots = text
+        .split('\n\n')
+        .filter(Boolean)
+        .map((e) => JSON.parse(e.replace(/^data: /, '')));
+      expect(snapshots[1].at).toBeGreaterThan(snapshots[0].at);
+      await reader.cancel();
+      // _changes still needs credentials on the shared port.
+      expect((await fetch(changes)).status).toBe(401);
     } finally {
       stop.abort();
       expect(await index.done).toBe(130);

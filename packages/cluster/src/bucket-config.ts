@@ -9,6 +9,8 @@ export interface ConfigNode {
   kvPort: number;
   kvSslPort?: number;
   mgmtPort: number;
+  /** HTTPS cluster-manager port (ns_server's 18091), when the cluster listens with TLS. */
+  mgmtSslPort?: number;
   running: boolean;
   /** False once failed over (until a rebalance adds it back). */
   inCluster: boolean;
@@ -82,6 +84,7 @@ function nodesExt(view: ConfigView, h: HostOptions) {
   return configNodes(view).map((n) => {
     const services: Record<string, number> = { mgmt: n.mgmtPort, kv: n.kvPort };
     if (n.kvSslPort) services.kvSSL = n.kvSslPort;
+    if (n.mgmtSslPort) services.mgmtSSL = n.mgmtSslPort;
     const e: Record<string, unknown> = { services, hostname: h.hostFor(n) };
     if (h.thisNode === n.index) e.thisNode = true;
     return e;
@@ -142,7 +145,7 @@ function fullNode(view: ConfigView, n: ConfigNode, h: HostOptions) {
     os: `${process.arch}-${process.platform}`,
     cpuCount: 2,
     ports: n.kvSslPort
-      ? { direct: n.kvPort, httpsMgmt: n.mgmtPort, distTCP: 21100 }
+      ? { direct: n.kvPort, httpsMgmt: n.mgmtSslPort ?? n.mgmtPort, distTCP: 21100 }
       : { direct: n.kvPort, distTCP: 21100 },
     services: ['kv'],
     nodeEncryption: false,

@@ -49,6 +49,8 @@ export interface TlsListenOptions {
   ca?: string | Buffer;
   /** kvSSL port of node 0 (others +1 each); 0 = free ports. */
   basePort?: number;
+  /** HTTPS cluster-manager port of node 0 (others +1 each; ns_server's 18091); 0 = free ports. */
+  mgmtBasePort?: number;
 }
 
 export interface ClusterOptions {
@@ -77,6 +79,16 @@ export interface ClusterOptions {
   tls?: TlsListenOptions;
   /** A noop-enabled DCP consumer silent this long is dropped (default 360 000 ms, kv_engine's dcp_idle_timeout). */
   dcpIdleTimeoutMs?: number;
+  /**
+   * DCP streams one connection may hold (default 65 536). One more STREAM_REQ is refused with
+   * ENOMEM (0x82), kv_engine's answer when a stream would not fit; the connection stays open.
+   */
+  dcpMaxStreams?: number;
+  /**
+   * A connection that has not authenticated this long after connecting (silent, or stopped
+   * halfway through SASL) is closed and counted in `auth_timeouts` (default 10 000 ms).
+   */
+  authTimeoutMs?: number;
   /** Expiry pager period (default 1000 ms). */
   expiryPagerIntervalMs?: number;
   /** Items per checkpoint (default 10 000). */
@@ -96,6 +108,8 @@ export interface ClusterNodeInfo {
   kvPort: number;
   kvSslPort?: number;
   mgmtPort: number;
+  /** HTTPS cluster-manager port, when the cluster listens with TLS. */
+  mgmtSslPort?: number;
   running: boolean;
   /** False once failed over, until a rebalance adds it back. */
   inCluster: boolean;
@@ -187,6 +201,7 @@ class DataNode implements ConfigNode {
   kvPort = 0;
   kvSslPort: number | undefined;
   mgmtPort = 0;
+  mgmtSslPort: number | undefined;
   running = false;
   inCluster = true;
   startedAt = Date.now();
@@ -204,6 +219,8 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   readonly numVbuckets: number;
   readonly allowInsecurePlain: boolean;
   readonly dcpIdleTimeoutMs: number;
+  readonly dcpMaxStreams: number;
+  readonly authTimeoutMs: number;
   readonly sessionStats: SessionStats;
   readonly buckets = new Map<string, Bucket>();
   readonly #nodes: DataNode[];
@@ -235,6 +252,12 @@ class EmbeddedCluster implements Cluster, ClusterCore {
     this.host = o.host ?? '127.0.0.1';
     this.allowInsecurePlain = o.allowInsecurePlain ?? false;
     this.dcpIdleTimeoutMs = o.dcpIdleTimeoutMs ?? 360_000;
+    this.dcpMaxStreams = o.dcpMaxStreams ?? 65_536;
+    if (!Number.isInteger(this.dcpMaxStreams) || this.dcpMaxStreams < 1)
+      throw ErrClusterTopology(`dcpMaxStreams must be a positive integer, got ${this.dcpMaxStreams}`);
+    this.authTimeoutMs = o.authTimeoutMs ?? 10_000;
+    if (!(this.authTimeoutMs > 0) || !Number.isFinite(this.authTimeoutMs))
+      throw ErrClusterTopology(`authTimeoutMs must be a positive number, got ${this.authTimeoutMs}`);
     this.#log = componentLogger(o.logger, 'cluster');
     this.#metrics = o.metrics ?? createMetrics();
     const g = this.#metrics.group('cluster');
@@ -243,11 +266,13 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       requests: g.counter('requests'),
       malformed: g.counter('malformed_frames'),
       authFailures: g.counter('auth_failures'),
+      authTimeouts: g.counter('auth_timeouts'),
       dcpMessages: g.counter('dcp_messages'),
       dcpBytes: g.counter('dcp_bytes'),
       dcpStreams: g.gauge('dcp_streams'),
       dcpStalls: g.counter('dcp_flow_control_stalls'),
       dcpIdleDrops: g.counter('dcp_idle_drops'),
+      dcpStreamsRefused: g.counter('dcp_streams_refused'),
     };
     this.#ownStore = !o.store;
     this.#store = o.store ?? createMemoryStore();
@@ -301,6 +326,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       if (this.o.basePort) node.mgmtPort = this.o.basePort + node.index;
       if (this.o.kvBasePort) node.kvPort = this.o.kvBasePort + node.index;
       if (this.o.tls?.basePort) node.kvSslPort = this.o.tls.basePort + node.index;
+      if (this.o.tls?.mgmtBasePort) node.mgmtSslPort = this.o.tls.mgmtBasePort + node.index;
       await this.#listen(node);
     }
   }
@@ -342,6 +368,14 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       log: ctx.log,
     });
     node.mgmtPort = await mgmt.listen(this.host, node.mgmtPort);
+    if (this.#tlsFactory) {
+      // HTTPS: the same REST handler behind the TLS factory's listener (one TLS setup for KV and REST).
+      const https = await this.#tlsFactory.listen({ host: this.host, port: node.mgmtSslPort ?? 0 }, (conn) =>
+        mgmt.accept(conn),
+      );
+      node.listeners.push(https);
+      node.mgmtSslPort = https.address().port;
+    }
     node.mgmt = mgmt;
     node.running = true;
     node.startedAt = Date.now();
@@ -486,6 +520,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       kvPort: n.kvPort,
       kvSslPort: n.kvSslPort,
       mgmtPort: n.mgmtPort,
+      mgmtSslPort: n.mgmtSslPort,
       running: n.running,
       inCluster: n.inCluster,
     }));

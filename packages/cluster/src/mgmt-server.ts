@@ -2,7 +2,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@tributary/core';
+import type { Connection, Logger } from '@tributary/core';
 import {
   type ConfigBucket,
   type ConfigView,
@@ -58,6 +58,11 @@ export class MgmtServer {
     });
     this.#port = (this.#server.address() as AddressInfo).port;
     return this.#port;
+  }
+
+  /** Serves a connection accepted elsewhere (the HTTPS port's TLS listener). */
+  accept(conn: Connection): void {
+    this.#server.emit('connection', conn);
   }
 
   /** A new config: every streaming client gets it. */

@@ -16,7 +16,11 @@ export class Item {
   /** The version that replaced this one. */
   next: Item | undefined = undefined;
   seqno = 0;
-  /** CAS split into 32-bit halves for fast encoding. */
+  /**
+   * CAS split into 32-bit halves for fast encoding, as int32 bit patterns: small integers stay
+   * inline in the object, where a value ≥ 2^31 would be a separate boxed number (one more cache
+   * miss per item the DCP producer encodes).
+   */
   readonly casHi: number;
   readonly casLo: number;
 
@@ -34,8 +38,8 @@ export class Item {
     /** Unix seconds of the deletion (deletions and expirations). */
     readonly deleteTime: number,
   ) {
-    this.casHi = Number(cas >> 32n);
-    this.casLo = Number(cas & 0xffffffffn);
+    this.casHi = Number(BigInt.asIntN(32, cas >> 32n));
+    this.casLo = Number(BigInt.asIntN(32, cas));
   }
 
   /** The key bytes (a copy). */
@@ -54,6 +58,9 @@ export interface FailoverEntry {
 }
 
 export const MAX_FAILOVER_ENTRIES = 25;
+
+/** Fewest superseded log entries worth a compaction pass (see VBucket#compactDue). */
+export const COMPACT_MIN_DEAD = 1024;
 
 /** Random non-zero 48-bit vbucket UUID, as kv_engine generates them. */
 export function newVbucketUuid(): bigint {
@@ -120,7 +127,12 @@ export class VBucket {
   readonly map = new Map<string, Item>();
   /** Seqno-ascending history; stale entries (superseded) are skipped by readers and compacted away. */
   log: Item[] = [];
+  /** Superseded entries still in `log`. */
   staleCount = 0;
+  /** How many times `log` was compacted (for tests and stats). */
+  compactions = 0;
+  /** Superseded entries the last compaction had to keep (inside the history tail). */
+  #staleKept = 0;
   /** First seqno of each checkpoint still tracked, ascending; the last one is the open checkpoint. */
   checkpointStarts: number[] = [1];
   checkpointId = 1;
@@ -185,7 +197,7 @@ export class VBucket {
     if (this.trackDirty) this.dirty.set(item.keyStr, item);
     this.metaDirty = true;
     if (++this.#openItems >= this.checkpointMaxItems) this.#newCheckpoint();
-    if (this.staleCount > 1024 && this.staleCount * 2 > this.log.length) this.compact();
+    if (this.#compactDue()) this.compact();
     for (const l of this.listeners) l();
     return item;
   }
@@ -201,6 +213,7 @@ export class VBucket {
   rebuildLog(highSeqno: number): void {
     this.log = [...this.map.values()].sort((a, b) => a.seqno - b.seqno);
     this.staleCount = 0;
+    this.#staleKept = 0;
     this.highSeqno = Math.max(highSeqno, this.log.length ? this.log[this.log.length - 1].seqno : 0);
     this.checkpointStarts = [this.highSeqno + 1];
     this.#openItems = 0;
@@ -267,6 +280,17 @@ export class VBucket {
   }
 
   /**
+   * Compaction is due once the superseded entries added since the last one exceed both
+   * COMPACT_MIN_DEAD and half the live entries. Counting only new ones is the hysteresis: the
+   * entries a compaction must keep (inside the history tail) never make the next write compact
+   * again, so the O(log) pass runs at most once per max(COMPACT_MIN_DEAD, live / 2) writes.
+   */
+  #compactDue(): boolean {
+    const dead = this.staleCount - this.#staleKept;
+    return dead > COMPACT_MIN_DEAD && dead * 2 > this.log.length - this.staleCount;
+  }
+
+  /**
    * Drops superseded versions that fell out of the history tail. Versions newer than
    * high − historyTail stay so that `truncate` can restore them.
    */
@@ -286,6 +310,8 @@ export class VBucket {
     }
     this.log = out;
     this.staleCount = stale;
+    this.#staleKept = stale;
+    this.compactions++;
   }
 
   /**
@@ -329,6 +355,7 @@ export class VBucket {
     let stale = 0;
     for (const it of this.log) if (it.stale) stale++;
     this.staleCount = stale;
+    this.#staleKept = Math.min(this.#staleKept, stale);
     this.highSeqno = target;
     this.checkpointStarts = this.checkpointStarts.filter((s) => s <= target);
     this.checkpointId++;

@@ -141,6 +141,46 @@ describe('DCP producer', () => {
     c.close();
   });
 
+  it('mutation messages carry every field exactly (short and long keys, binary bytes, big flags)', async () => {
+    const b = cluster.bucket('default');
+    const vb = 13;
+    // A short key, a key past the byte-loop fast path (> 64 bytes), and a UTF-8 key.
+    const short = keysFor(vb, 1, 'f-')[0]!;
+    const long = keysFor(vb, 1, `${'L'.repeat(80)}-`)[0]!;
+    const utf8 = keysFor(vb, 1, 'clé-ü-')[0]!;
+    const value = Buffer.from([0, 1, 2, 0xff, 0x80, 0x7f, 0x61]);
+    const wrote = new Map<string, { cas: bigint; seqno: number; flags: number; expiry: number }>();
+    const expiry = Math.floor(Date.now() / 1000) + 3600;
+    for (const [k, flags] of [
+      [short, 0xffffffff],
+      [long, 0x80000001],
+      [utf8, 7],
+    ] as const) {
+      b.upsert(k, 'first');
+      const r = b.upsert(k, value, { flags, expiry });
+      wrote.set(k, { cas: r.cas, seqno: r.seqno, flags, expiry });
+    }
+    const c = await dcpClient();
+    const r = await streamReq(c, { vbucket: vb, opaque: 0xf1e1d });
+    expect(r.status).toBe(0);
+    const high = b.highSeqnos()[vb]!;
+    await c.until(() => items(eventsFor(c, 0xf1e1d)).some((e) => e.seqno === high), 5000, 'stream');
+    const seen = items(eventsFor(c, 0xf1e1d));
+    for (const [k, w] of wrote) {
+      const m = seen.find((e) => e.key === k);
+      expect(m, k).toBeDefined();
+      expect(m!.type).toBe('mutation');
+      expect(m!.cas).toBe(w.cas);
+      expect(m!.seqno).toBe(w.seqno);
+      expect(m!.revSeqno).toBe(2);
+      expect(m!.flags).toBe(w.flags);
+      expect(m!.expiry).toBe(w.expiry);
+      expect(m!.value!.equals(value)).toBe(true);
+      expect(m!.packet.key.equals(Buffer.from(k, 'utf8'))).toBe(true);
+    }
+    c.close();
+  });
+
   it('streams from the middle with a valid vbuuid, and to an end seqno (STREAM_END ok)', async () => {
     const b = cluster.bucket('default');
     const vb = 4;

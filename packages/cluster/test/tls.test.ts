@@ -109,6 +109,42 @@ describe('TLS data-node listeners', () => {
     s.destroy();
   });
 
+  it('serves the REST API over HTTPS on mgmtSSL ports (same handler, Basic auth, advertised in nodesExt)', async () => {
+    const https = await import('node:https');
+    const trusted = fixture('ca.crt');
+    const get = (port: number, path: string, auth: string | undefined, ca: Buffer | undefined) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = https.get(
+          { host: '127.0.0.1', port, path, ca, headers: auth ? { authorization: `Basic ${auth}` } : {} },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.once('error', reject);
+      });
+    const basic = Buffer.from('Administrator:password').toString('base64');
+    for (const n of cluster.nodes) {
+      expect(n.mgmtSslPort).toBeGreaterThan(0);
+      const r = await get(n.mgmtSslPort!, '/pools/default/b/default', basic, trusted);
+      expect(r.status).toBe(200);
+      const cfg = JSON.parse(r.body);
+      expect(cfg.nodesExt.map((x: { services: { mgmtSSL: number } }) => x.services.mgmtSSL)).toEqual(
+        cluster.nodes.map((x) => x.mgmtSslPort),
+      );
+      expect(cfg.vBucketServerMap.vBucketMap).toHaveLength(16);
+    }
+    expect(
+      (await get(cluster.nodes[0].mgmtSslPort!, '/pools/default/b/default', undefined, trusted)).status,
+    ).toBe(401);
+    // A client that does not trust the test CA (Node's public roots only) never gets an answer.
+    await expect(get(cluster.nodes[0].mgmtSslPort!, '/pools', basic, undefined)).rejects.toThrow(
+      /self[- ]signed|unable to verify|certificate/i,
+    );
+  });
+
   it('does not offer PLAIN on plain TCP without allowInsecurePlain', async () => {
     const net = await import('node:net');
     const s = net.connect({ host: '127.0.0.1', port: cluster.nodes[0].kvPort });

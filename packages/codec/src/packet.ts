@@ -129,6 +129,20 @@ export class WirePacket implements Packet {
     const e = this._o + HEADER_BYTES + this.bodyLength;
     return s === e ? EMPTY : this._b.subarray(s, e);
   }
+  /**
+   * The big-endian u64 at byte `at` of the extras, as a number (exact up to 2^53 - 1), read
+   * without making a view: for per-message hot paths (a DCP message's seqno is `readExtrasU64(0)`).
+   * Throws RangeError when the extras are shorter than `at + 8`.
+   */
+  readExtrasU64(at: number): number {
+    const b = this._b;
+    if (!(at >= 0 && at + 8 <= b[this._o + 4]))
+      throw new RangeError(`extras u64 at ${at} is outside ${b[this._o + 4]} bytes of extras`);
+    const o = this._o + HEADER_BYTES + this.framingExtrasLength + at;
+    const hi = ((b[o] << 24) >>> 0) + ((b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]);
+    const lo = ((b[o + 4] << 24) >>> 0) + ((b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]);
+    return hi * 4294967296 + lo;
+  }
   /** The whole frame (header + body) as a view. */
   get frame(): Buffer {
     return this._b.subarray(this._o, this._o + this.frameLength);

@@ -72,7 +72,7 @@ export {
   type PluginManifest,
 } from './plugin-manifest.js';
 export { type CreateRegistryOptions, createRegistry, type PluginRegistry } from './registry.js';
-export { connectWith, formatEndpoint, listenOn, mapConnectError } from './socket-kit.js';
+export { connectWith, findTlsRejection, formatEndpoint, listenOn, mapConnectError } from './socket-kit.js';
 export {
   asBuffer,
   type CheckedOp,
@@ -86,6 +86,7 @@ export {
   type Range,
   toRange,
 } from './store-kit/keys.js';
+export { type PageSource, pagedScan } from './store-kit/paged-scan.js';
 export {
   type MetricsInput,
   metricsScope,

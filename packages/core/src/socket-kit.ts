@@ -132,3 +132,49 @@ export function listenOn(
     server.listen({ host: endpoint.host, port: endpoint.port, backlog });
   });
 }
+
+/** X.509 verification results (OpenSSL names, as Node reports them) and Node's host name check. */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Alerts from the peer saying it refused our certificate or the handshake (TLS 1.2 and 1.3 spellings). */
+const PEER_ALERT =
+  /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_(BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|CERTIFICATE_REQUIRED|UNKNOWN_CA|ACCESS_DENIED|HANDSHAKE_FAILURE|DECRYPT_ERROR|PROTOCOL_VERSION|INSUFFICIENT_SECURITY)$/;
+
+/**
+ * Tells a refused TLS handshake from an outage: the first error along `err`'s cause chain whose
+ * code is a certificate verification result, Node's host name check or a certificate/access alert
+ * from the peer, or undefined. Only those definite signals count; a reset or close during the
+ * handshake stays an outage (it is one as often as not).
+ */
+export function findTlsRejection(err: unknown): { code: string; error: Error } | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CERTIFICATE_CODES.has(code) || PEER_ALERT.test(code)))
+      return { code, error: e as Error };
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

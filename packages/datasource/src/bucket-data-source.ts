@@ -1,6 +1,6 @@
 import { createPlainProvider } from '@tributary/auth-plain';
 import { createScramProvider } from '@tributary/auth-scram';
-import type { WirePacket } from '@tributary/codec';
+import { splitCollectionKey, type WirePacket } from '@tributary/codec';
 import { createTcpFactory } from '@tributary/connection-tcp';
 import { createTlsFactory } from '@tributary/connection-tls';
 import {
@@ -30,7 +30,9 @@ import {
 import type { DataSourceCore } from './internal/core.js';
 import type { DcpConnection } from './internal/dcp-connection.js';
 import { LazyDcpRequest } from './internal/dcp-request.js';
+import { factoryAgent } from './internal/https-agent.js';
 import { NodeWorker } from './internal/node-worker.js';
+import { certificateError } from './internal/tls-certificate.js';
 import { type QueueItem, VBucket } from './internal/vbucket.js';
 import { readU64 } from './internal/wire.js';
 import { encodeMetaData, rolledBackMetaData, uuidForRollback, type VBucketMetaData } from './metadata.js';
@@ -82,6 +84,9 @@ const METHOD_BY_OPCODE: Record<number, string> = {
   89: 'dataDelete',
 };
 
+/** Why the streaming-config request of a finished wait is aborted (not an error anyone sees). */
+const ABORT_WAIT = new Error('cluster map wait ended');
+
 export function createBucketDataSource(params: CreateBucketDataSourceParams): BucketDataSource {
   return new DataSourceImpl(params);
 }
@@ -98,6 +103,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
   readonly signal: AbortSignal;
   vbs: VBucket[] = [];
   owner: (NodeWorker | null)[] = [];
+  readonly streamFilter: Buffer | undefined;
 
   readonly #serverUrls: string[];
   readonly #poolName: string;
@@ -109,6 +115,8 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
   readonly #workers = new Map<string, NodeWorker>();
   readonly #tls: boolean;
   readonly #withXattrs: boolean;
+  /** Keys carry a LEB128 collection ID (HELLO Collections agreed, or the bootstrap failed). */
+  readonly #collections: boolean;
   #factory: ConnectionFactory | undefined;
   #tlsFactory: ConnectionFactory | undefined;
   #providers: AuthProvider[] | undefined;
@@ -124,6 +132,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
   #inflight = 0;
   #idleWaiters: (() => void)[] = [];
   #goodUrl = 0;
+  #https: ReturnType<typeof factoryAgent> | undefined;
 
   constructor(p: CreateBucketDataSourceParams) {
     if (!p || typeof p !== 'object') throw ErrInvalidArgument('params', 'an object is required');
@@ -172,6 +181,9 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     this.password = p.auth?.password;
     this.mechanism = p.auth?.mechanism;
     this.#withXattrs = this.opts.includeXAttrs;
+    this.#collections = this.opts.collections !== undefined;
+    const cols = this.opts.collections;
+    this.streamFilter = cols?.length ? Buffer.from(JSON.stringify({ collections: cols })) : undefined;
     this.signal = this.#abort.signal;
     this.log = componentLogger(p.options?.logger, 'datasource', {
       bucket: p.bucketName,
@@ -182,12 +194,27 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     const s = {} as Record<StatName, Counter>;
     for (const n of STAT_NAMES) s[n] = this.#group.counter(n);
     this.s = s;
+    // `s` has 120+ keys, so V8 keeps it as a dictionary: the per-message counters get fields.
+    this.#hot = {
+      change: s.TotUPRDataChange,
+      mutation: s.TotUPRDataChangeMutation,
+      deletion: s.TotUPRDataChangeDeletion,
+      expiration: s.TotUPRDataChangeExpiration,
+      ok: s.TotUPRDataChangeOk,
+    };
     this.#factory = p.options?.connectionFactory;
     this.#tlsFactory = p.options?.tlsConnectionFactory;
     this.#tlsOptions = p.options?.tls;
   }
 
   readonly #tlsOptions: BucketDataSourceOptions['tls'];
+  readonly #hot: {
+    change: Counter;
+    mutation: Counter;
+    deletion: Counter;
+    expiration: Counter;
+    ok: Counter;
+  };
 
   // ---- public API ----
 
@@ -275,7 +302,8 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
   async #close(): Promise<void> {
     this.#closed = true;
     this.s.TotRefreshClusterStopped.inc();
-    this.#abort.abort();
+    // An explicit reason: the default one is a DOMException, whose first construction costs ~10 ms.
+    this.#abort.abort(ErrDataSourceClosed());
     const w = this.#kickWaiter;
     this.#kickWaiter = undefined;
     w?.();
@@ -287,6 +315,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     const workers = [...this.#workers.values()];
     this.#workers.clear();
     await Promise.allSettled([this.#clusterLoop, ...workers.map((x) => x.close())]);
+    await this.#https?.destroy().catch((err: unknown) => this.log.debug({ err }, 'https agent destroy'));
     for (const v of this.vbs) {
       if (!v) continue;
       v.queue = [];
@@ -318,6 +347,13 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     }
     this.#factory ??= createTcpFactory();
     return this.#factory;
+  }
+
+  /** The HTTP client for cluster-manager requests to `url`: undici's default, or ours for https. */
+  #dispatcherFor(url: string): ReturnType<typeof factoryAgent> | undefined {
+    if (normalizeServerUrl(url).protocol !== 'https:') return undefined;
+    this.#https ??= factoryAgent(this.factoryFor(true), this.opts.httpTimeoutMs);
+    return this.#https;
   }
 
   nextOpaque(): number {
@@ -359,12 +395,16 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
           password: this.password,
           signal: this.signal,
           timeoutMs: this.opts.httpTimeoutMs,
+          dispatcher: this.#dispatcherFor(url),
         });
       } catch (err) {
         if (this.#closed) return -1;
         s.TotRefreshClusterConnectBucketErr.inc();
-        lastErr = err;
+        // A certificate problem is reported as such, not only as "no server URL answered".
+        const cert = certificateError(err, url);
+        lastErr = cert ?? err;
         if (isTributaryError(err, 'TRIB_AUTH_FAILED')) this.reportError(err as Error);
+        else if (cert) this.reportError(cert);
         this.log.debug({ err, url }, 'cluster map fetch failed');
         continue;
       }
@@ -414,6 +454,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
           password: this.password,
           signal: AbortSignal.any([this.signal, ac.signal]),
           connectTimeoutMs: this.opts.httpTimeoutMs,
+          dispatcher: this.#dispatcherFor(url),
         },
         (m) => {
           if (this.#closed) return;
@@ -434,7 +475,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
       waits.push(streaming);
     }
     const why = await Promise.race(waits);
-    ac.abort();
+    ac.abort(ABORT_WAIT);
     this.#kickWaiter = undefined;
     if (this.#closed) {
       s.TotRefreshClusterAwokenClosed.inc();
@@ -690,25 +731,27 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     switch (p.opcode) {
       case 0x57: {
         // MUTATION
-        s.TotUPRDataChange.inc();
-        s.TotUPRDataChangeMutation.inc();
-        const seq = readU64(p.extras, 0);
+        const hot = this.#hot;
+        hot.change.inc();
+        hot.mutation.inc();
+        const seq = p.readExtrasU64(0);
         if (!vbs.snapSaved) {
           const r = this.#saveSnapshot(vbs);
-          if (r !== undefined && isThenable(r)) return r.then(() => this.#data(vbs, p, seq, 'mutation'));
+          if (r !== undefined && isThenable(r)) return this.#dataAfter(r, vbs, p, seq, 'mutation');
         }
         return this.#data(vbs, p, seq, 'mutation');
       }
       case 0x58:
       case 0x59: {
         const kind = p.opcode === 0x58 ? 'deletion' : 'expiration';
-        s.TotUPRDataChange.inc();
-        if (kind === 'deletion') s.TotUPRDataChangeDeletion.inc();
-        else s.TotUPRDataChangeExpiration.inc();
-        const seq = readU64(p.extras, 0);
+        const hot = this.#hot;
+        hot.change.inc();
+        if (kind === 'deletion') hot.deletion.inc();
+        else hot.expiration.inc();
+        const seq = p.readExtrasU64(0);
         if (!vbs.snapSaved) {
           const r = this.#saveSnapshot(vbs);
-          if (r !== undefined && isThenable(r)) return r.then(() => this.#data(vbs, p, seq, kind));
+          if (r !== undefined && isThenable(r)) return this.#dataAfter(r, vbs, p, seq, kind);
         }
         return this.#data(vbs, p, seq, kind);
       }
@@ -730,7 +773,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
         vbs.snapSaved = false;
         s.TotUPRSnapshotStart.inc();
         const r = this.receiver.snapshotStart(vbs.id, start, end, flags);
-        if (r !== undefined && isThenable(r)) return r.then(() => s.TotUPRSnapshotOk.inc());
+        if (r !== undefined && isThenable(r)) return this.#countAfter(r, s.TotUPRSnapshotOk);
         s.TotUPRSnapshotOk.inc();
         return undefined;
       }
@@ -752,22 +795,48 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
   }
 
   #data(vbs: VBucket, p: WirePacket, seq: number, kind: 'mutation' | 'deletion' | 'expiration'): unknown {
-    const req = new LazyDcpRequest(kind, p, vbs.vbucketUuid, this.#withXattrs);
+    let key = p.key;
+    let collectionId: number | undefined;
+    if (this.#collections) {
+      const split = splitCollectionKey(key);
+      key = split.key;
+      collectionId = split.collectionId;
+    }
+    const req = new LazyDcpRequest(kind, p, vbs.vbucketUuid, this.#withXattrs, collectionId);
     const r =
       kind === 'mutation'
-        ? this.receiver.dataUpdate(vbs.id, p.key, seq, req)
-        : this.receiver.dataDelete(vbs.id, p.key, seq, req);
-    if (r !== undefined && isThenable(r)) {
-      return r.then(() => {
-        vbs.lastSeq = seq;
-        vbs.retryMs = 0;
-        this.s.TotUPRDataChangeOk.inc();
-      });
-    }
+        ? this.receiver.dataUpdate(vbs.id, key, seq, req)
+        : this.receiver.dataDelete(vbs.id, key, seq, req);
+    if (r !== undefined && isThenable(r)) return this.#dataDone(r, vbs, seq);
     vbs.lastSeq = seq;
     vbs.retryMs = 0;
-    this.s.TotUPRDataChangeOk.inc();
+    this.#hot.ok.inc();
     return undefined;
+  }
+
+  // The continuations live in their own methods: a closure in #process or #data would capture
+  // their parameters, and V8 would then allocate a context on every call, pending or not.
+
+  #dataAfter(
+    r: PromiseLike<unknown>,
+    vbs: VBucket,
+    p: WirePacket,
+    seq: number,
+    kind: 'mutation' | 'deletion' | 'expiration',
+  ): PromiseLike<unknown> {
+    return r.then(() => this.#data(vbs, p, seq, kind));
+  }
+
+  #dataDone(r: PromiseLike<unknown>, vbs: VBucket, seq: number): PromiseLike<void> {
+    return r.then(() => {
+      vbs.lastSeq = seq;
+      vbs.retryMs = 0;
+      this.#hot.ok.inc();
+    });
+  }
+
+  #countAfter(r: PromiseLike<unknown>, c: Counter): PromiseLike<void> {
+    return r.then(() => c.inc());
   }
 
   /** cbdatasource: persist the snapshot range with the first item of a snapshot. */

@@ -1,5 +1,5 @@
 import { ErrAuthFailed } from '@tributary/core';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { ErrClusterMap } from './errors.js';
 
 /** A parsed terse bucket config: what the datasource needs to place vbuckets on data nodes. */
@@ -109,6 +109,8 @@ export interface FetchMapOptions {
   password?: string;
   signal?: AbortSignal;
   timeoutMs: number;
+  /** The HTTP client to use (the datasource's one for https, which connects through the tls factory). */
+  dispatcher?: Dispatcher;
 }
 
 function headers(o: FetchMapOptions): Record<string, string> {
@@ -131,20 +133,47 @@ function bucketPath(base: URL, o: FetchMapOptions, streaming: boolean): string {
 export async function fetchClusterMap(serverUrl: string, o: FetchMapOptions): Promise<ClusterMap> {
   const base = normalizeServerUrl(serverUrl);
   const url = bucketPath(base, o, false);
-  const timeout = AbortSignal.timeout(o.timeoutMs);
-  const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+  // A plain timer, not AbortSignal.timeout inside AbortSignal.any: on Node 20 the timeout signal
+  // combined that way can be collected before it fires.
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error(`no answer within ${o.timeoutMs} ms`)),
+    o.timeoutMs,
+  );
+  const onAbort = () => controller.abort(o.signal?.reason);
+  if (o.signal?.aborted) onAbort();
+  else o.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = controller.signal;
   let res: Awaited<ReturnType<typeof request>>;
   try {
     res = await request(url, {
       method: 'GET',
       headers: headers(o),
       signal,
+      dispatcher: o.dispatcher,
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
     });
   } catch (err) {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
     throw ErrClusterMap(serverUrl, `request failed: ${(err as Error).message}`, { cause: err });
   }
+  try {
+    return await readClusterMap(res, serverUrl, url, base, o);
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function readClusterMap(
+  res: Awaited<ReturnType<typeof request>>,
+  serverUrl: string,
+  url: string,
+  base: URL,
+  o: FetchMapOptions,
+): Promise<ClusterMap> {
   if (res.statusCode === 401 || res.statusCode === 403) {
     await res.body.dump();
     throw ErrAuthFailed(
@@ -237,6 +266,7 @@ export async function followClusterMap(
       method: 'GET',
       headers: headers({ ...o, timeoutMs: 0 }),
       signal: o.signal,
+      dispatcher: o.dispatcher,
       headersTimeout: o.connectTimeoutMs,
       bodyTimeout: 0,
     });

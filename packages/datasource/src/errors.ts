@@ -51,3 +51,13 @@ export const ErrMetadata = defineError(
   (vbucket: number, why: string) => `bad metadata for vbucket ${vbucket}: ${why}`,
 );
 export const ErrDataSourceClosed = defineError('TRIB_DATASOURCE_CLOSED', () => 'the datasource is closed');
+/**
+ * A TLS peer (data node or cluster manager) whose certificate does not verify, or that refused
+ * ours: a configuration problem, not an outage (`details: { server, tlsCode }`). The datasource
+ * keeps retrying (certificates get rotated) until closed.
+ */
+export const ErrTlsCertificate = defineError(
+  'TRIB_DATASOURCE_TLS_CERTIFICATE',
+  (server: string, tlsCode: string, why: string) =>
+    `TLS with ${server} refused over a certificate (${tlsCode}): ${why}`,
+);

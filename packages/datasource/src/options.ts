@@ -27,6 +27,20 @@ export interface BucketDataSourceOptions {
   noopIntervalSeconds?: number;
   /** Ask for extended attributes (HELLO XATTR + DCP_OPEN include-xattrs); `req.xattrs` is then filled. Default false. */
   includeXAttrs?: boolean;
+  /**
+   * Ask for snappy-compressed values (HELLO Snappy + DCP control `force_value_compression`): less
+   * on the network, more CPU at both ends. `req.value` is decompressed either way; `req.datatype`
+   * keeps the 0x02 bit. A server that refuses the control still sends what it has. Default false.
+   */
+  compression?: boolean;
+  /**
+   * Collection-aware streaming (HELLO Collections): keys arrive LEB128-prefixed with their
+   * collection ID; the receiver gets the key without the prefix and the ID in `req.collectionId`.
+   * A non-empty list filters every stream to those collection IDs (hex strings, '0' = _default)
+   * with the stream request's `{"collections":[…]}`; `[]` streams every collection. A server that
+   * does not agree to collections fails the bootstrap (TRIB_DATASOURCE_BOOTSTRAP). Default: off.
+   */
+  collections?: readonly string[];
   /** How often each data-node connection asks GET_ALL_VB_SEQNOS for lag stats; 0 disables. Default 2,000. */
   seqnoPollIntervalMs?: number;
   /** Timeout for one TCP/TLS connect and for each bootstrap reply. Default 10,000. */
@@ -68,6 +82,8 @@ export interface ResolvedOptions {
   pingTimeoutMs: number;
   noopIntervalSeconds: number;
   includeXAttrs: boolean;
+  compression: boolean;
+  collections: readonly string[] | undefined;
   seqnoPollIntervalMs: number;
   connectTimeoutMs: number;
   httpTimeoutMs: number;
@@ -86,11 +102,19 @@ export const defaultBucketDataSourceOptions = Object.freeze({
   pingTimeoutMs: 30_000,
   noopIntervalSeconds: 120,
   includeXAttrs: false,
+  compression: false,
   seqnoPollIntervalMs: 2_000,
   connectTimeoutMs: 10_000,
   httpTimeoutMs: 10_000,
   streamingConfig: true,
 });
+
+function collectionIds(v: unknown): readonly string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((c) => typeof c === 'string' && /^[0-9a-f]{1,8}$/i.test(c)))
+    throw ErrInvalidArgument('options.collections', 'an array of collection IDs as hex strings');
+  return Object.freeze([...new Set(v.map((c: string) => c.toLowerCase()))]);
+}
 
 function num(name: string, v: unknown, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return def;
@@ -166,6 +190,8 @@ export function resolveOptions(o: BucketDataSourceOptions = {}): ResolvedOptions
     pingTimeoutMs: num('pingTimeoutMs', o.pingTimeoutMs || undefined, d.pingTimeoutMs, 10),
     noopIntervalSeconds: num('noopIntervalSeconds', o.noopIntervalSeconds, d.noopIntervalSeconds, 0.1),
     includeXAttrs: o.includeXAttrs ?? d.includeXAttrs,
+    compression: o.compression ?? d.compression,
+    collections: collectionIds(o.collections),
     seqnoPollIntervalMs: num('seqnoPollIntervalMs', o.seqnoPollIntervalMs, d.seqnoPollIntervalMs, 0),
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, d.connectTimeoutMs, 1),
     httpTimeoutMs: num('httpTimeoutMs', o.httpTimeoutMs, d.httpTimeoutMs, 1),

@@ -21,6 +21,8 @@ export interface DcpRequest {
   readonly deleteTime?: number;
   /** The vbucket UUID of the stream this came from (newest failover-log entry). */
   readonly vbucketUuid: bigint;
+  /** The document's collection ID when `options.collections` is set (the key comes without its prefix). */
+  readonly collectionId?: number;
 }
 
 export interface MetaDataResult {

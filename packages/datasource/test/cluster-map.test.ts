@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import fc from 'fast-check';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +91,38 @@ describe('cluster map over HTTP', () => {
     }).catch((e) => e);
     expect(err.code).toBe('TRIB_AUTH_FAILED');
     expect(err.details).toEqual({ serverUrl: base, user: 'u' });
+  });
+
+  it('a server that accepts and never answers: TRIB_DATASOURCE_CLUSTER_MAP after timeoutMs; an abort stops it too', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const silent = createServer((s) => {
+      sockets.add(s);
+      s.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const t0 = Date.now();
+      const err = await fetchClusterMap(url, {
+        poolName: 'default',
+        bucketName: 'default',
+        timeoutMs: 300,
+      }).catch((e) => e);
+      expect(err.code).toBe('TRIB_DATASOURCE_CLUSTER_MAP');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+      const ac = new AbortController();
+      const pending = fetchClusterMap(url, {
+        poolName: 'default',
+        bucketName: 'default',
+        timeoutMs: 60_000,
+        signal: ac.signal,
+      }).catch((e) => e);
+      ac.abort(new Error('stop'));
+      expect((await pending).code).toBe('TRIB_DATASOURCE_CLUSTER_MAP');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
   });
 
   it('follows the streaming endpoint: each pushed config, however the bytes are split', async () => {

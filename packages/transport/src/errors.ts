@@ -1,4 +1,4 @@
-import { defineError } from '@tributary/core';
+import { defineError, type TributaryError } from '@tributary/core';
 
 // Transport (lower layer).
 export const ErrTransportVersionMismatch = defineError(
@@ -30,6 +30,28 @@ export const ErrTransportProtocol = defineError(
   'TRIB_TRANSPORT_PROTOCOL',
   (why: string) => `peer violated the transport protocol: ${why}`,
 );
+export const ErrTransportStreamIdRange = defineError(
+  'TRIB_TRANSPORT_STREAM_ID_RANGE',
+  (what: string, id: number, start: number, end: number) =>
+    `peer sent a ${what} with id ${id}, outside the range [${start}, ${end}) it announced`,
+);
+export const ErrTransportTooManyStreams = defineError(
+  'TRIB_TRANSPORT_TOO_MANY_STREAMS',
+  (max: number) => `peer opened more than the ${max} concurrent streams this side accepts`,
+);
+
+const STREAM_LIMIT_CODES = new Set([ErrTransportStreamIdRange.code, ErrTransportTooManyStreams.code]);
+
+/** The peer broke the id range or stream limit it was told: that connection is closed. */
+export function isStreamLimitViolation(err: TributaryError): boolean {
+  return STREAM_LIMIT_CODES.has(err.code);
+}
+
+/** An error that means the peer sent bytes it must not (malformed frame, protocol or limit violation). */
+export function isPeerViolation(err: TributaryError): boolean {
+  return /^TRIB_(BAD_|FRAME_TOO_LARGE|TRANSPORT_PROTOCOL)/.test(err.code) || STREAM_LIMIT_CODES.has(err.code);
+}
+
 export const ErrTransportNoHandler = defineError(
   'TRIB_TRANSPORT_NO_HANDLER',
   (messageId: number) => `no handler for message id ${messageId}`,
@@ -98,4 +120,9 @@ export const ErrMutationStreamBadFrame = defineError(
 export const ErrMutationStreamClosed = defineError(
   'TRIB_MSTREAM_CLOSED',
   (what: string) => `mutation stream ${what} is closed`,
+);
+export const ErrTlsRejected = defineError(
+  'TRIB_TLS_REJECTED',
+  (peer: string, tlsCode: string, why: string) =>
+    `TLS handshake with ${peer} refused (${tlsCode}): ${why}; a certificate problem, not an outage`,
 );

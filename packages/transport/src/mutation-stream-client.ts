@@ -6,6 +6,7 @@ import {
   componentLogger,
   type Endpoint,
   ErrInvalidArgument,
+  formatEndpoint,
   type Logger,
   TributaryError,
 } from '@tributary/core';
@@ -22,6 +23,7 @@ import {
   mutationType,
   nackType,
 } from './internal/mutation-wire.js';
+import { tlsRejection } from './internal/tls-rejection.js';
 import type { Mutation } from './mutation.js';
 import { createTransport, type Transport, type TransportSettings } from './transport.js';
 
@@ -173,11 +175,15 @@ export class MutationStreamClient {
         } catch (err) {
           this.#c.connectFailures.inc();
           const e =
-            err instanceof TributaryError ? err : new TributaryError('TRIB_CONNECT_FAILED', String(err));
-          this.#log.warn({ err: e, slot: s.index }, 'mutation stream connect failed, retrying');
+            tlsRejection(err, formatEndpoint(this.#o.endpoint)) ??
+            (err instanceof TributaryError ? err : new TributaryError('TRIB_CONNECT_FAILED', String(err)));
+          // An authentication, version or certificate problem will not fix itself: stop and fail
+          // the first connect and every send, rather than retry a peer that refused us forever.
+          const fatal = /^TRIB_(AUTH_|TRANSPORT_VERSION|TRANSPORT_SETTINGS|TLS_REJECTED)/.test(e.code);
+          if (fatal) this.#log.error({ err: e, slot: s.index }, 'mutation stream connect refused, giving up');
+          else this.#log.warn({ err: e, slot: s.index }, 'mutation stream connect failed, retrying');
           this.#report(e);
-          // An authentication or version problem will not fix itself: stop and fail first connect.
-          if (/^TRIB_(AUTH_|TRANSPORT_VERSION|TRANSPORT_SETTINGS)/.test(e.code)) {
+          if (fatal) {
             s.failed = true;
             s.failure = e;
             s.firstConnect.reject(e);

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { ErrBadFrame } from '@tributary/codec';
 import {
   type AuthProvider,
   type Connection,
@@ -19,6 +20,7 @@ import {
   ErrMutationStreamConnectionLost,
   ErrMutationStreamHandshake,
   ErrVbucketNotBegun,
+  isPeerViolation,
 } from './errors.js';
 import {
   ackType,
@@ -32,7 +34,14 @@ import {
   nackType,
 } from './internal/mutation-wire.js';
 import type { Mutation, MutationBatch, MutationStreamEvent } from './mutation.js';
-import { createTransport, type Transport, type TransportSettings } from './transport.js';
+import { createTransport, type Incoming, type Transport, type TransportSettings } from './transport.js';
+
+/** The mutation stream sends only posts: a request or stream open carrying its messages is malformed. */
+function onlyPost<T>(incoming: Incoming, message: T): T {
+  if (incoming.kind !== 'post')
+    throw ErrBadFrame(`mutation stream message ${incoming.messageId} sent as a ${incoming.kind}`);
+  return message;
+}
 
 export interface MutationStreamServerOptions {
   /** Where to listen (port 0 picks one; see `address()`). */
@@ -180,8 +189,8 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
       current: undefined,
       currentMsn: 0,
     };
-    t.subscribe(mutationType, (p) => this.#guard(conn, () => this.#onMutation(conn, p)));
-    t.subscribe(controlType, (p) => this.#guard(conn, () => this.#onControl(conn, p)));
+    t.subscribe(mutationType, (p, inc) => this.#guard(conn, () => this.#onMutation(conn, onlyPost(inc, p))));
+    t.subscribe(controlType, (p, inc) => this.#guard(conn, () => this.#onControl(conn, onlyPost(inc, p))));
     t.subscribe(byeType, () => {
       conn.bye = true;
     });
@@ -194,7 +203,7 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
       this.#finishBatch(conn);
       this.#conns.delete(conn);
       if (err === undefined || conn.bye || this.#closed || !conn.ready) return;
-      if (/^TRIB_(BAD_|FRAME_TOO_LARGE|TRANSPORT_PROTOCOL)/.test(err.code)) {
+      if (isPeerViolation(err)) {
         this.#c.malformedFrames.inc();
         this.#publishError(ErrMutationStreamBadFrame(remote, err.message, { cause: err }), undefined, remote);
       } else {

@@ -35,7 +35,11 @@ import {
   ErrTransportRemote,
   ErrTransportRequestTimeout,
   ErrTransportSettingsMismatch,
+  ErrTransportStreamIdRange,
+  ErrTransportTooManyStreams,
   ErrTransportVersionMismatch,
+  isPeerViolation,
+  isStreamLimitViolation,
 } from './errors.js';
 import { OpaquePool } from './internal/opaque-pool.js';
 import { type BinMessage, checkMessageType, type MessageType } from './message-type.js';
@@ -45,6 +49,12 @@ export interface TransportSettings {
   opaqueStart: number;
   /** End of the id range (exclusive). Default 65 536: 65 535 concurrent requests + streams. */
   opaqueEnd: number;
+  /**
+   * Streams the peer may have open at once on this connection (announced in the hello; the peer's
+   * openers wait or fail with TRIB_STREAMS_EXHAUSTED past it). One more, or an id outside the
+   * peer's announced range, is a protocol violation that closes the connection. Default 65 535.
+   */
+  maxStreams: number;
   /** Largest payload this side accepts; the peer never sends more. Default 1 MiB. */
   maxFrameBytes: number;
   /** Heartbeat interval this side sends at; 0 sends none. Default 1000 ms. */
@@ -68,6 +78,7 @@ export interface TransportSettings {
 export const DEFAULT_TRANSPORT_SETTINGS: Readonly<TransportSettings> = Object.freeze({
   opaqueStart: 1,
   opaqueEnd: 65_536,
+  maxStreams: 65_535,
   maxFrameBytes: DEFAULT_TRANSPORT_MAX_FRAME_BYTES,
   heartbeatMs: 1000,
   deadAfterHeartbeats: 3,
@@ -165,7 +176,7 @@ interface PeerHello {
   settings: Pick<
     TransportSettings,
     'opaqueStart' | 'opaqueEnd' | 'maxFrameBytes' | 'heartbeatMs' | 'deadAfterHeartbeats' | 'compression'
-  >;
+  > & { maxStreams?: number };
   auth?: { server?: { mechanisms: string[] }; client?: boolean };
 }
 
@@ -194,6 +205,7 @@ const COUNTERS = [
   'senderWaits',
   'peerDead',
   'requestTimeouts',
+  'streamLimitViolations',
 ] as const;
 type CounterName = (typeof COUNTERS)[number];
 
@@ -212,6 +224,8 @@ function checkSettings(s: TransportSettings): void {
   if (!Number.isInteger(s.opaqueStart) || s.opaqueStart < 1) throw bad('opaqueStart', 'an integer >= 1');
   if (!Number.isInteger(s.opaqueEnd) || s.opaqueEnd <= s.opaqueStart || s.opaqueEnd > 0x100000000)
     throw bad('opaqueEnd', 'an integer > opaqueStart and <= 2^32');
+  if (!Number.isInteger(s.maxStreams) || s.maxStreams < 1 || s.maxStreams > 0xffffffff)
+    throw bad('maxStreams', 'an integer in 1..2^32-1');
   if (
     !Number.isInteger(s.maxFrameBytes) ||
     s.maxFrameBytes < MIN_FRAME ||
@@ -353,6 +367,8 @@ export interface TransportStats {
   heartbeatsIn: number;
   heartbeatsOut: number;
   senderWaits: number;
+  /** Connections closed because the peer opened a stream past `maxStreams` or outside its id range. */
+  streamLimitViolations: number;
 }
 
 /**
@@ -399,6 +415,9 @@ export class Transport extends EventEmitter {
   #waiting: Waiting[] = [];
   #drainHooked = false;
   #peerMaxFrame = DEFAULT_TRANSPORT_MAX_FRAME_BYTES;
+  /** The peer's announced id range: every request/stream id it sends must be in it. */
+  #peerIdStart = 1;
+  #peerIdEnd = 1;
 
   // Lifecycle.
   #state: 'new' | 'handshaking' | 'ready' | 'closed' = 'new';
@@ -525,6 +544,7 @@ export class Transport extends EventEmitter {
       settings: {
         opaqueStart: s.opaqueStart,
         opaqueEnd: s.opaqueEnd,
+        maxStreams: s.maxStreams,
         maxFrameBytes: s.maxFrameBytes,
         heartbeatMs: s.heartbeatMs,
         deadAfterHeartbeats: s.deadAfterHeartbeats,
@@ -613,8 +633,29 @@ export class Transport extends EventEmitter {
       );
     if (!(ps.heartbeatMs >= 0) || !(ps.deadAfterHeartbeats >= 1))
       throw ErrTransportSettingsMismatch('heartbeatMs', 'peer sent an invalid heartbeat setting');
+    // The peer's ids are checked against this range on every request and stream open.
+    if (
+      !Number.isInteger(ps.opaqueStart) ||
+      !Number.isInteger(ps.opaqueEnd) ||
+      ps.opaqueStart < 1 ||
+      ps.opaqueEnd <= ps.opaqueStart ||
+      ps.opaqueEnd > 0x100000000
+    )
+      throw ErrTransportSettingsMismatch(
+        'opaqueStart',
+        `peer announced the id range [${String(ps.opaqueStart)}, ${String(ps.opaqueEnd)})`,
+      );
+    if (ps.maxStreams !== undefined && (!Number.isInteger(ps.maxStreams) || ps.maxStreams < 1))
+      throw ErrTransportSettingsMismatch('maxStreams', `peer announced ${String(ps.maxStreams)}`);
     this.peer = { name: String(hello.name), version: String(hello.version), settings: ps };
     this.#peerMaxFrame = ps.maxFrameBytes;
+    this.#peerIdStart = ps.opaqueStart;
+    this.#peerIdEnd = ps.opaqueEnd;
+    // Never have more ids in use than the peer accepts streams: it closes the connection past its
+    // maxStreams. No id is taken before 'ready', so the pool can still be replaced.
+    const s = this.settings;
+    if (ps.maxStreams !== undefined && ps.maxStreams < s.opaqueEnd - s.opaqueStart)
+      this.#ids = new OpaquePool(s.opaqueStart, s.opaqueStart + ps.maxStreams, s.maxWaiters);
     const peerAuth = hello.auth;
     if (this.#auth?.role === 'server') {
       if (!peerAuth?.client)
@@ -1069,7 +1110,18 @@ export class Transport extends EventEmitter {
       const e = isTributaryError(err)
         ? err
         : ErrTransportProtocol(String((err as Error)?.message ?? err), { cause: err });
-      if (/^TRIB_(BAD_|FRAME_TOO_LARGE|TRANSPORT_PROTOCOL)/.test(e.code)) {
+      if (isStreamLimitViolation(e)) {
+        // Well-formed frames past a limit: tell the peer why (it may be a misconfigured honest
+        // one), then close this connection only.
+        this.#count('streamLimitViolations');
+        this.#log.warn(
+          { err: e, peer: this.connection.remoteAddress, streamsOpen: this.#peerStreams.size },
+          'peer broke its stream limits, closing the connection',
+        );
+        this.#reportError(e);
+        this.#writeFrame(FrameKind.Error, 0, 0, 0, errorPayload(e), true);
+        this.#fail(e, true);
+      } else if (isPeerViolation(e)) {
         this.#count('malformedFrames');
         this.#log.error(
           { err: e, peer: this.connection.remoteAddress },
@@ -1173,7 +1225,13 @@ export class Transport extends EventEmitter {
     }
   }
 
+  #checkPeerId(opaque: number, what: string): void {
+    if (opaque < this.#peerIdStart || opaque >= this.#peerIdEnd)
+      throw ErrTransportStreamIdRange(what, opaque, this.#peerIdStart, this.#peerIdEnd);
+  }
+
   #onRequest(messageId: number, opaque: number, payload: Buffer): void {
+    this.#checkPeerId(opaque, 'request');
     const reg = this.#types.get(messageId);
     const inc = new IncomingCall(this, 'request', messageId, opaque, undefined);
     try {
@@ -1242,7 +1300,10 @@ export class Transport extends EventEmitter {
 
   #onStreamOpen(flags: number, messageId: number, opaque: number, payload: Buffer): void {
     if ((flags & FrameFlag.Initiator) === 0) this.#protocolError('stream open without the initiator flag');
+    this.#checkPeerId(opaque, 'stream');
     if (this.#peerStreams.has(opaque)) this.#protocolError(`stream ${opaque} opened twice`);
+    if (this.#peerStreams.size >= this.settings.maxStreams)
+      throw ErrTransportTooManyStreams(this.settings.maxStreams);
     const s = new Stream(this, opaque, false, undefined);
     this.#peerStreams.set(opaque, s);
     const reg = this.#types.get(messageId);
@@ -1384,6 +1445,7 @@ export class Transport extends EventEmitter {
       heartbeatsIn: c.heartbeatsIn,
       heartbeatsOut: c.heartbeatsOut,
       senderWaits: c.senderWaits,
+      streamLimitViolations: c.streamLimitViolations,
     };
   }
 }

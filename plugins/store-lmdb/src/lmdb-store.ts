@@ -11,6 +11,7 @@ import {
   type Logger,
   type MetricsInput,
   metricsScope,
+  pagedScan,
   type ScanOptions,
   type Store,
   StoreCounters,
@@ -22,7 +23,6 @@ import {
   type WatchOptions,
 } from '@tributary/core';
 import { open, type RootDatabase } from 'lmdb';
-import { pagedScan } from './internal/paged-scan.js';
 
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment (created when missing). */
@@ -39,8 +39,35 @@ export interface LmdbStoreOptions {
   metrics?: MetricsInput;
 }
 
+/**
+ * Values as stored bytes, read out through a copy into Node's pooled buffers. lmdb hands a decoder
+ * its shared read buffer with `length` set to the value's size (a decoder that copies may use it
+ * so); lmdb's own `binary` encoding instead slices a fresh ArrayBuffer per value, which costs
+ * several times the copy and dominated scans. Writes pass the caller's bytes through unchanged.
+ */
+const valueCodec = {
+  encode: (value: Buffer): Buffer => value,
+  decode(bytes: Uint8Array): Buffer {
+    const size = bytes.length;
+    const out = Buffer.allocUnsafe(size);
+    out.set(size === bytes.byteLength ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, size));
+    return out;
+  },
+};
+
 /** Watchers per environment path, shared by every instance in this process. */
-const hubs = new Map<string, { hub: WatchHub; refs: number }>();
+/**
+ * Per path in this process: the watch hub, and a count of commits. lmdb keeps one read snapshot
+ * per environment until its next timer turn and renews it only after its own commits, so a store
+ * that sees another store's commit count move resets its snapshot before reading (one integer
+ * compare per read when nothing moved).
+ */
+interface PathEntry {
+  hub: WatchHub;
+  refs: number;
+  commits: number;
+}
+const hubs = new Map<string, PathEntry>();
 
 /**
  * The `Store` contract over LMDB (the `lmdb` package): binary keys in bytewise order, each batch
@@ -55,6 +82,8 @@ export class LmdbStore implements Store {
   readonly #counters: StoreCounters;
   readonly #pageSize: number;
   readonly #hub: WatchHub;
+  readonly #entry: PathEntry;
+  #seenCommits = 0;
   readonly #closeController = new AbortController();
   #db: RootDatabase<Buffer, Buffer> | undefined;
   #closed = false;
@@ -67,8 +96,13 @@ export class LmdbStore implements Store {
     this.#pageSize = options.scanPageSize ?? 1024;
     let entry = hubs.get(this.path);
     if (!entry)
-      hubs.set(this.path, (entry = { hub: new WatchHub('lmdb', options.maxWatchPending), refs: 0 }));
+      hubs.set(
+        this.path,
+        (entry = { hub: new WatchHub('lmdb', options.maxWatchPending), refs: 0, commits: 0 }),
+      );
     entry.refs++;
+    this.#entry = entry;
+    this.#seenCommits = entry.commits;
     this.#hub = entry.hub;
   }
 
@@ -76,6 +110,7 @@ export class LmdbStore implements Store {
     const db = this.#open();
     const k = checkKey(key);
     this.#counters.gets.inc();
+    this.#fresh(db);
     return this.#call('get', () => db.get(k));
   }
 
@@ -85,6 +120,7 @@ export class LmdbStore implements Store {
     this.#counters.gets.inc(ks.length);
     // one synchronous pass: lmdb serves it from one read transaction (renewed only between event
     // turns and after commits), so the values come from one consistent snapshot
+    this.#fresh(db);
     return this.#call('getMany', () => ks.map((k) => db.get(k)));
   }
 
@@ -103,6 +139,7 @@ export class LmdbStore implements Store {
         }
       }),
     );
+    this.#seenCommits = ++this.#entry.commits; // our own environment renews by itself
     this.#counters.batches.inc();
     this.#counters.puts.inc(puts);
     this.#counters.dels.inc(checked.length - puts);
@@ -140,9 +177,10 @@ export class LmdbStore implements Store {
           o.end = range.gte ?? Buffer.alloc(0);
           o.inclusiveEnd = range.gte !== undefined;
         }
+        this.#fresh(db);
         const page = this.#call('scan', () => {
           const rows: StoreEntry[] = [];
-          for (const { key, value } of db.getRange(o)) rows.push({ key, value });
+          for (const entry of db.getRange(o)) rows.push(entry);
           return rows;
         });
         if (page.length === 0) return null;
@@ -195,6 +233,7 @@ export class LmdbStore implements Store {
         path: this.path,
         keyEncoding: 'binary',
         encoding: 'binary',
+        encoder: valueCodec,
         noSync: this.#options.noSync ?? false,
         ...(this.#options.mapSize ? { mapSize: this.#options.mapSize } : {}),
       });
@@ -203,6 +242,13 @@ export class LmdbStore implements Store {
     }
     this.#log.debug('opened');
     return this.#db;
+  }
+
+  /** Drops a read snapshot older than another same-path store's latest commit. */
+  #fresh(db: RootDatabase<Buffer, Buffer>): void {
+    if (this.#entry.commits === this.#seenCommits) return;
+    this.#seenCommits = this.#entry.commits;
+    db.resetReadTxn();
   }
 
   #call<T>(what: string, f: () => T): T {

@@ -9,6 +9,7 @@ import {
   type Logger,
   type MetricsInput,
   metricsScope,
+  pagedScan,
   type ScanOptions,
   type Store,
   StoreCounters,
@@ -19,7 +20,6 @@ import {
   type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
-import { pagedScan } from './internal/paged-scan.js';
 import { SkipList } from './internal/skip-list.js';
 
 /** The shared state behind one or more memory store instances (what "the same backend" means here). */
@@ -37,6 +37,8 @@ export interface MemoryStoreOptions {
   backend?: MemoryBackend;
   /** Entries a scan copies out per step (default 256). */
   scanPageSize?: number;
+  /** A scan step stops early once the values it copied reach this many bytes (default 4 MiB). */
+  scanPageBytes?: number;
   /** Distinct keys a watcher may fall behind before it ends with TRIB_STORE_WATCH_OVERFLOW (default 10,000). */
   maxWatchPending?: number;
   logger?: Logger;
@@ -44,6 +46,7 @@ export interface MemoryStoreOptions {
 }
 
 const copy = (b: Buffer): Buffer => Buffer.from(b);
+const entryCopy = (key: Buffer, value: Buffer): StoreEntry => ({ key: copy(key), value: copy(value) });
 
 /**
  * Ordered in-process store over a skip list. Keys and values are copied in and out, so callers
@@ -55,6 +58,7 @@ export class MemoryStore implements Store {
   readonly #log: Logger;
   readonly #counters: StoreCounters;
   readonly #pageSize: number;
+  readonly #pageBytes: number;
   readonly #closeController = new AbortController();
   #closed = false;
 
@@ -63,6 +67,7 @@ export class MemoryStore implements Store {
     this.#log = componentLogger(options.logger, 'store-memory');
     this.#counters = new StoreCounters(metricsScope(options.metrics, 'store-memory'));
     this.#pageSize = options.scanPageSize ?? 256;
+    this.#pageBytes = options.scanPageBytes ?? 4 * 1024 * 1024;
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -112,13 +117,22 @@ export class MemoryStore implements Store {
       return () => {
         if (left <= 0) return null;
         this.#open();
-        const want = Math.min(left, this.#pageSize);
-        const page = this.backend.data.page(range.gte, range.lt, range.reverse, want, after);
+        // copies straight out of the list (one entry and two buffers per row), at most
+        // scanPageSize rows and about scanPageBytes of values per step
+        const page = this.backend.data.page(
+          range.gte,
+          range.lt,
+          range.reverse,
+          Math.min(left, this.#pageSize),
+          after,
+          this.#pageBytes,
+          entryCopy,
+        );
         if (page.length === 0) return null;
-        left = page.length < want ? 0 : left - page.length;
-        after = page[page.length - 1]![0];
+        left -= page.length;
+        after = page[page.length - 1]!.key as Buffer;
         this.#counters.scannedRows.inc(page.length);
-        return page.map(([key, value]) => ({ key: copy(key), value: copy(value) }));
+        return page;
       };
     });
   }

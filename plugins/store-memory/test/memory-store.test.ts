@@ -43,6 +43,28 @@ describe('store-memory', () => {
     await store.close();
   });
 
+  it('scans in byte-bounded steps: large values are copied out a few at a time, all rows in order', async () => {
+    const store = createMemoryStore({ scanPageSize: 100, scanPageBytes: 2048 });
+    const big = Buffer.alloc(1000, 7);
+    await store.batch(
+      Array.from({ length: 25 }, (_, i) => ({
+        type: 'put' as const,
+        key: enc(`k${String(i).padStart(2, '0')}`),
+        value: big,
+      })),
+    );
+    const keys: string[] = [];
+    for await (const e of store.scan({ limit: 23 })) {
+      keys.push(Buffer.from(e.key).toString());
+      expect(Buffer.from(e.value).equals(big)).toBe(true);
+    }
+    expect(keys).toEqual(Array.from({ length: 23 }, (_, i) => `k${String(i).padStart(2, '0')}`));
+    // a returned value is a copy: changing it leaves the stored one alone
+    for await (const e of store.scan({ limit: 1 })) e.value.fill(0);
+    expect(Buffer.from((await store.get(enc('k00')))!).equals(big)).toBe(true);
+    await store.close();
+  });
+
   it('a watcher that falls too far behind ends with TRIB_STORE_WATCH_OVERFLOW', async () => {
     const store = createMemoryStore({ maxWatchPending: 3 });
     const it = store.watch(enc('p'))[Symbol.asyncIterator]();
@@ -78,7 +100,8 @@ describe('store-memory', () => {
         key,
         fc.boolean(),
         fc.integer({ min: 1, max: 7 }),
-        (ops, a, b, reverse, pageSize) => {
+        fc.integer({ min: 1, max: 8 }),
+        (ops, a, b, reverse, pageSize, maxBytes) => {
           const list = new SkipList();
           const model = new Map<string, Buffer>();
           for (const o of ops) {
@@ -99,9 +122,13 @@ describe('store-memory', () => {
           const got: Buffer[] = [];
           let after: Buffer | undefined;
           for (;;) {
-            const page = list.page(gte, lt, reverse, pageSize, after);
+            const page = list.page(gte, lt, reverse, pageSize, after, maxBytes, (k, v) => [k, v] as const);
+            if (page.length === 0) break;
+            expect(page.length).toBeLessThanOrEqual(pageSize);
+            // the byte budget stops a page once reached: every value but the last fits under it
+            const before = page.slice(0, -1).reduce((n, [, v]) => n + v.length, 0);
+            expect(before).toBeLessThan(maxBytes);
             got.push(...page.map(([k]) => k));
-            if (page.length < pageSize) break;
             after = page[page.length - 1]![0];
           }
           expect(got.map((k) => k.toString('hex'))).toEqual(want.map((k) => k.toString('hex')));

@@ -12,6 +12,7 @@ import {
   type Logger,
   type MetricsInput,
   metricsScope,
+  pagedScan,
   type ScanOptions,
   type Store,
   StoreCounters,
@@ -23,7 +24,6 @@ import {
   type WatchOptions,
 } from '@tributary/core';
 import pg from 'pg';
-import { pagedScan } from './internal/paged-scan.js';
 import { MIGRATIONS_TABLE, migrate, SCHEMA_VERSION } from './schema.js';
 
 export interface PostgresStoreOptions {
@@ -56,6 +56,8 @@ export interface PostgresStoreOptions {
 export const DEFAULT_DATABASE_URL = 'postgres://root@127.0.0.1:5432/test';
 export const DEFAULT_TABLE = 'tributary_store';
 const TABLE_RE = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
+/** Largest inline-value threshold a scan passes as an int4 (bytea values stop at 1 GiB anyway). */
+const MAX_INLINE = 0x3fffffff;
 /** NOTIFY payloads must stay under 8000 bytes. */
 const NOTIFY_CHUNK = 7900;
 
@@ -69,25 +71,49 @@ function resolveConnectionString(given: string | undefined): string | undefined 
 
 const quote = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
 
-/** Keys of a batch as NOTIFY payloads: hex keys joined by commas, each payload under 8000 bytes. */
+/** Marks the binary payload format (hex digits and commas never start with it). */
+const NOTIFY_BINARY = '~';
+/** Key bytes (with their u16 lengths) per payload: base64 of it plus the mark stays under NOTIFY_CHUNK. */
+const NOTIFY_BYTES = Math.floor((NOTIFY_CHUNK - 1) / 4) * 3;
+
+/**
+ * Keys of a batch as NOTIFY payloads (text, each under 8000 bytes): "~" then base64 of each key as
+ * a u16 length and its bytes. One buffer and one base64 call per payload: hex per key joined by
+ * commas (the earlier format, still decoded) cost as much client CPU as the rest of a batch.
+ */
 export function encodeNotifyPayloads(keys: readonly Buffer[]): string[] {
+  let total = 0;
+  for (const k of keys) total += 2 + k.length;
+  const buf = Buffer.allocUnsafe(total);
   const out: string[] = [];
-  let cur = '';
+  let start = 0;
+  let o = 0;
   for (const k of keys) {
-    const h = k.toString('hex');
-    if (cur.length > 0 && cur.length + 1 + h.length > NOTIFY_CHUNK) {
-      out.push(cur);
-      cur = '';
+    if (o > start && o - start + 2 + k.length > NOTIFY_BYTES) {
+      out.push(NOTIFY_BINARY + buf.toString('base64', start, o));
+      start = o;
     }
-    cur = cur.length > 0 ? `${cur},${h}` : h;
+    buf.writeUInt16BE(k.length, o);
+    k.copy(buf, o + 2);
+    o += 2 + k.length;
   }
-  if (cur.length > 0) out.push(cur);
+  if (o > start) out.push(NOTIFY_BINARY + buf.toString('base64', start, o));
   return out;
 }
 
 export function decodeNotifyPayload(payload: string): Buffer[] {
   if (!payload) return [];
-  return payload.split(',').map((h) => Buffer.from(h, 'hex'));
+  if (!payload.startsWith(NOTIFY_BINARY)) return payload.split(',').map((h) => Buffer.from(h, 'hex'));
+  const buf = Buffer.from(payload.slice(1), 'base64');
+  const keys: Buffer[] = [];
+  let o = 0;
+  while (o + 2 <= buf.length) {
+    const n = buf.readUInt16BE(o);
+    if (o + 2 + n > buf.length) break;
+    keys.push(buf.subarray(o + 2, o + 2 + n));
+    o += 2 + n;
+  }
+  return keys;
 }
 
 /**
@@ -134,7 +160,6 @@ export class PostgresStore implements Store {
       connectionString: this.#connectionString,
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-      query_timeout: options.queryTimeoutMs ?? 30_000,
       ...options.poolOptions,
     });
     this.#pool.on('error', (err) => this.#log.warn({ err }, 'idle postgres connection failed'));
@@ -142,16 +167,13 @@ export class PostgresStore implements Store {
     this.#sql = {
       get: `SELECT v FROM ${t} WHERE k = $1`,
       getMany: `SELECT k, v FROM ${t} WHERE k = ANY($1::bytea[])`,
-      // one statement per batch shape, so nothing runs for an empty half
+      // one statement per batch shape, so nothing runs for an empty half; puts arrive as two
+      // binary params (keys and values laid end to end) and their lengths, cut apart server-side:
+      // no hex text per key and value each way (pg sends bytea[] as text), half the bytes
       putsDels:
-        `WITH d AS (DELETE FROM ${t} WHERE k = ANY($4::bytea[])), ` +
-        `i AS (INSERT INTO ${t} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ` +
-        `ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v) ` +
-        `SELECT pg_notify($3, p) FROM unnest($5::text[]) AS p`,
-      puts:
-        `WITH i AS (INSERT INTO ${t} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ` +
-        `ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v) ` +
-        `SELECT pg_notify($3, p) FROM unnest($4::text[]) AS p`,
+        `WITH d AS (DELETE FROM ${t} WHERE k = ANY($6::bytea[])), ` +
+        `i AS (${upsert(t)}) SELECT pg_notify($5, p) FROM unnest($7::text[]) AS p`,
+      puts: `WITH i AS (${upsert(t)}) SELECT pg_notify($5, p) FROM unnest($6::text[]) AS p`,
       dels:
         `WITH d AS (DELETE FROM ${t} WHERE k = ANY($1::bytea[])) ` +
         `SELECT pg_notify($2, p) FROM unnest($3::text[]) AS p`,
@@ -191,22 +213,24 @@ export class PostgresStore implements Store {
     if (checked.length === 0) return;
     const { puts, dels } = collapseOps(checked);
     const payloads = encodeNotifyPayloads(checked.map((op) => op.key));
-    const keys = puts.map((p) => p.key);
-    const values = puts.map((p) => p.value!);
-    const q: pg.QueryConfig =
-      dels.length === 0
-        ? {
-            name: `trib_puts_${this.table}`,
-            text: this.#sql.puts,
-            values: [keys, values, this.channel, payloads],
-          }
-        : puts.length === 0
-          ? { name: `trib_dels_${this.table}`, text: this.#sql.dels, values: [dels, this.channel, payloads] }
+    let q: pg.QueryConfig;
+    if (puts.length === 0)
+      q = { name: `trib_dels_${this.table}`, text: this.#sql.dels, values: [dels, this.channel, payloads] };
+    else {
+      const { keys, values, keyLengths, valueLengths } = packPuts(puts);
+      q =
+        dels.length === 0
+          ? {
+              name: `trib_puts_${this.table}`,
+              text: this.#sql.puts,
+              values: [keys, values, keyLengths, valueLengths, this.channel, payloads],
+            }
           : {
               name: `trib_putsdels_${this.table}`,
               text: this.#sql.putsDels,
-              values: [keys, values, this.channel, dels, payloads],
+              values: [keys, values, keyLengths, valueLengths, this.channel, dels, payloads],
             };
+    }
     await this.#query('batch', q);
     this.#counters.batches.inc();
     this.#counters.puts.inc(puts.length);
@@ -224,46 +248,93 @@ export class PostgresStore implements Store {
       const dir = range.reverse ? 'DESC' : 'ASC';
       let left = range.empty ? 0 : range.limit;
       let cursor: Buffer | undefined;
-      return async () => {
-        if (left <= 0) return null;
-        this.#open();
-        const count = Math.min(left, this.#pageSize);
+      // WHERE clause and parameters of the keys still to read; `from` (inclusive) starts a
+      // page's second half at the first large value
+      const bounds = (values: unknown[], from?: Buffer): { cond: string; tag: string } => {
         const where: string[] = [];
-        const values: unknown[] = [count, this.#pageBytes];
-        const lower = range.reverse ? range.gte : (cursor ?? range.gte);
-        const upper = range.reverse ? (cursor ?? range.lt) : range.lt;
-        const lowerOp = !range.reverse && cursor ? '>' : '>=';
+        const lower = range.reverse ? range.gte : (from ?? cursor ?? range.gte);
+        const upper = range.reverse ? (from ?? cursor ?? range.lt) : range.lt;
+        const lowerOp = !range.reverse && cursor && !from ? '>' : '>=';
+        const upperOp = range.reverse && from ? '<=' : '<';
         if (lower) {
           values.push(lower);
           where.push(`k ${lowerOp} $${values.length}`);
         }
         if (upper) {
           values.push(upper);
-          where.push(`k < $${values.length}`);
+          where.push(`k ${upperOp} $${values.length}`);
         }
-        const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
-        // the running total of value sizes stops a page at the byte budget without reading the
-        // values it leaves out (octet_length reads only the TOAST header)
-        const text =
-          `SELECT k, v FROM (SELECT k, v, sum(octet_length(v)) OVER (ORDER BY k ${dir} ROWS UNBOUNDED PRECEDING) ` +
-          `- octet_length(v) AS before FROM (SELECT k, v FROM ${t} ${cond} ORDER BY k ${dir} LIMIT $1) AS page) AS s ` +
-          `WHERE before < $2 ORDER BY k ${dir}`;
-        const name = `trib_scan_${this.table}_${dir}_${lower ? (lowerOp === '>' ? 'gt' : 'ge') : 'n'}_${upper ? 'lt' : 'n'}`;
-        const res = await this.#query('scan', { name, text, values });
-        const page: StoreEntry[] = new Array(res.rows.length);
+        const tag = `${lower ? (lowerOp === '>' ? 'gt' : 'ge') : 'n'}_${upper ? (upperOp === '<' ? 'lt' : 'le') : 'n'}`;
+        return { cond: where.length ? `WHERE ${where.join(' AND ')}` : '', tag };
+      };
+      return async () => {
+        if (left <= 0) return null;
+        this.#open();
+        const count = Math.min(left, this.#pageSize);
+        // Values up to an even share of the byte budget come inline, so the page stays under
+        // it; a larger one comes back as NULL (v is NOT NULL) and the page goes on from there
+        // with the running-total query, which stops at the budget without reading the values
+        // it leaves out. Rows come back shaped as entries (key, value): nothing to copy.
+        const inlineMax = Math.min(Math.floor(this.#pageBytes / count), MAX_INLINE);
+        const values: unknown[] = [count, inlineMax];
+        const { cond, tag } = bounds(values);
+        const res = await this.#query('scan', {
+          name: `trib_scan_${this.table}_${dir}_${tag}`,
+          text: `SELECT k AS key, CASE WHEN octet_length(v) <= $2 THEN v END AS value FROM ${t} ${cond} ORDER BY k ${dir} LIMIT $1`,
+          values,
+        });
+        const page = res.rows as StoreEntry[];
         let bytes = 0;
-        for (let i = 0; i < res.rows.length; i++) {
-          const row = res.rows[i];
-          bytes += (row.v as Buffer).length;
-          page[i] = { key: row.k as Buffer, value: row.v as Buffer };
+        let big = -1;
+        for (let i = 0; i < page.length; i++) {
+          const value = page[i]!.value as Buffer | null;
+          if (value === null) {
+            big = i;
+            break;
+          }
+          bytes += value.length;
         }
-        const more = page.length === count || (page.length > 0 && bytes >= this.#pageBytes);
+        let more = page.length === count;
+        if (big >= 0) {
+          const from = page[big]!.key as Buffer;
+          page.length = big;
+          const rest = await this.#largeValues(t, dir, bounds, from, count - big, this.#pageBytes - bytes);
+          for (const e of rest) {
+            page.push(e);
+            bytes += e.value.length;
+          }
+          more = rest.length > 0 && (page.length === count || bytes >= this.#pageBytes);
+        }
         left = more ? left - page.length : 0;
         if (page.length > 0) cursor = page[page.length - 1]!.key as Buffer;
         this.#counters.scannedRows.inc(page.length);
         return page;
       };
     });
+  }
+
+  /** Up to `limit` rows from `from` on, stopping once their values reach `budget` bytes (at least one row). */
+  async #largeValues(
+    t: string,
+    dir: string,
+    bounds: (values: unknown[], from?: Buffer) => { cond: string; tag: string },
+    from: Buffer,
+    limit: number,
+    budget: number,
+  ): Promise<StoreEntry[]> {
+    const values: unknown[] = [limit, Math.max(1, budget)];
+    const { cond, tag } = bounds(values, from);
+    // the running total of value sizes (octet_length reads only the TOAST header) cuts the rows
+    // at the budget before any value is read
+    const res = await this.#query('scan', {
+      name: `trib_scanbig_${this.table}_${dir}_${tag}`,
+      text:
+        `SELECT key, value FROM (SELECT k AS key, v AS value, sum(octet_length(v)) OVER (ORDER BY k ${dir} ROWS UNBOUNDED PRECEDING) ` +
+        `- octet_length(v) AS before FROM (SELECT k, v FROM ${t} ${cond} ORDER BY k ${dir} LIMIT $1) AS page) AS s ` +
+        `WHERE before < $2 ORDER BY key ${dir}`,
+      values,
+    });
+    return res.rows as StoreEntry[];
   }
 
   /**
@@ -318,12 +389,33 @@ export class PostgresStore implements Store {
     return this.#ready;
   }
 
+  /**
+   * One query on a pooled connection, with the query timeout. Measured on scans (client CPU per
+   * row, rows consumed one by one): pg's promise form and its `query_timeout` each cost ~1.6x the
+   * callback form without a timer, as much as the rest of the scan; this timer holds only the
+   * connection it ends, and the callback form matches pg used directly.
+   */
   async #query(what: string, q: pg.QueryConfig): Promise<pg.QueryResult> {
+    let client: pg.PoolClient | undefined;
+    let failure: unknown;
     try {
       await this.#schema();
-      return await this.#pool.query(q);
+      client = await this.#pool.connect();
+      const timer = new QueryTimer(client, this.#options.queryTimeoutMs ?? 30_000);
+      try {
+        return await runQuery(client, q);
+      } catch (err) {
+        failure = timer.expired ? new Error(`no reply within ${timer.ms} ms`, { cause: err }) : err;
+        throw failure;
+      } finally {
+        timer.clear();
+      }
     } catch (err) {
       throw this.#unavailable(what, err);
+    } finally {
+      // a failed connection leaves the pool (release(err) ends it); a failed query on a
+      // healthy connection (bad SQL, constraint) would too, which only costs a reconnect
+      client?.release(failure !== undefined ? (failure as Error) : undefined);
     }
   }
 
@@ -379,6 +471,71 @@ export class PostgresStore implements Store {
 
   #open(): void {
     if (this.#closed) throw ErrStoreClosed(this.name);
+  }
+}
+
+/** INSERT ... ON CONFLICT of the rows packed by packPuts ($1 keys, $2 values, $3/$4 their lengths). */
+const upsert = (t: string) =>
+  `INSERT INTO ${t} (k, v) SELECT substring($1::bytea from ko for kl), substring($2::bytea from vo for vl) ` +
+  `FROM (SELECT kl, vl, (1 + sum(kl) OVER w - kl)::int AS ko, (1 + sum(vl) OVER w - vl)::int AS vo ` +
+  `FROM unnest($3::int4[], $4::int4[]) WITH ORDINALITY AS u(kl, vl, n) WINDOW w AS (ORDER BY n)) AS s ` +
+  `ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`;
+
+/** Keys and values of the puts laid end to end (pg sends a Buffer param in binary), with their lengths. */
+function packPuts(puts: readonly { key: Buffer; value?: Buffer }[]): {
+  keys: Buffer;
+  values: Buffer;
+  keyLengths: number[];
+  valueLengths: number[];
+} {
+  const keyLengths: number[] = new Array(puts.length);
+  const valueLengths: number[] = new Array(puts.length);
+  const keyParts: Buffer[] = new Array(puts.length);
+  const valueParts: Buffer[] = new Array(puts.length);
+  for (let i = 0; i < puts.length; i++) {
+    const op = puts[i]!;
+    keyParts[i] = op.key;
+    valueParts[i] = op.value!;
+    keyLengths[i] = op.key.length;
+    valueLengths[i] = op.value!.length;
+  }
+  return { keys: Buffer.concat(keyParts), values: Buffer.concat(valueParts), keyLengths, valueLengths };
+}
+
+/**
+ * pg's callback form of `query` (see #query for why not the promise form). Like pg-pool's own
+ * `pool.query`, listens for the connection's 'error' while the query runs: a checked-out client
+ * has no other listener, and an unheard 'error' event would crash the process.
+ */
+function runQuery(client: pg.PoolClient, q: pg.QueryConfig): Promise<pg.QueryResult> {
+  return new Promise((resolve, reject) => {
+    client.once('error', reject);
+    client.query(q, (err: Error | null, res: pg.QueryResult) => {
+      client.removeListener('error', reject);
+      if (err) reject(err);
+      else resolve(res);
+    });
+  });
+}
+
+/** Ends a connection whose query got no reply in time (pg errors the query: connection terminated). */
+class QueryTimer {
+  expired = false;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    client: pg.PoolClient,
+    readonly ms: number,
+  ) {
+    this.#timer = setTimeout(() => {
+      this.expired = true;
+      // with a query active, end() destroys the socket at once instead of waiting for a reply
+      client.end().catch(() => {});
+    }, ms);
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
   }
 }
 

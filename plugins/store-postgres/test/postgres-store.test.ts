@@ -214,6 +214,11 @@ describe('store-postgres', () => {
         expect(decoded.map((k) => k.toString('hex'))).toEqual(
           keys.map((k) => Buffer.from(k).toString('hex')),
         );
+        // the earlier format (hex keys joined by commas) from a writer on an older version
+        const old = keys.length > 0 ? keys.map((k) => Buffer.from(k).toString('hex')).join(',') : '';
+        expect(decodeNotifyPayload(old).map((k) => k.toString('hex'))).toEqual(
+          keys.map((k) => Buffer.from(k).toString('hex')),
+        );
       }),
     );
   });

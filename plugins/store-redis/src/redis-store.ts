@@ -11,6 +11,7 @@ import {
   type Logger,
   type MetricsInput,
   metricsScope,
+  pagedScan,
   type ScanOptions,
   type Store,
   StoreCounters,
@@ -22,7 +23,6 @@ import {
   type WatchOptions,
 } from '@tributary/core';
 import { Redis, type RedisOptions } from 'ioredis';
-import { pagedScan } from './internal/paged-scan.js';
 
 export interface RedisStoreOptions {
   /** Redis URL; default `REDIS_URL` from the environment, else redis://127.0.0.1:6379. */
@@ -195,7 +195,11 @@ export class RedisStore implements Store {
     this.#open();
     const checked = checkOps(ops);
     if (checked.length === 0) return;
-    const { puts, dels } = collapseOps(checked);
+    // ZADD/HSET then ZREM/HDEL: with any delete, keep only the last op per key (puts alone may
+    // repeat a key; HSET keeps the last value)
+    const { puts, dels } = checked.some((op) => op.type === 'del')
+      ? collapseOps(checked)
+      : { puts: checked, dels: [] as Buffer[] };
     const multi = this.#client.multi();
     if (puts.length > 0) {
       const members: (number | Buffer)[] = new Array(puts.length * 2);
@@ -206,13 +210,15 @@ export class RedisStore implements Store {
         fields[2 * i] = puts[i]!.key;
         fields[2 * i + 1] = puts[i]!.value!;
       }
-      multi.zadd(this.#idx, ...(members as never[]));
-      multi.hset(this.#val, ...(fields as never[]));
+      // ioredis flattens array arguments: no spread, so no call-stack limit on batch size
+      multi.zadd(this.#idx, members as never);
+      multi.hset(this.#val, fields as never);
     }
     if (dels.length > 0) {
-      multi.zrem(this.#idx, ...dels);
-      multi.hdel(this.#val, ...dels);
+      multi.zrem(this.#idx, dels as never);
+      multi.hdel(this.#val, dels as never);
     }
+    // the notification rides in the same transaction: no extra round trip, delivered only if applied
     multi.publish(this.#channel, encodeKeyList(checked.map((op) => op.key)));
     const results = await this.#call('batch', () => multi.exec());
     // EXEC ran every command; a per-command error (WRONGTYPE, OOM) means someone else broke our keys

@@ -157,6 +157,56 @@ describe('store-redis', () => {
   });
 });
 
+describe('store-redis batches', () => {
+  it('one batch of 2,500 deletes and 2,500 puts: last op per key wins, one PUBLISH of every key', {
+    timeout: 30_000,
+  }, async () => {
+    const prefix = `trib-test:${randomUUID()}:`;
+    const store = createRedisStore({ url, prefix });
+    const sub = new Redis(url);
+    try {
+      const key = (i: number) => Buffer.concat([b('k'), Buffer.from([i >> 8, i & 0xff, 0x00, 0xff])]);
+      await store.batch(
+        Array.from({ length: 2500 }, (_, i) => ({ type: 'put' as const, key: key(i), value: b(`old${i}`) })),
+      );
+      const messages: Buffer[] = [];
+      sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => messages.push(message));
+      await sub.subscribe(store.redisKeys.channel);
+      const ops = [
+        // delete the first 2,500 keys, put 2,500 new ones, and put-then-delete / delete-then-put
+        ...Array.from({ length: 2500 }, (_, i) => ({ type: 'del' as const, key: key(i) })),
+        ...Array.from({ length: 2500 }, (_, i) => ({
+          type: 'put' as const,
+          key: key(2500 + i),
+          value: b(`new${i}`),
+        })),
+        { type: 'put' as const, key: key(5000), value: b('gone') },
+        { type: 'del' as const, key: key(5000) },
+        { type: 'put' as const, key: key(7), value: b('back') },
+      ];
+      await store.batch(ops);
+      let rows = 0;
+      for await (const e of store.scan()) {
+        const i = (e.key[1]! << 8) | e.key[2]!;
+        expect(Buffer.from(e.value).toString()).toBe(i === 7 ? 'back' : `new${i - 2500}`);
+        rows++;
+      }
+      expect(rows).toBe(2501);
+      expect(await store.get(key(5000))).toBeUndefined();
+      await new Promise<void>((resolve) => {
+        const check = () => (messages.length > 0 ? resolve() : setImmediate(check));
+        check();
+      });
+      expect(messages.length).toBe(1);
+      expect(messages[0]!.equals(encodeKeyList(ops.map((o) => o.key)))).toBe(true);
+    } finally {
+      sub.disconnect();
+      await store.close();
+      await dropPrefix(prefix);
+    }
+  });
+});
+
 describe('store-redis outages', () => {
   it('rejects with TRIB_STORE_UNAVAILABLE while Redis is cut off or silent, and recovers after', {
     timeout: 30_000,

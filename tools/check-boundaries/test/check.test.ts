@@ -56,7 +56,7 @@ function baseWorkspace(): Files {
       '@tributary/metrics': '*',
     }),
     'packages/codec/src/index.ts':
-      "import { E } from '@tributary/core';\nexport { E };\nexport * from './frame.js';\n",
+      "import { E } from '@tributary/core';\nimport type { M } from '@tributary/metrics';\nexport { E };\nexport type C = M;\nexport * from './frame.js';\n",
     'packages/codec/src/frame.ts': 'export const F = 2;\n',
     'packages/transport/package.json': pkg('@tributary/transport', {
       '@tributary/codec': '*',
@@ -65,7 +65,7 @@ function baseWorkspace(): Files {
     'packages/transport/src/index.ts':
       "import { F } from '@tributary/codec';\nimport { P } from '@tributary/pool';\nexport const T = F + P;\n",
     'packages/pool/package.json': pkg('@tributary/pool', { '@tributary/core': '*' }),
-    'packages/pool/src/index.ts': 'export const P = 1;\n',
+    'packages/pool/src/index.ts': "import { E } from '@tributary/core';\nexport const P = E;\n",
     'packages/cluster/package.json': pkg('@tributary/cluster', {
       '@tributary/codec': '*',
       '@tributary/store-x': '*',
@@ -166,6 +166,7 @@ describe('check-boundaries', () => {
     const root = workspace({
       'packages/codec/package.json': pkg('@tributary/codec', {
         '@tributary/core': '*',
+        '@tributary/metrics': '*',
         '@tributary/transport': '*',
       }),
       'packages/codec/src/up.ts': "import { T } from '@tributary/transport';\nexport const u = T;\n",
@@ -178,6 +179,23 @@ describe('check-boundaries', () => {
     expect(m[1]).toMatch(
       /^packages\/codec\/src\/up.ts:1: @tributary\/codec \(layer 2\) must not depend on @tributary\/transport/,
     );
+  });
+
+  it('flags production dependencies that no source file imports (tests only count for devDependencies)', () => {
+    const root = workspace({
+      'packages/datasource/package.json': pkg(
+        '@tributary/datasource',
+        { '@tributary/codec': '*', '@tributary/pool': '*', leftpad: '*', '@types/node': '*' },
+        { '@tributary/cluster': '*', '@tributary/chaos-proxy': '*' },
+      ),
+      // Only a test uses pool: that makes it a devDependency, not a dependency.
+      'packages/datasource/test/pool.test.ts': "import { P } from '@tributary/pool';\nexport const t = P;\n",
+    });
+    const m = messages(root);
+    expect(m).toEqual([
+      'packages/datasource/package.json:1: dependency @tributary/pool is not imported by any source file of @tributary/datasource; remove it, or move it to devDependencies if only tests use it',
+      'packages/datasource/package.json:1: dependency leftpad is not imported by any source file of @tributary/datasource; remove it, or move it to devDependencies if only tests use it',
+    ]);
   });
 
   it('keeps peers on one layer apart in source, except the allowed transport → pool edge', () => {

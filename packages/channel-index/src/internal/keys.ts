@@ -5,17 +5,40 @@
 //   P "ck/" u16 vb                 datasource checkpoint record of vb (createStoreCheckpoints' layout)
 //   P "v/" channel                 channel version (counter of the last batch that touched it) +
 //                                  channel clock (per vbucket, the highest seqno in the channel)
-//   P "b/" channel 0x00 vb4 blk14  channel index block: entries of seqnos [blk*B, (blk+1)*B) of vb
+//   P "b/" channel 0x00 vb4 blk14 seq14
+//                                  a chunk of a channel index block: entries of seqnos in
+//                                  [blk*B, (blk+1)*B) of vb, from seq on. A block is the run of its
+//                                  chunks in key order; a batch appends to the block's last chunk
+//                                  while that is small, else starts one (no block is rewritten
+//                                  whole, and the writer never reads a block back)
 //   P "d/" vb4 docId               document record: channel membership, rev, body
+//   P "cl/" counter12              clock log record: the channel clock pairs one batch raised
+//                                  (internal/clock-log.ts); `v/` is complete up to the checkpoint
+//   P "r"                          rollback history (internal/rollback-history.ts)
+import { VarintReader, writeVarint } from './varint.js';
+
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
 const hex14 = (n: number) => n.toString(16).padStart(14, '0');
 
 export class Keys {
   readonly stable: Buffer;
   readonly docPrefix: string;
+  readonly rollbacks: Buffer;
   constructor(readonly prefix: string) {
     this.stable = Buffer.from(`${prefix}s`);
+    this.rollbacks = Buffer.from(`${prefix}r`);
     this.docPrefix = `${prefix}d/`;
+  }
+  clockLog(counter: number): Buffer {
+    return Buffer.from(`${this.prefix}cl/${counter.toString(16).padStart(12, '0')}`);
+  }
+  counterOfClockLog(key: Uint8Array): number {
+    return Number.parseInt(
+      Buffer.from(key)
+        .toString('latin1')
+        .slice(this.prefix.length + 3),
+      16,
+    );
   }
   version(ch: string): Buffer {
     return Buffer.from(`${this.prefix}v/${ch}`);
@@ -23,6 +46,14 @@ export class Keys {
   blockString(ch: string, vb: number, blk: number): string {
     return `${this.prefix}b/${ch}\u0000${hex4(vb)}${hex14(blk)}`;
   }
+  chunkString(ch: string, vb: number, blk: number, firstSeq: number): string {
+    return `${this.blockString(ch, vb, blk)}${hex14(firstSeq)}`;
+  }
+  /** The key of the chunk of block `blockString` that starts at `firstSeq`. */
+  chunkOf(blockString: string, firstSeq: number): Buffer {
+    return Buffer.from(`${blockString}${hex14(firstSeq)}`);
+  }
+  /** The prefix of a block's chunks (and the lower bound of a scan from that block on). */
   block(ch: string, vb: number, blk: number): Buffer {
     return Buffer.from(this.blockString(ch, vb, blk));
   }
@@ -49,24 +80,35 @@ export class Keys {
  * A counter and a vector clock: varint counter, then varint (vbucket, seqno) pairs in no
  * particular order (no sort: channel clocks are rewritten by every batch that touches them).
  */
-export function encodeClock(counter: number, clock: ReadonlyMap<number, number>): Buffer {
-  const out = Buffer.allocUnsafe(8 + clock.size * 11);
+export function encodeClock(
+  counter: number,
+  clock: ReadonlyMap<number, number>,
+  updates?: ReadonlyMap<number, number>,
+): Buffer {
+  const out = Buffer.allocUnsafe(8 + (clock.size + (updates?.size ?? 0)) * 11);
   let o = 0;
   const put = (n: number) => {
-    while (n >= 0x80) {
-      out[o++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    out[o++] = n;
+    o = writeVarint(out, o, n);
   };
   put(counter);
-  for (const [vb, seq] of clock) {
+  for (const [vb, old] of clock) {
+    // `updates` replace what the clock holds (the clock as it will be, without copying it)
+    const seq = updates?.get(vb) ?? old;
     if (seq <= 0) continue;
     put(vb);
     put(seq);
   }
+  if (updates)
+    for (const [vb, seq] of updates) {
+      if (seq <= 0 || clock.has(vb)) continue;
+      put(vb);
+      put(seq);
+    }
   return out.subarray(0, o);
 }
+
+// A record cut short keeps what it read (records are written whole; this only bounds a bad one).
+const keepPartial = (partial: number) => partial;
 
 /** Decodes encodeClock's bytes; a missing value is counter 0 and the empty clock. */
 export function decodeClock(
@@ -75,21 +117,11 @@ export function decodeClock(
 ): { counter: number; clock: Map<number, number> } {
   const clock = new Map<number, number>();
   if (!v || v.length === 0) return { counter: 0, clock };
-  let i = 0;
-  const read = (): number => {
-    let n = 0;
-    let mul = 1;
-    while (i < v.length) {
-      const b = v[i++]!;
-      n += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return n;
-      mul *= 0x80;
-    }
-    return n;
-  };
+  const r = new VarintReader(v, keepPartial);
+  const read = () => r.varint();
   const counter = read();
   if (withClock) {
-    while (i < v.length) {
+    while (!r.done) {
       const vb = read();
       clock.set(vb, read());
     }

@@ -12,30 +12,23 @@ export interface BlockEntry {
 
 const TWO32 = 2 ** 32;
 
-/** Appends entries (ascending seq) to an encoded block; returns the new block bytes. */
+/** Encodes entries (ascending seq) as block bytes (a block is its chunks' bytes concatenated). */
 export function encodeEntries(entries: readonly BlockEntry[]): Buffer {
+  // Sized first, then written in place: no intermediate buffer per entry.
   let size = 0;
-  const ids: Buffer[] = [];
-  const revs: Buffer[] = [];
-  for (const e of entries) {
-    const id = Buffer.from(e.id, 'utf8');
-    const rev = Buffer.from(e.rev, 'latin1');
-    ids.push(id);
-    revs.push(rev);
-    size += 8 + 1 + 2 + id.length + 1 + rev.length;
-  }
+  for (const e of entries) size += 12 + Buffer.byteLength(e.id, 'utf8') + e.rev.length;
   const out = Buffer.allocUnsafe(size);
   let o = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
+  for (const e of entries) {
     out.writeUInt32BE(Math.floor(e.seq / TWO32), o);
     out.writeUInt32BE(e.seq % TWO32, o + 4);
     out[o + 8] = e.state;
-    out.writeUInt16BE(ids[i]!.length, o + 9);
-    o += 11;
-    o += ids[i]!.copy(out, o);
-    out[o++] = revs[i]!.length;
-    o += revs[i]!.copy(out, o);
+    const idLen = out.write(e.id, o + 11, 'utf8');
+    out.writeUInt16BE(idLen, o + 9);
+    o += 11 + idLen;
+    const revLen = out.write(e.rev, o + 1, 'latin1');
+    out[o] = revLen;
+    o += 1 + revLen;
   }
   return out;
 }
@@ -106,27 +99,26 @@ export interface DocRecord {
 }
 
 export function encodeDoc(d: DocRecord): Buffer {
-  const parts: Buffer[] = [];
-  const head = Buffer.allocUnsafe(8 + 4 + 1 + 1 + 4);
-  head.writeUInt32BE(Math.floor(d.seq / TWO32), 0);
-  head.writeUInt32BE(d.seq % TWO32, 4);
-  head.writeUInt32BE(d.gen >>> 0, 8);
-  head[12] = d.deleted ? 1 : 0;
-  const rev = Buffer.from(d.rev, 'latin1');
-  head[13] = rev.length;
-  head.writeUInt32BE(d.channels.size, 14);
-  parts.push(head, rev);
+  let size = 18 + d.rev.length + (d.body?.length ?? 0);
+  for (const ch of d.channels.keys()) size += 11 + Buffer.byteLength(ch, 'utf8');
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(Math.floor(d.seq / TWO32), 0);
+  out.writeUInt32BE(d.seq % TWO32, 4);
+  out.writeUInt32BE(d.gen >>> 0, 8);
+  out[12] = d.deleted ? 1 : 0;
+  out[13] = d.rev.length;
+  out.writeUInt32BE(d.channels.size, 14);
+  let o = 18 + out.write(d.rev, 18, 'latin1');
   for (const [ch, m] of d.channels) {
-    const name = Buffer.from(ch, 'utf8');
-    const h = Buffer.allocUnsafe(2 + 8 + 1);
-    h.writeUInt16BE(name.length, 0);
-    h.writeUInt32BE(Math.floor(m.seq / TWO32), 2);
-    h.writeUInt32BE(m.seq % TWO32, 6);
-    h[10] = m.state;
-    parts.push(h, name);
+    const len = out.write(ch, o + 11, 'utf8');
+    out.writeUInt16BE(len, o);
+    out.writeUInt32BE(Math.floor(m.seq / TWO32), o + 2);
+    out.writeUInt32BE(m.seq % TWO32, o + 6);
+    out[o + 10] = m.state;
+    o += 11 + len;
   }
-  if (d.body) parts.push(d.body);
-  return Buffer.concat(parts);
+  if (d.body) o += d.body.copy(out, o);
+  return out.subarray(0, o);
 }
 
 export function decodeDoc(buf: Uint8Array): DocRecord {

@@ -1,21 +1,10 @@
 import type { Command } from 'commander';
 import { parseUser } from '../internal/common.js';
-import { parsePort, parsePositiveInt } from '../internal/parse.js';
+import type { EmbeddedClusterOptions } from '../internal/embedded-cluster.js';
+import { parseHttpUrl, parsePort, parsePositiveInt } from '../internal/parse.js';
 
-export interface ClusterCliOptions {
-  nodes: number;
-  vbuckets: number;
-  bucket: string;
-  user: { username: string; password: string };
-  host: string;
-  port: number;
-  kvPort: number;
-  dataDir?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsCa?: string;
-  tlsPort?: number;
-}
+/** What the shared flags parse to: the embedded cluster's options minus what the command supplies. */
+export type ClusterCliOptions = Omit<EmbeddedClusterOptions, 'logger' | 'metrics' | 'onError'>;
 
 /** The embedded-cluster options shared by `serve` and `demo`. */
 export function addClusterOptions(
@@ -38,4 +27,20 @@ export function addClusterOptions(
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-ca <file>', 'PEM CA certificate')
     .option('--tls-port <port>', 'kvSSL port of node 0 (0 = free ports)', parsePort, 0);
+}
+
+/** --cluster, --bucket and --user: where `load`, `tail` and `index` find a running cluster. */
+export function addClusterClientOptions(cmd: Command, userHelp = 'credentials'): Command {
+  return cmd
+    .option(
+      '--cluster <url>',
+      'cluster-manager URL',
+      (v: string) => parseHttpUrl(v, '/'),
+      parseHttpUrl('http://127.0.0.1:8091'),
+    )
+    .option('--bucket <name>', 'bucket', 'default')
+    .option('--user <user:password>', userHelp, parseUser, {
+      username: 'Administrator',
+      password: 'password',
+    });
 }

@@ -20,7 +20,7 @@ interface DemoOpts extends ClusterCliOptions {
   memory?: boolean;
   rate: number;
   changesPort: number;
-  statusPort: number;
+  statusPort?: number;
   duration?: number;
 }
 
@@ -38,7 +38,11 @@ export function demoCommand(ctx: CommandContext): Command {
     .option('--memory', 'keep the index in memory instead of LMDB in a temp directory')
     .option('--rate <ops/s>', 'background load, operations per second', parseNonNegativeInt, 2000)
     .option('--changes-port <port>', '_changes port (0 = free)', parsePort, 0)
-    .option('--status-port <port>', 'status page port (0 = free)', parsePort, 0)
+    .option(
+      '--status-port <port>',
+      'status page and /metrics on a port of their own (default: the _changes port)',
+      parsePort,
+    )
     .option('--duration <s>', 'stop by itself after this many seconds (exit 0)', parsePositiveNumber)
     .action(async (o: DemoOpts) => {
       const deadline = withDeadline(ctx.signal, o.duration);
@@ -73,7 +77,9 @@ export function demoCommand(ctx: CommandContext): Command {
         const loadStop = new AbortController();
         stop.addEventListener('abort', () => loadStop.abort(), { once: true });
         const loadSignal = loadStop.signal;
-        let loaded = 0;
+        // runLoad reports one counts object that it keeps updating: read it when printing, not a
+        // copy from the last 200 ms progress tick (which showed fewer written than indexed).
+        let counts: { done: number } = { done: 0 };
         const load = runLoad(
           {
             serverUrl: ec.cluster.managementUrl,
@@ -82,25 +88,28 @@ export function demoCommand(ctx: CommandContext): Command {
             password: o.user.password,
           },
           { ...DEFAULT_LOAD, count: Number.POSITIVE_INFINITY, rate: o.rate },
-          { signal: loadSignal, onProgress: (c) => (loaded = c.done) },
+          {
+            signal: loadSignal,
+            onProgress: (c) => {
+              counts = c;
+            },
+          },
         ).catch((err) => {
           if (!loadSignal.aborted) report('load')(err);
         });
         const line = () => {
           const ds = p.dataSource.stats();
           const c = p.status.snapshot().counters;
-          return `written ${loaded}  indexed ${c.mutations + c.deletions}  ${formatRate(p.status.currentRate)} mutations/s  lag ${ds.lagTotal}`;
+          return `written ${counts.done}  indexed ${c.mutations + c.deletions}  ${formatRate(p.status.currentRate)} mutations/s  lag ${ds.lagTotal}`;
         };
-        const ticker = setInterval(() => {
-          if (ctx.isTTY) process.stdout.write(`\r\x1b[2K${line()}`);
-        }, 1000);
+        const ticker = setInterval(() => ctx.live(line()), 1000);
         try {
           await untilAborted(stop);
         } finally {
           clearInterval(ticker);
           loadStop.abort();
           await load;
-          if (ctx.isTTY) process.stdout.write('\n');
+          ctx.live('');
           ctx.out(`stopped: ${line()}`);
         }
       } finally {

@@ -2,15 +2,10 @@ import cliProgress from 'cli-progress';
 import { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { ErrCliUsage } from '../errors.js';
-import {
-  formatRate,
-  parseNonNegativeInt,
-  parsePositiveNumber,
-  parseShare,
-  parseUser,
-} from '../internal/common.js';
+import { formatRate, parseNonNegativeInt, parsePositiveNumber, parseShare } from '../internal/common.js';
 import { DEFAULT_LOAD, type LoadCounts, runLoad } from '../internal/load.js';
-import { parseHttpUrl, parsePositiveInt } from '../internal/parse.js';
+import { parsePositiveInt } from '../internal/parse.js';
+import { addClusterClientOptions } from './cluster-options.js';
 
 interface LoadOpts {
   cluster: URL;
@@ -31,19 +26,11 @@ interface LoadOpts {
 
 /** `tributary load`: writes documents through the KV protocol (SCRAM, SELECT_BUCKET, pipelined). */
 export function loadCommand(ctx: CommandContext): Command {
-  return new Command('load')
-    .description('write documents to a bucket through the KV protocol, with a progress bar and a final rate')
-    .option(
-      '--cluster <url>',
-      'cluster-manager URL',
-      (v: string) => parseHttpUrl(v, '/'),
-      parseHttpUrl('http://127.0.0.1:8091'),
-    )
-    .option('--bucket <name>', 'bucket', 'default')
-    .option('--user <user:password>', 'credentials', parseUser, {
-      username: 'Administrator',
-      password: 'password',
-    })
+  return addClusterClientOptions(
+    new Command('load').description(
+      'write documents to a bucket through the KV protocol, with a progress bar and a final rate',
+    ),
+  )
     .option('-n, --count <n>', 'operations to send', parsePositiveInt, DEFAULT_LOAD.count)
     .option('--rate <ops/s>', 'operations per second (0 = as fast as possible)', parseNonNegativeInt, 0)
     .option('--size <bytes>', 'document size in bytes', parsePositiveInt, DEFAULT_LOAD.valueSize)

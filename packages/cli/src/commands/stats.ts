@@ -1,6 +1,8 @@
+import { ErrAborted } from '@tributary/core';
 import { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { ErrCliHttp } from '../errors.js';
+import { withTimeout } from '../internal/common.js';
 import { parseHttpUrl, parsePositiveInt } from '../internal/parse.js';
 import { formatTable } from '../internal/table.js';
 import { parsePrometheusText } from '../prometheus-text.js';
@@ -25,22 +27,22 @@ export function statsCommand(ctx: CommandContext): Command {
     .option('--json', 'print the samples as JSON instead of a table')
     .option('--timeout <ms>', 'give up after this many milliseconds', parsePositiveInt, 5000)
     .action(async (url: URL, opts: { filter?: string; json?: boolean; timeout: number }) => {
-      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(opts.timeout)]);
+      const deadline = withTimeout(ctx.signal, opts.timeout);
       let text: string;
       try {
-        const res = await fetch(url, { signal, headers: { accept: 'text/plain' } });
+        const res = await fetch(url, { signal: deadline.signal, headers: { accept: 'text/plain' } });
         if (!res.ok) throw ErrCliHttp(url.href, `HTTP ${res.status} ${res.statusText}`);
         text = await res.text();
       } catch (err) {
         if ((err as { code?: string }).code === 'TRIB_CLI_HTTP') throw err;
+        if (ctx.signal.aborted) throw ErrAborted(`reading ${url.href}`, { cause: err });
         const cause = (err as Error & { cause?: Error }).cause;
-        const why =
-          (err as Error).name === 'TimeoutError'
-            ? `no answer within ${opts.timeout} ms`
-            : ((cause as NodeJS.ErrnoException | undefined)?.code ??
-              cause?.message ??
-              (err as Error).message);
+        const why = deadline.timedOut()
+          ? `no answer within ${opts.timeout} ms`
+          : ((cause as NodeJS.ErrnoException | undefined)?.code ?? cause?.message ?? (err as Error).message);
         throw ErrCliHttp(url.href, why, { cause: err });
+      } finally {
+        deadline.clear();
       }
       let samples = parsePrometheusText(text, url.href);
       if (opts.filter) samples = samples.filter((s) => s.name.includes(opts.filter!));

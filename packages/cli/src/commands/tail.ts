@@ -4,9 +4,9 @@ import { createLmdbStore } from '@tributary/store-lmdb';
 import { Command, Option } from 'commander';
 import type { CommandContext } from '../context.js';
 import { ErrCliUsage } from '../errors.js';
-import { parseNonNegativeInt, parseUser } from '../internal/common.js';
+import { parseNonNegativeInt } from '../internal/common.js';
 import { KvWriter } from '../internal/kv-client.js';
-import { parseHttpUrl } from '../internal/parse.js';
+import { addClusterClientOptions } from './cluster-options.js';
 
 interface TailOpts {
   cluster: URL;
@@ -48,19 +48,11 @@ function eventLine(ev: StreamEvent): string | undefined {
 
 /** `tributary tail`: a bucket's mutations as NDJSON, resumable from a checkpoint file. */
 export function tailCommand(ctx: CommandContext): Command {
-  return new Command('tail')
-    .description('stream a bucket as NDJSON (kind, vbucket, seqno, key, cas, value), resumable')
-    .option(
-      '--cluster <url>',
-      'cluster-manager URL',
-      (v: string) => parseHttpUrl(v, '/'),
-      parseHttpUrl('http://127.0.0.1:8091'),
-    )
-    .option('--bucket <name>', 'bucket', 'default')
-    .option('--user <user:password>', 'credentials', parseUser, {
-      username: 'Administrator',
-      password: 'password',
-    })
+  return addClusterClientOptions(
+    new Command('tail').description(
+      'stream a bucket as NDJSON (kind, vbucket, seqno, key, cas, value), resumable',
+    ),
+  )
     .addOption(
       new Option(
         '--from <where>',

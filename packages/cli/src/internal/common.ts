@@ -41,20 +41,37 @@ export function formatRate(n: number): string {
 }
 
 /**
- * `signal`, or `signal` plus a deadline. (A plain timer, not AbortSignal.timeout inside
- * AbortSignal.any: Node 20 can collect such a timeout signal before it fires.)
+ * `signal`, or `signal` plus a deadline of `seconds`. (A plain timer, not AbortSignal.timeout
+ * inside AbortSignal.any: Node 20 can collect such a timeout signal before it fires.)
  */
 export function withDeadline(
   signal: AbortSignal,
   seconds: number | undefined,
-): { signal: AbortSignal; clear(): void } {
-  if (!seconds) return { signal, clear: () => {} };
+): { signal: AbortSignal; timedOut(): boolean; clear(): void } {
+  if (!seconds) return { signal, timedOut: () => false, clear: () => {} };
+  return withTimeout(signal, seconds * 1000);
+}
+
+/**
+ * A signal that fires when `signal` does or after `ms`, whichever comes first; `timedOut()` says
+ * which. The timer and the listener are ours to clear (no AbortSignal.timeout, see above).
+ */
+export function withTimeout(
+  signal: AbortSignal,
+  ms: number,
+): { signal: AbortSignal; timedOut(): boolean; clear(): void } {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), seconds * 1000);
-  const onAbort = () => ac.abort();
-  signal.addEventListener('abort', onAbort, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, ms);
+  const onAbort = () => ac.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   return {
     signal: ac.signal,
+    timedOut: () => timedOut,
     clear: () => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);

@@ -19,7 +19,8 @@ export interface IndexPipelineOptions {
   storePath?: string;
   host: string;
   changesPort: number;
-  statusPort: number;
+  /** A port of its own for the status page and /metrics; undefined = on the `_changes` port. */
+  statusPort?: number;
   db: string;
   title: string;
   logger?: Logger;
@@ -84,8 +85,11 @@ export async function startIndexPipeline(o: IndexPipelineOptions): Promise<Index
     });
     const st = status;
     cleanups.push(() => st.close());
+    if (o.statusPort === undefined) status.mount(changes.app);
     const { url } = await changes.listen({ host: o.host, port: o.changesPort });
-    const statusBase = await status.listen();
+    let statusBase = url;
+    if (o.statusPort === undefined) status.start();
+    else statusBase = await status.listen();
     await dataSource.start();
     return {
       changesUrl: `${url}/${o.db}/_changes`,

@@ -16,6 +16,11 @@ export function parsePort(value: string): number {
   return n;
 }
 
+/** A port number, or `same` (share the `_changes` port). */
+export function parsePortOrSame(value: string): number | 'same' {
+  return value === 'same' ? 'same' : parsePort(value);
+}
+
 /** An http(s) URL; a bare `host:port` gets `http://`, and an empty path becomes `defaultPath`. */
 export function parseHttpUrl(value: string, defaultPath = '/'): URL {
   let url: URL;

@@ -1,8 +1,9 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChannelIndex } from '@tributary/channel-index';
 import type { BucketDataSource } from '@tributary/datasource';
 import { type MetricsRegistry, toPrometheus } from '@tributary/metrics';
+import type { FastifyInstance } from 'fastify';
 import { STATUS_PAGE_HTML } from './status-page.js';
 
 export interface StatusSnapshot {
@@ -28,9 +29,15 @@ export interface StatusServerOptions {
   port?: number;
 }
 
-/** `/status` (HTML), `/status/events` (SSE, one snapshot a second), `/status.json`, `/metrics`. */
+/** The paths a StatusServer answers. */
+export const STATUS_PATHS = ['/status', '/status.json', '/status/events', '/metrics'] as const;
+
+/**
+ * `/status` (HTML), `/status/events` (SSE, one snapshot a second), `/status.json`, `/metrics`:
+ * on a port of its own (`listen`) or on another HTTP server's routes (`mount`, then `start`).
+ */
 export class StatusServer {
-  private readonly server: Server;
+  private server: Server | undefined;
   private readonly history: number[] = [];
   private readonly errors: string[] = [];
   private errorCount = 0;
@@ -41,28 +48,51 @@ export class StatusServer {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly o: StatusServerOptions) {
-    this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/' || path === '/status') {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(STATUS_PAGE_HTML);
-      } else if (path === '/status.json') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.snapshot()));
-      } else if (path === '/status/events') {
-        res.writeHead(200, {
-          'content-type': 'text/event-stream',
-          'cache-control': 'no-cache',
-          connection: 'keep-alive',
-        });
-        res.write(`data: ${JSON.stringify(this.snapshot())}\n\n`);
+  constructor(private readonly o: StatusServerOptions) {}
+
+  /** Answers one of STATUS_PATHS (or `/` on a port of its own); false when the path is not ours. */
+  handle(req: IncomingMessage, res: ServerResponse, ownPort = false): boolean {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/status' || (ownPort && path === '/')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(STATUS_PAGE_HTML);
+    } else if (path === '/status.json') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.snapshot()));
+    } else if (path === '/status/events') {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      res.write(`data: ${JSON.stringify(this.snapshot())}\n\n`);
+      if (this.closed) res.end();
+      else {
         this.clients.add(res);
         req.on('close', () => this.clients.delete(res));
-      } else if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(toPrometheus(this.o.metrics));
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       }
-    });
+    } else if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(toPrometheus(this.o.metrics));
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  /** Adds GET routes for STATUS_PATHS to a fastify app (before it listens), e.g. the `_changes` server's. */
+  mount(app: FastifyInstance): void {
+    for (const path of STATUS_PATHS) {
+      app.get(path, (req, reply) => {
+        reply.hijack();
+        this.handle(req.raw, reply.raw);
+      });
+    }
+  }
+
+  /** Starts the once-a-second sampling (`listen` does it; call it after `mount`). */
+  start(): void {
+    if (this.timer || this.closed) return;
+    this.lastTotal = this.total();
+    this.lastAt = performance.now();
+    this.timer = setInterval(() => this.tick(), 1000);
   }
 
   /** Records an error for the page (the last 20 are shown). */
@@ -124,15 +154,19 @@ export class StatusServer {
     };
   }
 
+  /** Serves on a port of its own (`/` is the page too); resolves to its base URL. */
   async listen(): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.o.port ?? 0, this.o.host ?? '127.0.0.1', () => resolve());
+    const server = createServer((req, res) => {
+      if (!this.handle(req, res, true))
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     });
-    this.lastTotal = this.total();
-    this.lastAt = performance.now();
-    this.timer = setInterval(() => this.tick(), 1000);
-    const a = this.server.address() as AddressInfo;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port ?? 0, this.o.host ?? '127.0.0.1', () => resolve());
+    });
+    this.start();
+    const a = server.address() as AddressInfo;
     return `http://${this.o.host ?? '127.0.0.1'}:${a.port}`;
   }
 
@@ -142,7 +176,9 @@ export class StatusServer {
     if (this.timer) clearInterval(this.timer);
     for (const c of this.clients) c.end();
     this.clients.clear();
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
   }
 }

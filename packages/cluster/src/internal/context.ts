@@ -15,11 +15,13 @@ export interface SessionStats {
   requests: { inc(n?: number): void };
   malformed: { inc(n?: number): void };
   authFailures: { inc(n?: number): void };
+  authTimeouts: { inc(n?: number): void };
   dcpMessages: { inc(n?: number): void };
   dcpBytes: { inc(n?: number): void };
   dcpStreams: { inc(n?: number): void; dec(n?: number): void };
   dcpStalls: { inc(n?: number): void };
   dcpIdleDrops: { inc(n?: number): void };
+  dcpStreamsRefused: { inc(n?: number): void };
 }
 
 export interface ClusterCore {
@@ -27,6 +29,10 @@ export interface ClusterCore {
   readonly numVbuckets: number;
   readonly allowInsecurePlain: boolean;
   readonly dcpIdleTimeoutMs: number;
+  /** DCP streams one connection may hold; one more STREAM_REQ gets ENOMEM. */
+  readonly dcpMaxStreams: number;
+  /** An unauthenticated connection is closed this long after connecting. */
+  readonly authTimeoutMs: number;
   readonly sessionStats: SessionStats;
   /** SASL mechanisms offered on a connection. */
   mechanisms(secure: boolean): string[];

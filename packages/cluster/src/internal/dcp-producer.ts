@@ -323,6 +323,11 @@ export class DcpProducer {
     if (start > vb.highSeqno) return s.error(f, St.Erange, 'start seqno above the high seqno');
     if (start === snapStart && snapEnd > vb.highSeqno) snapEnd = vb.highSeqno;
     flags &= ~StreamFlag.NoValue;
+    // 7. over the per-connection stream limit (kv_engine: a stream that does not fit is ENOMEM).
+    if (!existing && this.streams.size >= cluster.dcpMaxStreams) {
+      cluster.sessionStats.dcpStreamsRefused.inc();
+      return s.error(f, St.Enomem, `connection already holds ${this.streams.size} streams`);
+    }
     // 8. success: the failover log, then the stream.
     s.ok(f, DcpProducer.failoverLogValue(vb));
     const st = new Stream(this, vb, f.opaque, sid, flags, start, end, snapStart);
@@ -639,49 +644,68 @@ export class DcpProducer {
       const vlen = value.length;
       if (st.sid) {
         this.#count(this.#head(st, Op.DcpMutation, keyLen, 31, dt, vlen, it.cas));
-      } else {
-        // Hot path: header + extras written in place.
-        const total = 55 + keyLen + vlen;
-        w.reserve(total);
+        w.u64n(it.seqno);
+        w.u64n(it.revSeqno);
+        w.u32(it.flags);
+        w.u32(it.expiry);
         const b = w.buf;
-        const p = w.pos;
-        const vb = st.vb.id;
-        b[p] = MAGIC_REQ;
-        b[p + 1] = Op.DcpMutation;
-        b[p + 2] = keyLen >>> 8;
-        b[p + 3] = keyLen & 0xff;
-        b[p + 4] = 31;
-        b[p + 5] = dt;
-        b[p + 6] = vb >>> 8;
-        b[p + 7] = vb & 0xff;
-        b.writeUInt32BE(total - 24, p + 8);
-        b.writeUInt32BE(st.opaque >>> 0, p + 12);
-        b.writeUInt32BE(it.casHi, p + 16);
-        b.writeUInt32BE(it.casLo, p + 20);
-        w.pos = p + 24;
-        if (this.bufferSize) this.unacked += total;
+        b.fill(0, w.pos, w.pos + 7);
+        let p = w.pos + 7;
+        if (coll) b[p++] = 0;
+        p += (b as LatinWriter).latin1Write(keyStr, p);
+        if (vlen) {
+          b.set(value, p);
+          p += vlen;
+        }
+        w.pos = p;
+        return;
       }
-      w.u64n(it.seqno);
-      w.u64n(it.revSeqno);
-      w.u32(it.flags);
-      w.u32(it.expiry);
+      // Hot path: the whole message written byte by byte in place. Buffer#writeUInt32BE and
+      // latin1Write are calls out of the JIT's reach (~170 ns a message together); these are not.
+      const total = 55 + keyLen + vlen;
+      w.reserve(total);
       const b = w.buf;
       let p = w.pos;
-      b[p] = 0;
-      b[p + 1] = 0;
-      b[p + 2] = 0;
-      b[p + 3] = 0;
-      b[p + 4] = 0;
-      b[p + 5] = 0;
-      b[p + 6] = 0;
-      p += 7;
+      const vb = st.vb.id;
+      const bodyLen = total - 24;
+      const opaque = st.opaque;
+      b[p] = MAGIC_REQ;
+      b[p + 1] = Op.DcpMutation;
+      b[p + 2] = keyLen >>> 8;
+      b[p + 3] = keyLen & 0xff;
+      b[p + 4] = 31;
+      b[p + 5] = dt;
+      b[p + 6] = vb >>> 8;
+      b[p + 7] = vb & 0xff;
+      put32(b, p + 8, bodyLen);
+      put32(b, p + 12, opaque);
+      put32(b, p + 16, it.casHi);
+      put32(b, p + 20, it.casLo);
+      put64(b, p + 24, it.seqno);
+      put64(b, p + 32, it.revSeqno);
+      put32(b, p + 40, it.flags);
+      put32(b, p + 44, it.expiry);
+      // lock time (u32), nmeta (u16), nru (u8)
+      b[p + 48] = 0;
+      b[p + 49] = 0;
+      b[p + 50] = 0;
+      b[p + 51] = 0;
+      b[p + 52] = 0;
+      b[p + 53] = 0;
+      b[p + 54] = 0;
+      p += 55;
       if (coll) b[p++] = 0;
-      p += (b as LatinWriter).latin1Write(keyStr, p);
+      const klen = keyStr.length;
+      if (klen <= 64) {
+        for (let i = 0; i < klen; i++) b[p + i] = keyStr.charCodeAt(i);
+        p += klen;
+      } else p += (b as LatinWriter).latin1Write(keyStr, p);
       if (vlen) {
         b.set(value, p);
         p += vlen;
       }
       w.pos = p;
+      if (this.bufferSize) this.unacked += total;
       return;
     }
     if (it.kind === ItemKind.Expiration && this.expiryOpcode && this.deleteTimes) {
@@ -704,6 +728,21 @@ export class DcpProducer {
     if (coll) w.u8(0);
     w.pos += (w.buf as LatinWriter).latin1Write(keyStr, w.pos);
   }
+}
+
+/** Big-endian u32 at `at` (v in 0..2^32-1, or any int32 bit pattern). */
+function put32(b: Buffer, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
+}
+
+/** Big-endian u64 at `at` from a JS number (seqnos ≤ 2^53-1). */
+function put64(b: Buffer, at: number, v: number): void {
+  const hi = Math.floor(v / 0x100000000);
+  put32(b, at, hi);
+  put32(b, at + 4, v - hi * 0x100000000);
 }
 
 /** Buffer#latin1Write exists in Node but not in its type definitions. */

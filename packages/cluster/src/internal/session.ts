@@ -90,6 +90,8 @@ export class Session implements SessionHandle {
   #busy = false;
   #queue: Frame[] = [];
   #flushScheduled = false;
+  /** Closes the connection unless it authenticates in time (SASL success clears it). */
+  #authTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly conn: Connection,
@@ -107,6 +109,8 @@ export class Session implements SessionHandle {
       if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ err }, 'connection error');
     });
     conn.on('close', () => this.#closed());
+    this.#authTimer = setTimeout(() => this.#authTimedOut(), ctx.cluster.authTimeoutMs);
+    this.#authTimer.unref();
     if (typeof (conn as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay === 'function') {
       (conn as unknown as { setNoDelay: (v: boolean) => void }).setNoDelay(true);
     }
@@ -145,6 +149,17 @@ export class Session implements SessionHandle {
     }
     // Replies to every chunk read in this loop turn go out in one write.
     this.scheduleFlush();
+  }
+
+  #authTimedOut() {
+    this.#authTimer = undefined;
+    if (this.closed || this.user) return;
+    this.ctx.cluster.sessionStats.authTimeouts.inc();
+    this.ctx.log.warn(
+      { remote: this.conn.remoteAddress, saslInProgress: this.#saslServer !== undefined },
+      'connection did not authenticate in time: closing it',
+    );
+    this.destroy();
   }
 
   #malformed(err: unknown) {
@@ -194,6 +209,7 @@ export class Session implements SessionHandle {
   #closed() {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.#authTimer);
     if (this.dcp && this.bucket)
       this.ctx.cluster.releaseDcpName(this.ctx.index, this.bucket.name, this.dcp.name, this);
     this.dcp?.close();
@@ -405,6 +421,7 @@ export class Session implements SessionHandle {
       }
       this.#saslServer = undefined;
       this.user = step.username;
+      clearTimeout(this.#authTimer);
       // SELECT_BUCKET may be skipped when the user is named after a bucket.
       if (!this.bucket) this.bucket = this.ctx.cluster.buckets.get(step.username);
       this.ok(f, step.final);

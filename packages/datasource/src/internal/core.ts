@@ -20,6 +20,8 @@ export interface DataSourceCore {
   readonly signal: AbortSignal;
   readonly vbs: VBucket[];
   readonly owner: (NodeWorker | null)[];
+  /** The stream-request value filtering collections (`options.collections`), if any. */
+  readonly streamFilter: Buffer | undefined;
   authProviders(): AuthProvider[];
   factoryFor(tls: boolean): ConnectionFactory;
   nextOpaque(): number;

@@ -41,6 +41,8 @@ export class DcpConnection {
   readonly closed: Promise<Error | undefined>;
   #resolveClosed!: (err: Error | undefined) => void;
   #closeReason: Error | undefined;
+  #inChunk = false;
+  #chunkFinished = 0;
 
   constructor(
     socket: Connection,
@@ -75,19 +77,30 @@ export class DcpConnection {
       return;
     }
     const hooks = this.#hooks;
-    for (let i = 0; i < packets.length; i++) {
-      if (!this.alive) return;
-      const p = packets[i]!;
-      if (this.#rpcs.size > 0 && (p.magic & 0x01) === 0x01 && (p.magic === 0x81 || p.magic === 0x18)) {
-        const w = this.#rpcs.get(p.opaque);
-        if (w) {
-          this.#rpcs.delete(p.opaque);
-          clearTimeout(w.timer);
-          w.resolve(p);
-          continue;
+    // Messages the receiver finishes synchronously are accounted once per chunk (see finished()).
+    this.#inChunk = true;
+    try {
+      for (let i = 0; i < packets.length; i++) {
+        if (!this.alive) return;
+        const p = packets[i]!;
+        if (this.#rpcs.size > 0 && (p.magic & 0x01) === 0x01 && (p.magic === 0x81 || p.magic === 0x18)) {
+          const w = this.#rpcs.get(p.opaque);
+          if (w) {
+            this.#rpcs.delete(p.opaque);
+            clearTimeout(w.timer);
+            w.resolve(p);
+            continue;
+          }
         }
+        hooks.onPacket(p);
       }
-      hooks.onPacket(p);
+    } finally {
+      this.#inChunk = false;
+      const bytes = this.#chunkFinished;
+      if (bytes > 0) {
+        this.#chunkFinished = 0;
+        this.#finish(bytes);
+      }
     }
   }
 
@@ -122,8 +135,16 @@ export class DcpConnection {
     });
   }
 
-  /** The receiver finished `bytes` of counted messages; acknowledges at the threshold. */
+  /**
+   * The receiver finished `bytes` of counted messages; acknowledges at the threshold. Within a
+   * chunk the bytes are summed and accounted when the chunk is done (still only finished work).
+   */
   finished(bytes: number): void {
+    if (this.#inChunk) this.#chunkFinished += bytes;
+    else this.#finish(bytes);
+  }
+
+  #finish(bytes: number): void {
     if (!this.alive) return;
     const n = this.fc.finished(bytes);
     if (n > 0) {

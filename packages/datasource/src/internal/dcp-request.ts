@@ -1,8 +1,7 @@
 // The `req` handed to dataUpdate/dataDelete: fields are read from the packet on first access, so a
 // receiver that ignores them costs one small object per message.
-import { decompressValue, type Packet, parseXattrs } from '@tributary/codec';
+import { decompressValue, parseXattrs, type WirePacket } from '@tributary/codec';
 import type { DcpRequest } from '../receiver.js';
-import { readU64 } from './wire.js';
 
 const SNAPPY = 0x02;
 const XATTR = 0x04;
@@ -11,21 +10,24 @@ const EMPTY_XATTRS: Readonly<Record<string, string>> = Object.freeze({});
 export class LazyDcpRequest implements DcpRequest {
   readonly kind: 'mutation' | 'deletion' | 'expiration';
   readonly vbucketUuid: bigint;
-  readonly #p: Packet;
+  readonly collectionId: number | undefined;
+  readonly #p: WirePacket;
   readonly #withXattrs: boolean;
   #value: Buffer | undefined;
   #xattrs: Readonly<Record<string, string>> | undefined;
 
   constructor(
     kind: 'mutation' | 'deletion' | 'expiration',
-    p: Packet,
+    p: WirePacket,
     vbucketUuid: bigint,
     withXattrs: boolean,
+    collectionId: number | undefined,
   ) {
     this.kind = kind;
     this.#p = p;
     this.vbucketUuid = vbucketUuid;
     this.#withXattrs = withXattrs;
+    this.collectionId = collectionId;
   }
 
   get cas(): bigint {
@@ -35,7 +37,7 @@ export class LazyDcpRequest implements DcpRequest {
     return this.#p.datatype;
   }
   get revSeqno(): number {
-    return readU64(this.#p.extras, 8);
+    return this.#p.readExtrasU64(8);
   }
   get flags(): number {
     return this.kind === 'mutation' ? this.#p.extras.readUInt32BE(16) : 0;
@@ -82,6 +84,7 @@ export class LazyDcpRequest implements DcpRequest {
       datatype: this.datatype,
       deleteTime: this.deleteTime,
       vbucketUuid: this.vbucketUuid.toString(),
+      collectionId: this.collectionId,
       value: this.value.toString('base64'),
       xattrs: this.xattrs,
     };

@@ -12,6 +12,7 @@ import { decodeMetaData, emptyMetaData, streamStartFor, type VBucketMetaData } f
 import type { MetaDataResult } from '../receiver.js';
 import type { DataSourceCore } from './core.js';
 import { DcpConnection } from './dcp-connection.js';
+import { certificateError } from './tls-certificate.js';
 import type { VBucket } from './vbucket.js';
 import {
   closeStreamPacket,
@@ -20,6 +21,7 @@ import {
   dcpOpenPacket,
   forEachVbSeqno,
   getAllVbSeqnosPacket,
+  helloFeatures,
   helloPacket,
   listMechsPacket,
   noopPacket,
@@ -31,6 +33,8 @@ import {
 } from './wire.js';
 
 const AGENT = 'tributary-datasource/0.1';
+/** The abort reason of a closed worker (the default DOMException is slow to build). */
+const ErrWorkerClosed = new Error('data-node worker closed');
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
@@ -89,7 +93,7 @@ export class NodeWorker {
     if (!this.closed) {
       this.closed = true;
       this.#core.s.TotWorkerClientClose.inc();
-      this.#abort.abort();
+      this.#abort.abort(ErrWorkerClosed);
       this.conn?.destroy();
     }
     await this.#loop;
@@ -157,7 +161,7 @@ export class NodeWorker {
         .connect(endpoint, { signal: this.#abort.signal, timeoutMs: opts.connectTimeoutMs });
     } catch (err) {
       s.TotWorkerConnectErr.inc();
-      if (!this.closed) core.reportError(err as Error);
+      if (!this.closed) core.reportError(certificateError(err, this.server) ?? (err as Error));
       throw err;
     }
     s.TotWorkerConnectOk.inc();
@@ -205,6 +209,8 @@ export class NodeWorker {
     const t = opts.connectTimeoutMs;
     const features: number[] = [HelloFeature.TcpNoDelay, HelloFeature.Json, HelloFeature.SelectBucket];
     if (opts.includeXAttrs) features.push(HelloFeature.Xattr);
+    if (opts.compression) features.push(HelloFeature.Snappy);
+    if (opts.collections) features.push(HelloFeature.Collections);
     const oHello = core.nextOpaque();
     const hello = conn.rpc(helloPacket(oHello, AGENT, features), oHello, 'HELLO', t);
     let mechs: Promise<WirePacket> | undefined;
@@ -220,6 +226,11 @@ export class NodeWorker {
     if (h.value.status !== Status.Success) {
       s.TotHandShakeErr.inc();
       throw ErrBootstrap(this.server, 'HELLO', `status ${hex(h.value.status)}`);
+    }
+    // Keys are LEB128-prefixed only when the server agreed; stripping them otherwise would corrupt keys.
+    if (opts.collections && !helloFeatures(h.value.value).has(HelloFeature.Collections)) {
+      s.TotHandShakeErr.inc();
+      throw ErrBootstrap(this.server, 'HELLO', 'the server did not agree to collections');
     }
     if (core.username !== undefined) {
       if (m.status === 'rejected') {
@@ -263,6 +274,7 @@ export class NodeWorker {
     control('set_noop_interval', String(opts.noopIntervalSeconds), true);
     control('enable_expiry_opcode', 'true', false);
     control('send_stream_end_on_client_close_stream', 'true', false);
+    if (opts.compression) control('force_value_compression', 'true', false);
     const results = await Promise.allSettled(steps.map((x) => x.p));
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
@@ -434,15 +446,7 @@ export class NodeWorker {
         core.s.TotPingReqDone.inc();
         return;
       case Opcode.GetAllVbSeqnos:
-        core.s.TotSeqnosReqDone.inc();
-        if (p.status !== 0) {
-          this.#seqnosSupported = false;
-          return;
-        }
-        forEachVbSeqno(p.value, (vb, seqno) => {
-          const vbs = core.vbs[vb];
-          if (vbs && core.owner[vb] === this) vbs.highSeqno = seqno;
-        });
+        this.#onSeqnos(p);
         return;
       default:
         core.log.debug(
@@ -450,6 +454,20 @@ export class NodeWorker {
           'ignoring unexpected response',
         );
     }
+  }
+
+  // Out of #onPacket: its closure would make V8 allocate a context on every packet.
+  #onSeqnos(p: WirePacket): void {
+    const core = this.#core;
+    core.s.TotSeqnosReqDone.inc();
+    if (p.status !== 0) {
+      this.#seqnosSupported = false;
+      return;
+    }
+    forEachVbSeqno(p.value, (vb, seqno) => {
+      const vbs = core.vbs[vb];
+      if (vbs && core.owner[vb] === this) vbs.highSeqno = seqno;
+    });
   }
 
   /** '' → requested: load the receiver's metadata (in the vbucket's order), then send STREAM_REQ. */
@@ -514,6 +532,7 @@ export class NodeWorker {
         vbucketUuid: st.vbucketUuid,
         snapStart: st.snapStart,
         snapEnd: st.snapEnd,
+        value: core.streamFilter,
       }),
     );
   }

@@ -50,6 +50,8 @@ export interface StreamReqFields {
   vbucketUuid: bigint;
   snapStart: number;
   snapEnd: number;
+  /** The JSON stream-request value (a collection filter), if any. */
+  value?: Buffer;
 }
 
 export const SEQNO_MAX = 0xffffffffffffffffn;
@@ -69,6 +71,7 @@ export function streamReqPacket(f: StreamReqFields): Buffer {
     opaque: f.opaque,
     vbucket: f.vbucket,
     extras,
+    value: f.value,
   });
 }
 
@@ -115,6 +118,13 @@ export function parseFailoverLog(value: Buffer): FailoverPair[] {
   for (let o = 0; o < value.length; o += 16) {
     out.push({ vbucketUuid: value.readBigUInt64BE(o), seqno: readU64(value, o + 8) });
   }
+  return out;
+}
+
+/** The features a HELLO reply agreed to (u16 each). */
+export function helloFeatures(value: Buffer): Set<number> {
+  const out = new Set<number>();
+  for (let o = 0; o + 2 <= value.length; o += 2) out.add(value.readUInt16BE(o));
   return out;
 }
 

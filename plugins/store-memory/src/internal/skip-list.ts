@@ -104,19 +104,23 @@ export class SkipList {
 
   /**
    * Up to `max` entries of [gte, lt) in key order (or reverse), starting strictly after `after`
-   * when given (strictly before it when reversing). Callers page through with the last key seen,
-   * so writes between pages never invalidate an iterator.
+   * when given (strictly before it when reversing), each made by `make`. Stops early, after at
+   * least one entry, once the values reach `maxBytes`. Callers page through with the last key
+   * seen, so writes between pages never invalidate an iterator.
    */
-  page(
+  page<T>(
     gte: Buffer | undefined,
     lt: Buffer | undefined,
     reverse: boolean,
     max: number,
-    after?: Buffer,
-  ): [Buffer, Buffer][] {
-    const out: [Buffer, Buffer][] = [];
+    after: Buffer | undefined,
+    maxBytes: number,
+    make: (key: Buffer, value: Buffer) => T,
+  ): T[] {
+    const out: T[] = [];
     const gteId = gte === undefined ? undefined : keyId(gte);
     const ltId = lt === undefined ? undefined : keyId(lt);
+    let bytes = 0;
     if (!reverse) {
       let n: Node | null;
       if (after !== undefined) {
@@ -124,17 +128,19 @@ export class SkipList {
         n = this.#seekGE(afterId, false);
         if (n?.id === afterId) n = n.next[0];
       } else n = gteId === undefined ? this.#head.next[0] : this.#seekGE(gteId, false);
-      while (n !== null && out.length < max) {
+      while (n !== null && out.length < max && bytes < maxBytes) {
         if (ltId !== undefined && n.id >= ltId) break;
-        out.push([n.key, n.value]);
+        out.push(make(n.key, n.value));
+        bytes += n.value.length;
         n = n.next[0];
       }
     } else {
       const bound = after !== undefined ? keyId(after) : ltId;
       let n: Node | null = bound === undefined ? this.#tail : this.#seekLT(bound);
-      while (n !== null && out.length < max) {
+      while (n !== null && out.length < max && bytes < maxBytes) {
         if (gteId !== undefined && n.id < gteId) break;
-        out.push([n.key, n.value]);
+        out.push(make(n.key, n.value));
+        bytes += n.value.length;
         n = n.prev;
       }
     }

@@ -10,6 +10,7 @@ import { createLmdbStore } from '@tributary/store-lmdb';
 import { createMemoryStore } from '@tributary/store-memory';
 import { createPostgresStore, DEFAULT_DATABASE_URL } from '@tributary/store-postgres';
 import { createRedisStore, DEFAULT_REDIS_URL } from '@tributary/store-redis';
+import bintrees from 'bintrees';
 import { Redis } from 'ioredis';
 import { open } from 'lmdb';
 import pg from 'pg';
@@ -50,19 +51,41 @@ export async function openTarget(name: TargetName): Promise<Target> {
   }
 }
 
+interface Row {
+  /** latin1 id: one char per byte, so string order is bytewise key order (as the skip list does). */
+  id: string;
+  key: Buffer;
+  value: Buffer;
+}
+
+const byId = (a: Row, b: Row) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 function memoryTarget(): Target {
   const store = createMemoryStore();
-  // the ceiling in process: a plain Map (unordered, so scans iterate insertion order)
-  const map = new Map<string, Buffer>();
+  // The same work done directly with a well-known sorted structure (a red-black tree from
+  // bintrees): ordered by bytewise key, keys and values copied in (callers may reuse their
+  // buffers) and copied out (a caller writing to a returned value must not change the stored
+  // one), as the contract has the memory store do. Scans read it synchronously, in order.
+  const tree = new bintrees.RBTree<Row>(byId);
   return {
     store,
     direct: {
       async put(entries) {
-        for (const [k, v] of entries) map.set(k.toString('latin1'), v);
+        for (const [k, v] of entries) {
+          const row: Row = { id: k.toString('latin1'), key: Buffer.from(k), value: Buffer.from(v) };
+          if (!tree.insert(row)) tree.find(row)!.value = row.value;
+        }
       },
       async scanAll() {
         let n = 0;
-        for (const _ of map) n++;
+        let bytes = 0;
+        const it = tree.iterator();
+        for (let row = it.next(); row !== null; row = it.next()) {
+          const entry = { key: Buffer.from(row.key), value: Buffer.from(row.value) };
+          bytes += entry.value.length;
+          n++;
+        }
+        if (bytes !== n * VALUE.length) throw new Error('memory baseline read the wrong values');
         return n;
       },
     },

@@ -1,0 +1,108 @@
+// The channel clock log and the index state record.
+//
+// Rewriting every touched channel's whole clock (up to one pair per vbucket) in every batch made a
+// batch cost (channels touched × vbuckets) and grew with the index. Instead each batch appends one
+// record `P "cl/" counter12` holding only the clock pairs it changed; every so often (and on
+// rollback) a checkpoint writes the full clocks of the channels changed since the last checkpoint to
+// `P "v/" channel` and deletes the records it covers. A channel's clock is its `v/` value merged
+// (max per vbucket) with the records after the checkpoint. Readers in other processes read the
+// records as their change feed: which channels moved in which batch, without a read per channel.
+
+import { pushVarint, VarintReader } from './varint.js';
+
+/** Per channel, the vbucket seqnos a batch raised. */
+export type ClockUpdates = Map<string, Map<number, number>>;
+
+const truncatedRecord = (): never => {
+  throw new Error('truncated clock log record');
+};
+
+/** One batch's record: channel count, then per channel its name and (vbucket, seqno) pairs. */
+export function encodeClockUpdates(updates: ClockUpdates): Buffer {
+  const out: number[] = [];
+  pushVarint(out, updates.size);
+  const parts: Buffer[] = [];
+  for (const [ch, pairs] of updates) {
+    const name = Buffer.from(ch, 'utf8');
+    pushVarint(out, name.length);
+    parts.push(Buffer.from(out), name);
+    out.length = 0;
+    pushVarint(out, pairs.size);
+    for (const [vb, seq] of pairs) {
+      pushVarint(out, vb);
+      pushVarint(out, seq);
+    }
+  }
+  parts.push(Buffer.from(out));
+  return Buffer.concat(parts);
+}
+
+export function decodeClockUpdates(bytes: Uint8Array): ClockUpdates {
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new VarintReader(b, truncatedRecord);
+  const out: ClockUpdates = new Map();
+  const n = r.varint();
+  for (let c = 0; c < n; c++) {
+    const len = r.varint();
+    if (r.i + len > b.length) throw new Error('truncated clock log record');
+    const ch = b.toString('utf8', r.i, r.i + len);
+    r.i += len;
+    const pairs = new Map<number, number>();
+    const k = r.varint();
+    for (let j = 0; j < k; j++) {
+      const vb = r.varint();
+      pairs.set(vb, r.varint());
+    }
+    out.set(ch, pairs);
+  }
+  return out;
+}
+
+/** Merges `updates` into `into` (max per vbucket); returns the channels whose clock moved. */
+export function mergeUpdates(into: ClockUpdates, updates: ClockUpdates): void {
+  for (const [ch, pairs] of updates) {
+    let c = into.get(ch);
+    if (!c) into.set(ch, (c = new Map()));
+    for (const [vb, seq] of pairs) if (seq > (c.get(vb) ?? 0)) c.set(vb, seq);
+  }
+}
+
+// The state record `P "s"`: the batch counter and the stable clock as a counter + clock (what
+// pollers read, one key), plus two pseudo-vbuckets beyond the vbucket range: the checkpoint
+// counter (clock records after it are live), the rollback epoch (bumped by every rollback) and the
+// block size (a layout parameter: readers and later writers must use the one the index was built with).
+const CK_VB = 0x10000;
+const EPOCH_VB = 0x10001;
+const BLOCK_VB = 0x10002;
+
+export interface IndexState {
+  counter: number;
+  stable: Map<number, number>;
+  checkpoint: number;
+  epoch: number;
+  /** 0 when the record predates it. */
+  blockSize: number;
+}
+
+export function withStateFields(
+  stable: ReadonlyMap<number, number>,
+  checkpoint: number,
+  epoch: number,
+  blockSize: number,
+): Map<number, number> {
+  const m = new Map(stable);
+  if (checkpoint > 0) m.set(CK_VB, checkpoint);
+  if (epoch > 0) m.set(EPOCH_VB, epoch);
+  m.set(BLOCK_VB, blockSize);
+  return m;
+}
+
+export function splitState(counter: number, clock: Map<number, number>): IndexState {
+  const checkpoint = clock.get(CK_VB) ?? 0;
+  const epoch = clock.get(EPOCH_VB) ?? 0;
+  const blockSize = clock.get(BLOCK_VB) ?? 0;
+  clock.delete(CK_VB);
+  clock.delete(EPOCH_VB);
+  clock.delete(BLOCK_VB);
+  return { counter, stable: clock, checkpoint, epoch, blockSize };
+}
