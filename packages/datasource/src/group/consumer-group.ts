@@ -86,6 +86,8 @@ export class ConsumerGroup extends EventEmitter {
   #streamer: GroupStreamer | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #renewing: Promise<boolean> | undefined;
   #lastRenewOk = 0;
   /** Set when the lease may have lapsed: nothing streams until a renew started after it succeeds. */
   #fencedAt = 0;
@@ -132,12 +134,21 @@ export class ConsumerGroup extends EventEmitter {
     const v = typeof this.#o.vbuckets === 'function' ? await this.#o.vbuckets() : this.#o.vbuckets;
     this.#all = typeof v === 'number' ? Array.from({ length: v }, (_, i) => i) : [...v];
     this.#lastRenewOk = Date.now();
+    await this.#renew();
     await this.#tick();
+    // The lease is renewed on its own loop: a rebalance that waits on a slow streamer restart
+    // (closing one datasource, starting another under load) must never delay a renewal.
+    this.#scheduleHeartbeat();
     this.#schedule();
     // Independent of store I/O: a store call that hangs (a black-holed network) must not keep
     // this member streaming past its lease.
     this.#watchdog = setInterval(() => this.#checkLease(), Math.max(10, Math.floor(this.#o.heartbeatMs / 2)));
     this.#watchdog.unref?.();
+  }
+
+  /** True while the lease is surely ours: renewed recently and not fenced since. */
+  #leaseFresh(): boolean {
+    return this.#fencedAt === 0 && Date.now() - this.#lastRenewOk < this.#o.leaseMs - 2 * this.#o.heartbeatMs;
   }
 
   /** Stops streaming once the lease may be seen as expired by others (one heartbeat of margin). */
@@ -185,8 +196,9 @@ export class ConsumerGroup extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#heartbeat);
     clearInterval(this.#watchdog);
-    await this.#ticking;
+    await Promise.all([this.#ticking, this.#renewing]);
     const owned = this.assignment();
     if (owned.length) await this.#revoke(owned);
     try {
@@ -195,6 +207,17 @@ export class ConsumerGroup extends EventEmitter {
       // The lease then simply expires; others take over after leaseMs.
       this.#log.warn({ err }, 'could not release lease on close');
     }
+  }
+
+  #scheduleHeartbeat(): void {
+    if (this.#closed) return;
+    this.#heartbeat = setTimeout(() => {
+      this.#renewing = this.#renew().finally(() => {
+        this.#renewing = undefined;
+        this.#scheduleHeartbeat();
+      });
+    }, this.#o.heartbeatMs);
+    this.#heartbeat.unref?.();
   }
 
   #schedule(): void {
@@ -240,20 +263,17 @@ export class ConsumerGroup extends EventEmitter {
       return false;
     }
     this.#lastRenewOk = now;
+    // A renew that started before we fenced ourselves proves nothing about the time since.
+    if (this.#fencedAt && now > this.#fencedAt) this.#fencedAt = 0;
     this.#m.renewals.inc();
     return true;
   }
 
   async #tick(): Promise<void> {
-    const { store, leaseMs } = this.#o;
+    const { store } = this.#o;
     const now = Date.now();
-    if (!(await this.#renew())) {
-      this.#checkLease();
-      return;
-    }
-    // A renew that started before we fenced ourselves proves nothing about the time since.
-    if (this.#fencedAt && now <= this.#fencedAt) return;
-    this.#fencedAt = 0;
+    // The heartbeat loop renews; a stale or fenced lease means sit this round out.
+    if (!this.#leaseFresh()) return;
 
     let live: Map<string, MemberRecord>;
     try {
@@ -306,13 +326,8 @@ export class ConsumerGroup extends EventEmitter {
       );
     }
     // Start only while the lease is surely ours: the reads above may have been slow, so renew again.
-    if (won.length && !this.#fencedAt) await this.#renew();
-    if (
-      won.length === 0 ||
-      this.#fencedAt ||
-      Date.now() - this.#lastRenewOk >= leaseMs - 2 * this.#o.heartbeatMs
-    )
-      return;
+    if (won.length && this.#fencedAt === 0) await this.#renew();
+    if (won.length === 0 || !this.#leaseFresh()) return;
     await this.#o.onAssigned?.(won);
     for (const vb of won) this.#owned.add(vb);
     await this.#restartStreamer();
