@@ -1,16 +1,9 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import websocket from '@fastify/websocket';
-import {
-  componentLogger,
-  deriveCredential,
-  ErrInvalidArgument,
-  isTributaryError,
-  type Logger,
-  type UserCredential,
-  verifyPassword,
-} from '@tributary/core';
+import { componentLogger, ErrInvalidArgument, isTributaryError, type Logger } from '@tributary/core';
 import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
 import Fastify, {
   type FastifyBaseLogger,
@@ -20,8 +13,14 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { WebSocket } from 'ws';
-import { type ChangeEntry, type ChannelIndex, validateChannelName } from './channel-index.js';
+import {
+  type ChangeEntry,
+  type ChangesResult,
+  type ChannelIndex,
+  validateChannelName,
+} from './channel-index.js';
 import { ErrBadParameter, ErrTooManyConnections, ErrTooManyWaitingClients } from './errors.js';
+import { entryJson, RESULTS_HEAD, SharedTails } from './internal/answer-bodies.js';
 import { decodeSince } from './since-token.js';
 import { type User, type UserStore, validateUserName } from './user-store.js';
 
@@ -187,17 +186,16 @@ function parseBasic(header: string | undefined): { user: string; password: strin
   return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
 }
 
-function entryJson(e: ChangeEntry): string {
-  const o: Record<string, unknown> = {
-    seq: `${e.seq.vbucket}:${e.seq.seqno}`,
-    id: e.id,
-    changes: [{ rev: e.rev }],
-  };
-  if (e.deleted) o.deleted = true;
-  if (e.removed) o.removed = e.removed;
-  if (e.doc) o.doc = e.doc;
-  return JSON.stringify(o);
+/** An open feed: its signal stops its reads and waits when the client leaves or the server closes. */
+interface FeedHandle {
+  readonly signal: AbortSignal;
+  /** Stops the feed (client gone, server closing); releases its slot. */
+  abort(): void;
+  /** Releases its slot once the feed has ended by itself (no abort event to dispatch). */
+  release(): void;
 }
+
+const FEED_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-cache' };
 
 /**
  * The `_changes` HTTP feed of Sync Gateway / CouchDB over one or more channel indexes, with
@@ -215,16 +213,25 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
   if (!Number.isSafeInteger(maxWaitingClients) || maxWaitingClients < 0)
     throw ErrInvalidArgument('maxWaitingClients', 'a non-negative integer');
   const limits = connectionLimits(options);
-  const adminCred: UserCredential | undefined = options.admin
-    ? deriveCredential(options.admin.username, options.admin.password, {
-        hashes: ['SHA-256'],
-        iterations: 4096,
-      })
-    : undefined;
+  // The built-in admin's password is in memory anyway (options): compare keyed digests of it in
+  // constant time, instead of a PBKDF2 derivation per request.
+  const adminKey = randomBytes(32);
+  const digest = (password: string) => createHmac('sha256', adminKey).update(password).digest();
+  const adminDigest = options.admin ? digest(options.admin.password) : undefined;
   let activeFeeds = 0;
   /** Longpoll, continuous and websocket feeds holding a connection and a waiter (capped). */
   let waitingClients = 0;
-  const feedControllers = new Set<AbortController>();
+  const feeds = new Set<FeedHandle>();
+  const tails = new SharedTails();
+  const sharedTails = m.counter('sharedTails');
+  const feedCounters = {
+    normal: m.counter('feed.normal'),
+    longpoll: m.counter('feed.longpoll'),
+    continuous: m.counter('feed.continuous'),
+    websocket: m.counter('feed.websocket'),
+  };
+  const activeFeedsGauge = m.gauge('activeFeeds');
+  const waitingClientsGauge = m.gauge('waitingClients');
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -260,8 +267,10 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
   async function authenticate(req: FastifyRequest, d: ChangesDatabase): Promise<User | undefined> {
     const creds = parseBasic(req.headers.authorization);
     if (!creds) return undefined;
-    if (adminCred && options.admin && creds.user === options.admin.username) {
-      return verifyPassword(adminCred, creds.password) ? { name: creds.user, channels: ['*'] } : undefined;
+    if (adminDigest && options.admin && creds.user === options.admin.username) {
+      return timingSafeEqual(digest(creds.password), adminDigest)
+        ? { name: creds.user, channels: ['*'] }
+        : undefined;
     }
     try {
       validateUserName(creds.user);
@@ -348,23 +357,6 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       out.end(since);
       return;
     }
-    if (p.feed === 'longpoll') {
-      const deadline = Date.now() + p.timeout;
-      for (;;) {
-        const r = await page();
-        since = r.lastSeq;
-        if (r.results.length > 0) {
-          await out.entries(r.results);
-          break;
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        const changed = await idx.waitForChanges({ channels, since, timeoutMs: left, signal });
-        if (!changed) break;
-      }
-      out.end(since);
-      return;
-    }
     // continuous and websocket
     let hb: NodeJS.Timeout | undefined;
     if (p.heartbeat > 0 && out.heartbeat) hb = setInterval(() => out.heartbeat!(), p.heartbeat);
@@ -392,6 +384,37 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     out.end(since);
   }
 
+  /**
+   * A longpoll's answer: the first page with entries after `since`, or none when the timeout
+   * passes first (last_seq then where the last read got to).
+   */
+  async function longpoll(
+    d: ChangesDatabase,
+    channels: string[],
+    p: FeedParams,
+    signal: AbortSignal,
+  ): Promise<ChangesResult> {
+    const idx = d.index;
+    let since = p.since === 'now' ? await idx.currentSince() : (p.since ?? '0');
+    const limit = Math.min(p.limit ?? Number.POSITIVE_INFINITY, pageSize);
+    const deadline = Date.now() + p.timeout;
+    for (;;) {
+      const r = await idx.changes({
+        channels,
+        since,
+        limit,
+        includeDocs: p.includeDocs,
+        activeOnly: p.activeOnly,
+        signal,
+      });
+      if (r.results.length > 0) return r;
+      since = r.lastSeq;
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await idx.waitForChanges({ channels, since, timeoutMs: left, signal })))
+        return { results: [], lastSeq: since };
+    }
+  }
+
   /** Admits one more waiting feed, or returns the refusal when the cap is reached. */
   function admitWaiting(): ReturnType<typeof ErrTooManyWaitingClients> | undefined {
     if (waitingClients < maxWaitingClients) return undefined;
@@ -401,41 +424,38 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     return err;
   }
 
-  function trackFeed(
-    res: ServerResponse | WebSocket,
-    kind: 'http' | 'ws',
-    waiting: boolean,
-  ): AbortController {
+  function trackFeed(res: ServerResponse | WebSocket, waiting: boolean): FeedHandle {
     const ac = new AbortController();
-    feedControllers.add(ac);
+    let open = true;
     activeFeeds++;
-    m.gauge('activeFeeds').set(activeFeeds);
+    activeFeedsGauge.set(activeFeeds);
     if (waiting) {
       waitingClients++;
-      m.gauge('waitingClients').set(waitingClients);
+      waitingClientsGauge.set(waitingClients);
     }
-    const release = () => {
-      if (!ac.signal.aborted) ac.abort();
-    };
-    if (kind === 'http') {
-      (res as ServerResponse).on('close', release);
-    } else {
-      (res as WebSocket).on('close', release);
-    }
-    ac.signal.addEventListener(
-      'abort',
-      () => {
-        feedControllers.delete(ac);
+    const feed: FeedHandle = {
+      signal: ac.signal,
+      release() {
+        if (!open) return;
+        open = false;
+        feeds.delete(feed);
         activeFeeds--;
-        m.gauge('activeFeeds').set(activeFeeds);
+        activeFeedsGauge.set(activeFeeds);
         if (waiting) {
           waitingClients--;
-          m.gauge('waitingClients').set(waitingClients);
+          waitingClientsGauge.set(waitingClients);
         }
       },
-      { once: true },
-    );
-    return ac;
+      abort() {
+        if (!open) return;
+        feed.release();
+        ac.abort();
+      },
+    };
+    feeds.add(feed);
+    // 'close' also follows every answered request: by then the feed is released and this is a no-op.
+    (res as ServerResponse).on('close', feed.abort);
+    return feed;
   }
 
   const changesHandler = async (req: FastifyRequest<{ Params: { db: string } }>, reply: FastifyReply) => {
@@ -458,10 +478,11 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
         return sendError(reply, 503, 'Service Unavailable', refused.message, { code: refused.code });
       }
     }
-    m.counter(`feed.${p.feed}`).inc(1);
+    feedCounters[p.feed].inc(1);
     reply.hijack();
     const res = reply.raw as ServerResponse;
-    const ac = trackFeed(res, 'http', waiting);
+    const feed = trackFeed(res, waiting);
+    const signal = feed.signal;
     const write = (s: string) => {
       if (!res.destroyed) res.write(s);
     };
@@ -469,17 +490,27 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     const writeEntries = (s: string): undefined | Promise<void> => {
       if (res.destroyed || res.write(s)) return undefined;
       m.counter('feedStalls').inc(1);
-      return once(res, 'drain', { signal: ac.signal }).then(
+      return once(res, 'drain', { signal }).then(
         () => undefined,
         () => undefined, // aborted: the client went away; the feed ends on its next read
       );
     };
     let first = true;
     try {
-      if (p.feed === 'continuous') {
-        await runFeed(d, channels, p, ac.signal, {
+      if (p.feed === 'longpoll') {
+        // As Sync Gateway: headers and the head of the body at once, the rest when answered, in
+        // one write (every reader woken by the same write with the same answer shares its bytes).
+        res.writeHead(200, FEED_HEADERS);
+        res.write(RESULTS_HEAD);
+        const r = await longpoll(d, channels, p, signal);
+        const before = tails.hits;
+        const tail = tails.tail(`${r.lastSeq}\u0000${channels.join('\u0000')}`, r.results, r.lastSeq);
+        if (tails.hits !== before) sharedTails.inc(1);
+        if (!res.destroyed) res.end(tail);
+      } else if (p.feed === 'continuous') {
+        await runFeed(d, channels, p, signal, {
           begin: () => {
-            res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+            res.writeHead(200, FEED_HEADERS);
             res.flushHeaders();
           },
           entries: (list) => writeEntries(list.map((e) => `${entryJson(e)}\n`).join('')),
@@ -487,10 +518,10 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
           end: (lastSeq) => write(`${JSON.stringify({ last_seq: lastSeq })}\n`),
         });
       } else {
-        await runFeed(d, channels, p, ac.signal, {
+        await runFeed(d, channels, p, signal, {
           begin: () => {
-            res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
-            write('{"results":[\n');
+            res.writeHead(200, FEED_HEADERS);
+            write(RESULTS_HEAD);
           },
           entries: (list) => {
             let text = '';
@@ -503,15 +534,15 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
           end: (lastSeq) => write(`${first ? '' : '\n'}],\n"last_seq":${JSON.stringify(lastSeq)}}\n`),
         });
       }
-      res.end();
+      if (!res.writableEnded) res.end();
     } catch (err) {
-      if (!ac.signal.aborted) {
+      if (!signal.aborted) {
         log.warn({ err }, 'feed failed');
         m.counter('feedErrors').inc(1);
       }
       res.destroy();
     } finally {
-      if (!ac.signal.aborted) ac.abort();
+      feed.release();
     }
   };
 
@@ -527,8 +558,8 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       socket.close(1013, 'too many waiting clients'); // 1013: Try Again Later
       return;
     }
-    const ac = trackFeed(socket, 'ws', true);
-    m.counter('feed.websocket').inc(1);
+    const feed = trackFeed(socket, true);
+    feedCounters.websocket.inc(1);
     const fail = (status: number, reason: string, parameter?: string) => {
       socket.send(
         JSON.stringify({
@@ -558,7 +589,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       }
       const channels = visibleChannels(user, d, p.channels);
       if (channels === 'no-all-docs') return fail(400, 'this index has no all-docs channel', 'filter');
-      runFeed(d, channels, p, ac.signal, {
+      runFeed(d, channels, p, feed.signal, {
         begin: () => {},
         entries: (list) => {
           if (socket.readyState !== socket.OPEN) return;
@@ -581,7 +612,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
           }
         },
       }).catch((err) => {
-        if (!ac.signal.aborted) {
+        if (!feed.signal.aborted) {
           log.warn({ err }, 'websocket feed failed');
           m.counter('feedErrors').inc(1);
           fail(500, (err as Error).message);
@@ -683,7 +714,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     close() {
       if (!closing) {
         closing = (async () => {
-          for (const ac of [...feedControllers]) ac.abort();
+          for (const f of [...feeds]) f.abort();
           connections.destroyRefused();
           await app.close();
         })();

@@ -16,6 +16,7 @@ import {
   ErrChannelIndexFailed,
   ErrChannelIndexReadOnly,
 } from './errors.js';
+import { ChunkWriter, type EntryDoc } from './internal/chunk-writer.js';
 import {
   type ClockUpdates,
   decodeClockUpdates,
@@ -349,15 +350,8 @@ export class ChannelIndex implements AsyncDisposable {
   readonly #docCache: Lru<string, DocRecord | null>;
   /** The store held no index when this writer loaded it (so far every record went through #docCache). */
   #docsFresh = false;
-  /** The last chunk written per channel and vbucket (appends extend it while it is small). */
-  readonly #tails: Lru<number, { blk: number; key: Buffer; bytes: Buffer }>;
-  /**
-   * Small numbers for channel names, so per-(channel, vbucket) caches take numeric keys (hashing a
-   * long key string per entry cost more than the rest of a lookup). A name evicted and seen again
-   * gets a new number: what was cached under the old one is just never found again.
-   */
-  readonly #chanIds = new Lru<string, number>(200_000);
-  #nextChanId = 0;
+  /** Chunk puts per batch and the block tails they extend (internal/chunk-writer.ts). */
+  readonly #chunks: ChunkWriter;
   #worker: Promise<void> | undefined;
 
   // shared state (writer: authoritative; reader: validated against the store)
@@ -435,7 +429,11 @@ export class ChannelIndex implements AsyncDisposable {
     this.#keys = new Keys(options.prefix ?? 'ci:');
     this.#checkpoints = options.checkpoints ?? datasourceCheckpoints(this.store, `${this.#keys.prefix}ck/`);
     this.#docCache = new Lru(int('docCacheSize', options.docCacheSize, 100_000, 0));
-    this.#tails = new Lru(int('blockCacheSize', options.blockCacheSize, 100_000, 0));
+    this.#chunks = new ChunkWriter({
+      blockPrefix: this.#keys.blockPrefix,
+      tailCacheSize: int('blockCacheSize', options.blockCacheSize, 100_000, 0),
+      chunkBytes: CHUNK_BYTES,
+    });
     this.#clocks = new Lru(20_000);
     this.#log = componentLogger(options.logger, 'channel-index', { prefix: this.#keys.prefix });
     this.#m = (options.metrics ?? createMetrics()).group('channel-index');
@@ -862,11 +860,7 @@ export class ChannelIndex implements AsyncDisposable {
     }
 
     // 2. apply in order
-    const appends = new Map<
-      string,
-      Map<number, { ch: string; vb: number; blk: number; entries: BlockEntry[] }>
-    >();
-    const clockUp = new Map<string, Map<number, number>>();
+    const runs = this.#chunks.batch(this.#blockSize);
     const stableUp = new Map<number, number>();
     const metaUp = new Map<number, Uint8Array>();
     const dirtyDocs = new Set<string>();
@@ -874,26 +868,8 @@ export class ChannelIndex implements AsyncDisposable {
     let nMut = 0;
     let nDel = 0;
     let nDup = 0;
-    let nEntries = 0;
-    let nRemovals = 0;
-    let nTombstones = 0;
-    const addEntry = (ch: string, vb: number, e: BlockEntry) => {
-      const blk = Math.floor(e.seq / this.#blockSize);
-      // (numeric block ids per channel: no key string per entry)
-      let byBlock = appends.get(ch);
-      if (!byBlock) appends.set(ch, (byBlock = new Map()));
-      const id = vb * 2 ** 37 + blk;
-      let a = byBlock.get(id);
-      if (!a) byBlock.set(id, (a = { ch, vb, blk, entries: [] }));
-      a.entries.push(e);
-      let cu = clockUp.get(ch);
-      if (!cu) clockUp.set(ch, (cu = new Map()));
-      cu.set(vb, e.seq);
-      nEntries++;
-      if (e.state === EntryState.Removed) nRemovals++;
-      else if (e.state === EntryState.Deleted) nTombstones++;
-    };
     const newChannels = new Set<string>();
+    const all = this.allDocsChannel;
     for (let idx = 0; idx < items.length; idx++) {
       const it = items[idx]!;
       if (it.t === 1) {
@@ -912,28 +888,29 @@ export class ChannelIndex implements AsyncDisposable {
       const prev = docs.get(dk) ?? null;
       const gen = it.meta.revSeqno ?? (prev ? prev.gen + 1 : 1);
       const rev = revOf(gen, it.meta.cas);
+      // Only the channels a document is in are kept: where it left is in the blocks, and a rollback
+      // finds those channels from the channel clocks (a record must not grow with every move).
+      const channels = new Map<string, ChannelMembership>();
       const rec: DocRecord = {
         seq: it.seq,
         gen,
         rev,
         deleted: it.deleted,
-        channels: new Map<string, ChannelMembership>(prev?.channels),
+        channels,
         body: !it.deleted && this.#storeBodies ? it.value : undefined,
       };
-      const entry = (state: EntryState): BlockEntry => ({ seq: it.seq, state, id: it.key, rev });
+      // (the entry's id bytes and rev are shared by every channel entry of this mutation)
+      const doc: EntryDoc = { seq: it.seq, id: Buffer.from(it.key, 'utf8'), rev };
       if (it.deleted) {
         nDel++;
         let wroteAll = false;
-        for (const [ch, m] of rec.channels) {
-          if (m.state !== EntryState.Active) continue;
-          rec.channels.set(ch, { seq: it.seq, state: EntryState.Deleted });
-          addEntry(ch, it.vb, entry(EntryState.Deleted));
-          if (ch === this.allDocsChannel) wroteAll = true;
-        }
-        if (this.allDocsChannel !== false && !wroteAll) {
-          rec.channels.set(this.allDocsChannel, { seq: it.seq, state: EntryState.Deleted });
-          addEntry(this.allDocsChannel, it.vb, entry(EntryState.Deleted));
-        }
+        if (prev)
+          for (const [ch, m] of prev.channels) {
+            if (m.state !== EntryState.Active) continue;
+            runs.add(ch, it.vb, doc, EntryState.Deleted);
+            if (ch === all) wroteAll = true;
+          }
+        if (all !== false && !wroteAll) runs.add(all, it.vb, doc, EntryState.Deleted);
       } else {
         nMut++;
         newChannels.clear();
@@ -952,45 +929,29 @@ export class ChannelIndex implements AsyncDisposable {
           raw = undefined;
         }
         this.#normalizeChannels(newChannels, raw);
-        if (this.allDocsChannel !== false) newChannels.add(this.allDocsChannel);
-        for (const ch of newChannels) {
-          rec.channels.set(ch, { seq: it.seq, state: EntryState.Active });
-          addEntry(ch, it.vb, entry(EntryState.Active));
-        }
-        for (const [ch, m] of prev?.channels ?? []) {
-          if (m.state === EntryState.Active && !newChannels.has(ch)) {
-            rec.channels.set(ch, { seq: it.seq, state: EntryState.Removed });
-            addEntry(ch, it.vb, entry(EntryState.Removed));
+        if (all !== false) newChannels.add(all);
+        if (prev)
+          for (const [ch, m] of prev.channels) {
+            if (m.state === EntryState.Active && !newChannels.has(ch))
+              runs.add(ch, it.vb, doc, EntryState.Removed);
           }
+        for (const ch of newChannels) {
+          channels.set(ch, { seq: it.seq, state: EntryState.Active });
+          runs.add(ch, it.vb, doc, EntryState.Active);
         }
       }
-      if (prev || rec.channels.size > 0) {
+      // (a deletion is remembered where it made a tombstone: the next version is a generation on)
+      if (prev || channels.size > 0 || (it.deleted && all !== false)) {
         docs.set(dk, rec);
         dirtyDocs.add(dk);
       }
     }
 
     // 3. channel clocks (exact in memory; read only those evicted) and the chunks this batch writes.
+    const clockUp = runs.clockUpdates();
     const clockOf = clockUp.size ? await this.#writerClocks(clockUp.keys()) : new Map();
     const ops: BatchOp[] = [];
-    const newTails: [number, { blk: number; key: Buffer; bytes: Buffer }][] = [];
-    for (const [ch, byBlock] of appends) {
-      let cid = this.#chanIds.get(ch);
-      if (cid === undefined) this.#chanIds.set(ch, (cid = this.#nextChanId++));
-      for (const a of byBlock.values()) {
-        const tk = cid * 65536 + a.vb;
-        const add = encodeEntries(a.entries);
-        const tail = this.#tails.get(tk);
-        // Extend the block's last chunk while it is small (one key per block for a slow channel);
-        // otherwise a new chunk, keyed by its first seqno: never a read, never a whole-block rewrite.
-        const t =
-          tail && tail.blk === a.blk && tail.bytes.length + add.length <= CHUNK_BYTES
-            ? { blk: a.blk, key: tail.key, bytes: Buffer.concat([tail.bytes, add]) }
-            : { blk: a.blk, key: K.chunkOf(K.blockString(ch, a.vb, a.blk), a.entries[0]!.seq), bytes: add };
-        newTails.push([tk, t]);
-        ops.push({ type: 'put', key: t.key, value: t.bytes });
-      }
-    }
+    const newTails = this.#chunks.write(runs, ops);
     for (const dk of dirtyDocs)
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(docs.get(dk)!) });
     const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
@@ -1025,7 +986,7 @@ export class ChannelIndex implements AsyncDisposable {
     // 4. the writer's own state moves now (the next batch builds on it while this one commits)
     for (const dk of dirtyDocs) this.#docCache.set(dk, docs.get(dk)!);
     for (const [dk, rec] of docs) if (rec === null && !this.#docCache.has(dk)) this.#docCache.set(dk, null);
-    for (const [tk, t] of newTails) this.#tails.set(tk, t);
+    this.#chunks.keep(newTails);
     for (const [vb, seq] of applied) this.#applied.set(vb, seq);
     if (stableUp.size > 0) {
       // (readers bound every clock by the committed stable clock: a clock ahead of it is harmless)
@@ -1045,7 +1006,15 @@ export class ChannelIndex implements AsyncDisposable {
       this.#wCounter = counter;
       for (const [vb, seq] of stableUp) this.#wStable.set(vb, seq);
     }
-    const counts = { nMut, nDel, nDup, nEntries, nRemovals, nTombstones, meta: metaUp.size };
+    const counts = {
+      nMut,
+      nDel,
+      nDup,
+      nEntries: runs.entries,
+      nRemovals: runs.removals,
+      nTombstones: runs.tombstones,
+      meta: metaUp.size,
+    };
     if (ops.length === 0) return this.#committedBatch(items.length, t0, counts);
     // 5. committed after the previous batch: what readers see moves, then they are woken
     if (this.#inflightCount >= 2) await this.#inflight;
@@ -1104,15 +1073,18 @@ export class ChannelIndex implements AsyncDisposable {
     this.#log.info({ vb, seq }, 'rollback');
     // Rolled-back records and chunks are rewritten in the store: drop what the caches hold.
     this.#docsFresh = false;
-    this.#tails.clear();
+    this.#chunks.clear();
     // Documents whose last change is above the rollback point.
     const affected = new Map<string, DocRecord>();
     for await (const { key, value } of this.store.scan({ prefix: K.docVbPrefix(vb) })) {
       const rec = decodeDoc(value);
       if (rec.seq > seq) affected.set(K.idOfDocKey(key), rec);
     }
+    // The channels with entries of vb above the rollback point: those the affected documents are in,
+    // and any whose clock says so (a document's record forgets channels it left).
     const channels = new Set<string>();
     for (const rec of affected.values()) for (const ch of rec.channels.keys()) channels.add(ch);
+    for (const ch of await this.#channelsAbove(vb, seq)) channels.add(ch);
     const ops: BatchOp[] = [];
     // Latest surviving entry per (doc, channel); the kept chunks per channel (compensations below
     // may go into them).
@@ -1193,7 +1165,7 @@ export class ChannelIndex implements AsyncDisposable {
       let latest: BlockEntry | undefined;
       const chans = new Map<string, ChannelMembership>();
       for (const [ch, e] of s) {
-        chans.set(ch, { seq: e.seq, state: e.state });
+        if (e.state === EntryState.Active) chans.set(ch, { seq: e.seq, state: e.state });
         if (!latest || e.seq > latest.seq) latest = e;
       }
       const gen = Number.parseInt(latest!.rev, 10) || rec.gen;
@@ -1262,6 +1234,18 @@ export class ChannelIndex implements AsyncDisposable {
     this.#m.counter('rolledBackDocs').inc(affected.size);
     // Every reader is told: one whose position is past the rollback point resumes from it.
     this.#wakeAll(true);
+  }
+
+  /** Writer: the channels whose clock has vb above seq (`v/` as of the checkpoint, then the pinned). */
+  async #channelsAbove(vb: number, seq: number): Promise<string[]> {
+    const out = new Set<string>();
+    const prefix = this.#keys.versionPrefix;
+    for await (const { key, value } of this.store.scan({ prefix })) {
+      const ch = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8', prefix.length);
+      if (!this.#dirty.has(ch) && (decodeClock(value).clock.get(vb) ?? 0) > seq) out.add(ch);
+    }
+    for (const [ch, clock] of this.#dirty) if ((clock.get(vb) ?? 0) > seq) out.add(ch);
+    return [...out];
   }
 
   // ---------------------------------------------------------------- reads

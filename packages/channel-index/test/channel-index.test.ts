@@ -218,6 +218,26 @@ describe('channel index on the memory store', () => {
     await ref.close();
   });
 
+  it('a rollback truncates a channel the document left above the rollback point (found from its clock)', async () => {
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatchDelayMs: 0, blockSize: 4 });
+    await index.applyBatch([mut(3, 1, 'x', { channels: ['a'] })]);
+    // x leaves a for b: its record keeps only b, the removal entry lives in a's block
+    await index.applyBatch([mut(3, 2, 'x', { channels: ['b'] })]);
+    await index.flush();
+    const moved = await index.changes({ channels: ['a'] });
+    expect(moved.results.map((r) => [r.id, r.seq.seqno, r.removed ?? 'active'])).toEqual([['x', 2, ['a']]]);
+    await index.rollback(3, 1);
+    const a = await index.changes({ channels: ['a'] });
+    expect(a.results.map((r) => [r.id, r.seq.seqno, r.removed ?? 'active'])).toEqual([['x', 1, 'active']]);
+    const dump = await dumpIndex(store, 'ci:', { bodies: false });
+    expect(dump.get('ci:v/a')).toBe('3:1');
+    // and b is told x left it at its restored seqno
+    const b = await index.changes({ channels: ['b'] });
+    expect(b.results.map((r) => [r.id, r.seq.seqno, r.removed ?? 'active'])).toEqual([['x', 1, ['b']]]);
+    await index.close();
+  });
+
   it('tells readers of a rollback: a waiter wakes, a since from before it resumes from the rollback point', async () => {
     const backend = createMemoryBackend();
     const index = createChannelIndex({

@@ -24,7 +24,10 @@ export class Keys {
   readonly stable: Buffer;
   readonly docPrefix: string;
   readonly rollbacks: Buffer;
+  /** Where chunk keys start: P "b/" (then channel 0x00 ...). */
+  readonly blockPrefix: string;
   constructor(readonly prefix: string) {
+    this.blockPrefix = `${prefix}b/`;
     this.stable = Buffer.from(`${prefix}s`);
     this.rollbacks = Buffer.from(`${prefix}r`);
     this.docPrefix = `${prefix}d/`;
@@ -39,6 +42,10 @@ export class Keys {
         .slice(this.prefix.length + 3),
       16,
     );
+  }
+  /** P "v/": every channel's version record starts with it. */
+  get versionPrefix(): Buffer {
+    return Buffer.from(`${this.prefix}v/`);
   }
   version(ch: string): Buffer {
     return Buffer.from(`${this.prefix}v/${ch}`);

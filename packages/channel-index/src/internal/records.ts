@@ -109,7 +109,11 @@ export function encodeDoc(d: DocRecord): Buffer {
   out[13] = d.rev.length;
   out.writeUInt32BE(d.channels.size, 14);
   let o = 18 + out.write(d.rev, 18, 'latin1');
-  for (const [ch, m] of d.channels) {
+  // Channels in name order: a record reads the same however its channels were added (a rollback
+  // rebuilds records from the blocks, and an index must equal one rebuilt from scratch).
+  const names = d.channels.size > 1 ? [...d.channels.keys()].sort() : d.channels.keys();
+  for (const ch of names) {
+    const m = d.channels.get(ch)!;
     const len = out.write(ch, o + 11, 'utf8');
     out.writeUInt16BE(len, o);
     out.writeUInt32BE(Math.floor(m.seq / TWO32), o + 2);

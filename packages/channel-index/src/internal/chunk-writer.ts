@@ -1,0 +1,206 @@
+// The write side of channel index blocks: groups one batch's entries into runs (one channel, one
+// vbucket, one block) and turns each run into one chunk put, extending the block's last chunk
+// while it is small. Entries are encoded straight from each mutation's fields (id bytes and rev
+// made once per mutation, shared by all of its channels) into the chunk's buffer: no entry object,
+// no intermediate buffer, no key string per chunk. Byte layout: records.ts encodeEntries; key
+// layout: keys.ts ("b/" channel 0x00 vb4 blk14 seq14).
+import type { BatchOp } from '@tributary/core';
+import type { ClockUpdates } from './clock-log.js';
+import { Lru } from './lru.js';
+
+/** One mutation's entry fields, shared by every channel entry it makes. */
+export interface EntryDoc {
+  seq: number;
+  /** The document id as UTF-8 bytes. */
+  id: Buffer;
+  /** The rev as latin1 (it is ASCII: generation-hexcas). */
+  rev: string;
+}
+
+interface Run {
+  ch: ChannelRuns;
+  vb: number;
+  blk: number;
+  docs: EntryDoc[];
+  states: number[];
+  bytes: number;
+}
+
+interface ChannelRuns {
+  ch: string;
+  id: ChannelId;
+  /** Per vbucket, its latest run in this batch. */
+  byVb: Map<number, Run>;
+}
+
+interface ChannelId {
+  cid: number;
+  /** P "b/" channel 0x00: the start of every chunk key of the channel. */
+  prefix: Buffer;
+}
+
+interface Tail {
+  blk: number;
+  key: Buffer;
+  bytes: Buffer;
+}
+
+export interface ChunkWriterOptions {
+  /** P "b/": where chunk keys start. */
+  blockPrefix: string;
+  /** Blocks whose last chunk is kept to extend (0: never extend). */
+  tailCacheSize: number;
+  /** A block's last chunk is extended while it stays under this many bytes. */
+  chunkBytes: number;
+}
+
+const TWO32 = 2 ** 32;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Writes `n` as `width` lowercase hex digits at `o` (n < 16^width, n a safe integer). */
+function writeHex(out: Buffer, o: number, n: number, width: number): void {
+  for (let i = o + width - 1; i >= o; i--) {
+    const d = n % 16;
+    out[i] = HEX[d]!;
+    n = (n - d) / 16;
+  }
+}
+
+/** Entries of one batch, grouped by channel, vbucket and block in arrival (seq) order. */
+export class BatchRuns {
+  readonly channels = new Map<string, ChannelRuns>();
+  readonly runs: Run[] = [];
+  entries = 0;
+  removals = 0;
+  tombstones = 0;
+
+  constructor(
+    private readonly writer: ChunkWriter,
+    private readonly blockSize: number,
+  ) {}
+
+  add(ch: string, vb: number, doc: EntryDoc, state: number): void {
+    let c = this.channels.get(ch);
+    if (!c) this.channels.set(ch, (c = { ch, id: this.writer.channelId(ch), byVb: new Map() }));
+    const blk = Math.floor(doc.seq / this.blockSize);
+    let run = c.byVb.get(vb);
+    if (!run || run.blk !== blk) {
+      run = { ch: c, vb, blk, docs: [], states: [], bytes: 0 };
+      c.byVb.set(vb, run);
+      this.runs.push(run);
+    }
+    run.docs.push(doc);
+    run.states.push(state);
+    run.bytes += 12 + doc.id.length + doc.rev.length;
+    this.entries++;
+    if (state === 1) this.removals++;
+    else if (state === 2) this.tombstones++;
+  }
+
+  /** Per channel, the highest seqno this batch wrote per vbucket (runs hold ascending seqnos). */
+  clockUpdates(): ClockUpdates {
+    const out: ClockUpdates = new Map();
+    for (const [ch, c] of this.channels) {
+      const cu = new Map<number, number>();
+      for (const [vb, run] of c.byVb) cu.set(vb, run.docs[run.docs.length - 1]!.seq);
+      out.set(ch, cu);
+    }
+    return out;
+  }
+}
+
+/** Chunk puts for batches, and the block tails that later batches extend. */
+export class ChunkWriter {
+  readonly #blockPrefix: string;
+  readonly #chunkBytes: number;
+  readonly #tails: Lru<number, Tail>;
+  /**
+   * Small numbers for channel names, so the tail cache takes numeric keys (hashing a long key
+   * string per entry cost more than the rest of a lookup). A name evicted and seen again gets a new
+   * number: what was cached under the old one is just never found again.
+   */
+  readonly #ids = new Lru<string, ChannelId>(200_000);
+  #nextId = 0;
+
+  constructor(o: ChunkWriterOptions) {
+    this.#blockPrefix = o.blockPrefix;
+    this.#chunkBytes = o.chunkBytes;
+    this.#tails = new Lru(o.tailCacheSize);
+  }
+
+  channelId(ch: string): ChannelId {
+    let id = this.#ids.get(ch);
+    if (!id)
+      this.#ids.set(
+        ch,
+        (id = { cid: this.#nextId++, prefix: Buffer.from(`${this.#blockPrefix}${ch}\u0000`) }),
+      );
+    return id;
+  }
+
+  batch(blockSize: number): BatchRuns {
+    return new BatchRuns(this, blockSize);
+  }
+
+  /**
+   * Appends one put per run to `ops`; returns the new tails, to be kept with `keep` once the batch
+   * is built (the next batch extends them while this one commits).
+   */
+  write(batch: BatchRuns, ops: BatchOp[]): [number, Tail][] {
+    const out: [number, Tail][] = [];
+    for (const run of batch.runs) {
+      const tk = run.ch.id.cid * 65536 + run.vb;
+      const tail = this.#tails.get(tk);
+      let t: Tail;
+      if (tail && tail.blk === run.blk && tail.bytes.length + run.bytes <= this.#chunkBytes) {
+        const bytes = Buffer.allocUnsafe(tail.bytes.length + run.bytes);
+        tail.bytes.copy(bytes, 0);
+        encodeRun(run, bytes, tail.bytes.length);
+        t = { blk: run.blk, key: tail.key, bytes };
+      } else {
+        const bytes = Buffer.allocUnsafe(run.bytes);
+        encodeRun(run, bytes, 0);
+        t = { blk: run.blk, key: chunkKey(run.ch.id.prefix, run.vb, run.blk, run.docs[0]!.seq), bytes };
+      }
+      out.push([tk, t]);
+      ops.push({ type: 'put', key: t.key, value: t.bytes });
+    }
+    return out;
+  }
+
+  keep(tails: [number, Tail][]): void {
+    for (const [tk, t] of tails) this.#tails.set(tk, t);
+  }
+
+  /** Forget every tail (a rollback rewrote chunks under them). */
+  clear(): void {
+    this.#tails.clear();
+  }
+}
+
+/** P "b/" channel 0x00 vb4 blk14 seq14, as keys.ts chunkOf(blockString(...)) spells it. */
+export function chunkKey(prefix: Buffer, vb: number, blk: number, firstSeq: number): Buffer {
+  const out = Buffer.allocUnsafe(prefix.length + 32);
+  prefix.copy(out, 0);
+  writeHex(out, prefix.length, vb, 4);
+  writeHex(out, prefix.length + 4, blk, 14);
+  writeHex(out, prefix.length + 18, firstSeq, 14);
+  return out;
+}
+
+/** records.ts encodeEntries' layout, written at `o` (the run's `bytes` are free there). */
+function encodeRun(run: Run, out: Buffer, o: number): void {
+  const { docs, states } = run;
+  for (let i = 0; i < docs.length; i++) {
+    const d = docs[i]!;
+    out.writeUInt32BE(Math.floor(d.seq / TWO32), o);
+    out.writeUInt32BE(d.seq % TWO32, o + 4);
+    out[o + 8] = states[i]!;
+    out.writeUInt16BE(d.id.length, o + 9);
+    d.id.copy(out, o + 11);
+    o += 11 + d.id.length;
+    out[o] = d.rev.length;
+    out.write(d.rev, o + 1, 'latin1');
+    o += 1 + d.rev.length;
+  }
+}
