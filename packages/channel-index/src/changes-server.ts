@@ -222,8 +222,8 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
   /** Longpoll, continuous and websocket feeds holding a connection and a waiter (capped). */
   let waitingClients = 0;
   const feeds = new Set<FeedHandle>();
-  const tails = new SharedTails();
   const sharedTails = m.counter('sharedTails');
+  const tails = new SharedTails(() => sharedTails.inc(1));
   const feedCounters = {
     normal: m.counter('feed.normal'),
     longpoll: m.counter('feed.longpoll'),
@@ -503,9 +503,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
         res.writeHead(200, FEED_HEADERS);
         res.write(RESULTS_HEAD);
         const r = await longpoll(d, channels, p, signal);
-        const before = tails.hits;
         const tail = tails.tail(`${r.lastSeq}\u0000${channels.join('\u0000')}`, r.results, r.lastSeq);
-        if (tails.hits !== before) sharedTails.inc(1);
         if (!res.destroyed) res.end(tail);
       } else if (p.feed === 'continuous') {
         await runFeed(d, channels, p, signal, {

@@ -73,10 +73,12 @@ const MAX_SHARED_BYTES = 64 * 1024;
  */
 export class SharedTails {
   readonly #kept: Lru<string, Cached>;
-  /** Answers served from a kept encoding. */
-  hits = 0;
 
-  constructor(max = 512) {
+  /** `onShared` is told each time kept bytes are written again. */
+  constructor(
+    readonly onShared: () => void = () => {},
+    max = 512,
+  ) {
     this.#kept = new Lru(max);
   }
 
@@ -84,7 +86,7 @@ export class SharedTails {
   tail(hint: string, results: readonly ChangeEntry[], lastSeq: string): Buffer {
     const c = this.#kept.get(hint);
     if (c && c.lastSeq === lastSeq && sameEntries(c.results, results)) {
-      this.hits++;
+      this.onShared();
       return c.bytes;
     }
     const bytes = Buffer.from(resultsTail(results, lastSeq));
