@@ -40,7 +40,17 @@ export const ErrTransportTooManyStreams = defineError(
   (max: number) => `peer opened more than the ${max} concurrent streams this side accepts`,
 );
 
-const STREAM_LIMIT_CODES = new Set([ErrTransportStreamIdRange.code, ErrTransportTooManyStreams.code]);
+export const ErrTransportTooManyRequests = defineError(
+  'TRIB_TRANSPORT_TOO_MANY_REQUESTS',
+  (max: number) =>
+    `peer has more than the ${max} unanswered requests its id pool allows (maxStreams this side announced)`,
+);
+
+const STREAM_LIMIT_CODES = new Set([
+  ErrTransportStreamIdRange.code,
+  ErrTransportTooManyStreams.code,
+  ErrTransportTooManyRequests.code,
+]);
 
 /** The peer broke the id range or stream limit it was told: that connection is closed. */
 export function isStreamLimitViolation(err: TributaryError): boolean {

@@ -36,6 +36,7 @@ import {
   ErrTransportRequestTimeout,
   ErrTransportSettingsMismatch,
   ErrTransportStreamIdRange,
+  ErrTransportTooManyRequests,
   ErrTransportTooManyStreams,
   ErrTransportVersionMismatch,
   isPeerViolation,
@@ -339,12 +340,14 @@ class IncomingCall implements Incoming {
     if (this.kind !== 'request') throw ErrInvalidArgument('incoming', `reply() on a ${this.kind}`);
     if (this.#done) throw ErrInvalidArgument('incoming', 'replied twice');
     this.#done = true;
+    this.#t._answered(this.#opaque);
     this.#t._sendNoWait(FrameKind.Response, 0, type.id, this.#opaque, type.encode(message), false);
   }
   fail(err: unknown): void {
     if (this.kind !== 'request') throw ErrInvalidArgument('incoming', `fail() on a ${this.kind}`);
     if (this.#done) return;
     this.#done = true;
+    this.#t._answered(this.#opaque);
     this.#t._sendNoWait(FrameKind.Error, 0, 0, this.#opaque, errorPayload(err), false);
   }
   get answered(): boolean {
@@ -405,6 +408,8 @@ export class Transport extends EventEmitter {
   #requests = new Map<number, PendingRequest>();
   #myStreams = new Map<number, Stream>();
   #peerStreams = new Map<number, Stream>();
+  /** Ids of the peer's requests not answered yet. */
+  readonly #peerRequests = new Set<number>();
   #postIncoming: IncomingCall;
 
   // Write side.
@@ -1225,6 +1230,11 @@ export class Transport extends EventEmitter {
     }
   }
 
+  /** @internal An incoming request was answered: its id may come again. */
+  _answered(opaque: number): void {
+    this.#peerRequests.delete(opaque);
+  }
+
   #checkPeerId(opaque: number, what: string): void {
     if (opaque < this.#peerIdStart || opaque >= this.#peerIdEnd)
       throw ErrTransportStreamIdRange(what, opaque, this.#peerIdStart, this.#peerIdEnd);
@@ -1232,6 +1242,12 @@ export class Transport extends EventEmitter {
 
   #onRequest(messageId: number, opaque: number, payload: Buffer): void {
     this.#checkPeerId(opaque, 'request');
+    // The peer takes request ids from a pool of maxStreams and frees one only on our answer: an id
+    // reused while unanswered, or more unanswered than that, is a peer flooding the handlers.
+    if (this.#peerRequests.has(opaque)) this.#protocolError(`request ${opaque} sent again before its answer`);
+    if (this.#peerRequests.size >= this.settings.maxStreams)
+      throw ErrTransportTooManyRequests(this.settings.maxStreams);
+    this.#peerRequests.add(opaque);
     const reg = this.#types.get(messageId);
     const inc = new IncomingCall(this, 'request', messageId, opaque, undefined);
     try {
@@ -1369,6 +1385,7 @@ export class Transport extends EventEmitter {
     const streams = [...this.#myStreams.values(), ...this.#peerStreams.values()];
     this.#myStreams.clear();
     this.#peerStreams.clear();
+    this.#peerRequests.clear();
     for (const s of streams) {
       const wasOpen = !s.remoteClosed;
       s.localClosed = true;

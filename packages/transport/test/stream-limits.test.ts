@@ -14,6 +14,7 @@ import { createMetrics, type MetricsRegistry } from '@tributary/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createTransport,
+  type Incoming,
   jsonMessage,
   type Stream,
   type Transport,
@@ -22,6 +23,8 @@ import {
 import { LOCAL, rawConnect, waitFor } from './helpers.js';
 
 const Open = jsonMessage<{ n: number }>(1, 'open');
+/** Requests the server holds unanswered until the test answers them. */
+const Hold = jsonMessage<{ n: number }>(2, 'hold');
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -34,6 +37,7 @@ interface Served {
   transport: Transport;
   errors: TributaryError[];
   opened: number;
+  held: Incoming[];
 }
 
 /** A real transport server over TCP; every stream it accepts is closed when the opener closes. */
@@ -41,7 +45,7 @@ async function startServer(settings: Partial<TransportSettings>) {
   const metrics = createMetrics();
   const served: Served[] = [];
   const listener = await createTcpFactory().listen(LOCAL, (conn) => {
-    const entry: Served = { transport: undefined as unknown as Transport, errors: [], opened: 0 };
+    const entry: Served = { transport: undefined as unknown as Transport, errors: [], opened: 0, held: [] };
     const t = createTransport(conn, {
       name: 'server',
       version: 1,
@@ -60,6 +64,9 @@ async function startServer(settings: Partial<TransportSettings>) {
       return (_msg, ended) => {
         if (ended) s.close();
       };
+    });
+    t.subscribe(Hold, (_m, incoming) => {
+      entry.held.push(incoming);
     });
     served.push(entry);
     t.handshake().catch(() => {});
@@ -327,5 +334,58 @@ describe('transport: the peer is held to its announced id range and to maxStream
     await waitFor(() => served[0]!.opened === MAX + 1, 'the waiting stream accepted');
     expect(served[0]!.transport.isReady).toBe(true);
     expect(counter(metrics, 'streamLimitViolations')).toBe(0);
+  });
+
+  const request = (msg: typeof Open, id: number) =>
+    encodeTransportFrame({
+      kind: FrameKind.Request,
+      flags: FrameFlag.Initiator,
+      messageId: msg.id,
+      opaque: id,
+      payload: msg.encode({ n: id }),
+    });
+
+  it('more unanswered requests than maxStreams close the connection with TRIB_TRANSPORT_TOO_MANY_REQUESTS', async () => {
+    const MAX = 50;
+    const { endpoint, served, metrics } = await startServer({ maxStreams: MAX });
+    const good = await goodClient(endpoint);
+    const h = await hostile(endpoint);
+    // One write: the handler sees at most MAX of them, whatever the flood.
+    h.socket.write(Buffer.concat(Array.from({ length: 5_000 }, (_, i) => request(Hold, i + 1))));
+    expect(await h.closeReason()).toBe('TRIB_TRANSPORT_TOO_MANY_REQUESTS');
+    const victim = served[1]!;
+    expect(victim.held.length).toBe(MAX);
+    expect(code(await victim.transport.closed)).toBe('TRIB_TRANSPORT_TOO_MANY_REQUESTS');
+    expect(counter(metrics, 'streamLimitViolations')).toBe(1);
+    expect(await good.request(Open, { n: 1 }, { timeoutMs: 5000 })).toEqual({ n: 2 });
+  });
+
+  it('a request id sent again before its answer is a protocol violation; after the answer it may come again', async () => {
+    const { endpoint, served } = await startServer({});
+    const h = await hostile(endpoint);
+    h.socket.write(request(Hold, 7));
+    await waitFor(() => served[0]?.held.length === 1, 'the held request');
+    served[0]!.held[0]!.reply(Hold, { n: 0 });
+    await h.take((f) => f.kind === FrameKind.Response && f.opaque === 7);
+    h.socket.write(request(Hold, 7)); // answered: its id is free again
+    await waitFor(() => served[0]?.held.length === 2, 'the same id, reused after its answer');
+    h.socket.write(request(Hold, 7)); // not answered yet
+    await h.closed;
+    expect(code(await served[0]!.transport.closed)).toBe('TRIB_TRANSPORT_PROTOCOL');
+    expect(served[0]!.held.length).toBe(2);
+    expect(served[0]!.transport.stats().malformedFrames).toBe(1);
+  });
+
+  it('an honest client never trips the request limit: its id pool waits for answers', async () => {
+    const { endpoint, served } = await startServer({ maxStreams: 8 });
+    const good = await goodClient(endpoint);
+    const answers = Array.from({ length: 200 }, (_, i) =>
+      good.request<{ n: number }>(Open, { n: i }, { timeoutMs: 10_000 }),
+    );
+    expect((await Promise.all(answers)).map((a) => a.n)).toEqual(
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    expect(served[0]!.transport.isReady).toBe(true);
+    expect(served[0]!.transport.stats().streamLimitViolations).toBe(0);
   });
 });
