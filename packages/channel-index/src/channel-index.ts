@@ -272,7 +272,18 @@ interface Candidate {
   removed: string[];
 }
 
+interface CommitGroup {
+  ops: BatchOp[];
+  after: (() => void)[];
+  batches: number;
+  /** The write this group follows. */
+  prev: Promise<void>;
+}
+
 const MAX_CHANNEL_BYTES = 200;
+/** Most batches (and store operations) one group commit writes. */
+const MAX_GROUP_BATCHES = 16;
+const MAX_GROUP_OPS = 200_000;
 /** A block's last chunk is extended while it stays under this many bytes. */
 const CHUNK_BYTES = 1024;
 /** Clock records kept before a checkpoint writes the changed channels' full clocks. */
@@ -365,7 +376,8 @@ export class ChannelIndex implements AsyncDisposable {
   #wCounter = 0;
   readonly #wStable = new Map<number, number>();
   #inflight: Promise<void> | undefined;
-  #inflightCount = 0;
+  /** Batches waiting for the store write in flight, to be written together after it (#commit). */
+  #group: CommitGroup | undefined;
   #stableCounter = -1;
   // The writer's exact channel clocks (only the worker fills and changes it).
   readonly #clocks: Lru<string, Map<number, number>>;
@@ -1017,16 +1029,7 @@ export class ChannelIndex implements AsyncDisposable {
     };
     if (ops.length === 0) return this.#committedBatch(items.length, t0, counts);
     // 5. committed after the previous batch: what readers see moves, then they are woken
-    if (this.#inflightCount >= 2) await this.#inflight;
-    const prev = this.#inflight;
-    this.#inflightCount++;
-    const commit = (async () => {
-      try {
-        await prev;
-        await this.#writeOps(ops);
-      } finally {
-        this.#inflightCount--;
-      }
+    await this.#commit(ops, () => {
       if (stableUp.size > 0) {
         this.#counter = counter;
         for (const [vb, seq] of stableUp) this.#stable.set(vb, seq);
@@ -1034,10 +1037,44 @@ export class ChannelIndex implements AsyncDisposable {
       }
       this.#committedBatch(items.length, t0, counts);
       if (clockUp.size > 0) this.#notify(clockUp.keys());
+    });
+  }
+
+  /**
+   * Group commit: a batch built while the previous store write is in flight waits in a group, and
+   * the whole group goes to the store as one batch when that write ends. A store that commits fast
+   * gets one write per batch; a slow one (an fsync, a round trip) gets fewer, larger writes instead
+   * of a queue. Each batch's own effects (`after`) run in order once its group is written. At most
+   * one group waits; a full one makes the worker wait for it to start (back-pressure).
+   */
+  async #commit(ops: BatchOp[], after: () => void): Promise<void> {
+    const g = this.#group;
+    if (g && g.batches < MAX_GROUP_BATCHES && g.ops.length + ops.length <= MAX_GROUP_OPS) {
+      for (const op of ops) g.ops.push(op);
+      g.after.push(after);
+      g.batches++;
+      this.#m.gauge('groupWaiting').set(g.batches);
+      return;
+    }
+    if (g) await g.prev.catch(() => {});
+    const prev = this.#inflight ?? Promise.resolve();
+    const group: CommitGroup = { ops: [...ops], after: [after], batches: 1, prev };
+    this.#group = group;
+    this.#m.gauge('groupWaiting').set(1);
+    const write = (async () => {
+      await prev;
+      // (being written now: later batches form the next group)
+      if (this.#group === group) {
+        this.#group = undefined;
+        this.#m.gauge('groupWaiting').set(0);
+      }
+      await this.#writeOps(group.ops);
+      if (group.batches > 1) this.#m.counter('groupedBatches').inc(group.batches - 1);
+      for (const f of group.after) f();
     })();
-    // (a failed commit fails the index; whoever awaits it sees the error too)
-    commit.catch((err) => this.#fail(err));
-    this.#inflight = commit;
+    // (a failed write fails the index; whoever awaits it sees the error too)
+    write.catch((err) => this.#fail(err));
+    this.#inflight = write;
   }
 
   #committedBatch(

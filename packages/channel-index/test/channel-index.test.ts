@@ -1,5 +1,5 @@
 import { createChannelIndex, decodeSince, decodeSinceToken, encodeSince } from '@tributary/channel-index';
-import { isTributaryError } from '@tributary/core';
+import { type BatchOp, isTributaryError, type Store } from '@tributary/core';
 import { createMemoryBackend, createMemoryStore } from '@tributary/store-memory';
 import { describe, expect, it } from 'vitest';
 import { allChanges, del, dumpIndex, mut, until, workload } from './helpers.js';
@@ -216,6 +216,73 @@ describe('channel index on the memory store', () => {
     ]);
     await index.close();
     await ref.close();
+  });
+
+  it('batches built while a store write is in flight are written together, in order (group commit)', async () => {
+    const mem = createMemoryStore();
+    const writes: number[] = [];
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    // The real memory store; its first write waits until the test lets it go.
+    const store: Store = {
+      name: 'gated-memory',
+      get: (k) => mem.get(k),
+      getMany: (ks) => mem.getMany(ks),
+      scan: (o) => mem.scan(o),
+      close: () => mem.close(),
+      batch: async (ops: readonly BatchOp[]) => {
+        writes.push(ops.length);
+        if (writes.length === 1) await held;
+        return mem.batch(ops);
+      },
+    };
+    const index = createChannelIndex({ store, maxBatch: 2, maxBatchDelayMs: 0 });
+    // (both channels known before the write is held: a batch that must read a clock waits for it)
+    await index.applyBatch([mut(1, 1, 'a', { channels: ['x'] }), mut(1, 2, 'b', { channels: ['x', 'y'] })]);
+    await until(() => writes.length === 1, 5000, 'the first write');
+    await index.applyBatch([
+      mut(1, 3, 'c', { channels: ['x'] }),
+      mut(1, 4, 'a', { channels: ['y'] }),
+      mut(1, 5, 'd', { channels: ['x'] }),
+      mut(1, 6, 'e', { channels: ['x'] }),
+    ]);
+    await until(() => index.stats().gauges.groupWaiting === 2, 5000, 'two batches waiting');
+    // nothing of them is visible before they are written
+    expect((await index.changes({ channels: ['x'] })).results).toEqual([]);
+    release!();
+    await index.flush();
+    expect(writes.length).toBe(2);
+    expect(index.stats().counters.groupedBatches).toBe(1);
+    expect(index.stats().gauges.groupWaiting).toBe(0);
+    const x = await index.changes({ channels: ['x'] });
+    expect(x.results.map((r) => [r.id, r.seq.seqno, r.removed ?? 'active'])).toEqual([
+      ['b', 2, 'active'],
+      ['c', 3, 'active'],
+      ['a', 4, ['x']],
+      ['d', 5, 'active'],
+      ['e', 6, 'active'],
+    ]);
+    // and the store holds what an index written one batch at a time holds
+    const ref = createMemoryStore();
+    const one = createChannelIndex({ store: ref, maxBatch: 2, maxBatchDelayMs: 0 });
+    for (const m of [
+      mut(1, 1, 'a', { channels: ['x'] }),
+      mut(1, 2, 'b', { channels: ['x', 'y'] }),
+      mut(1, 3, 'c', { channels: ['x'] }),
+      mut(1, 4, 'a', { channels: ['y'] }),
+      mut(1, 5, 'd', { channels: ['x'] }),
+      mut(1, 6, 'e', { channels: ['x'] }),
+    ]) {
+      await one.applyBatch([m]);
+      await one.flush();
+    }
+    expect(await dumpIndex(mem, 'ci:', { bodies: false })).toEqual(
+      await dumpIndex(ref, 'ci:', { bodies: false }),
+    );
+    await index.close();
+    await one.close();
   });
 
   it('a rollback truncates a channel the document left above the rollback point (found from its clock)', async () => {
