@@ -20,16 +20,16 @@ import {
   type WatchIterable,
   type WatchOptions,
 } from '@tributary/core';
-import { SkipList } from './internal/skip-list.js';
+import { BTree } from './internal/b-tree.js';
 
 /** The shared state behind one or more memory store instances (what "the same backend" means here). */
 export interface MemoryBackend {
-  readonly data: SkipList;
+  readonly data: BTree;
   readonly hub: WatchHub;
 }
 
 export function createMemoryBackend(options: { maxWatchPending?: number } = {}): MemoryBackend {
-  return { data: new SkipList(), hub: new WatchHub('memory', options.maxWatchPending) };
+  return { data: new BTree(), hub: new WatchHub('memory', options.maxWatchPending) };
 }
 
 export interface MemoryStoreOptions {
@@ -46,10 +46,11 @@ export interface MemoryStoreOptions {
 }
 
 const copy = (b: Buffer): Buffer => Buffer.from(b);
-const entryCopy = (key: Buffer, value: Buffer): StoreEntry => ({ key: copy(key), value: copy(value) });
+/** The tree hands out a new key buffer per row already; the value is the stored one. */
+const entryCopy = (key: Buffer, value: Buffer): StoreEntry => ({ key, value: copy(value) });
 
 /**
- * Ordered in-process store over a skip list. Keys and values are copied in and out, so callers
+ * Ordered in-process store over a B+tree. Keys and values are copied in and out, so callers
  * may reuse their buffers. Batches apply synchronously, so they are atomic and isolated.
  */
 export class MemoryStore implements Store {
@@ -95,7 +96,8 @@ export class MemoryStore implements Store {
     let puts = 0;
     for (const op of checked) {
       if (op.type === 'put') {
-        data.set(copy(op.key), copy(op.value!));
+        // the tree keeps the key as a string of its bytes, so only the value needs a copy
+        data.set(op.key, copy(op.value!));
         puts++;
       } else data.delete(op.key);
     }
@@ -117,7 +119,7 @@ export class MemoryStore implements Store {
       return () => {
         if (left <= 0) return null;
         this.#open();
-        // copies straight out of the list (one entry and two buffers per row), at most
+        // copies straight out of the tree's leaves (one entry and two buffers per row), at most
         // scanPageSize rows and about scanPageBytes of values per step
         const page = this.backend.data.page(
           range.gte,

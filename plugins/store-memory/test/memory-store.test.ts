@@ -2,7 +2,7 @@ import { createRegistry, isTributaryError } from '@tributary/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore, plugin, plugins } from '../src/index.js';
-import { SkipList } from '../src/internal/skip-list.js';
+import { BTree } from '../src/internal/b-tree.js';
 
 const enc = (s: string) => Buffer.from(s);
 
@@ -85,7 +85,7 @@ describe('store-memory', () => {
     await store.close();
   });
 
-  it('the skip list matches a sorted model under random puts, deletes and page reads', () => {
+  it('the B+tree (default node sizes) matches a sorted model under random puts, deletes and page reads', () => {
     const key = fc
       .uint8Array({ minLength: 1, maxLength: 4 })
       .map((a) => Buffer.from(a.map((b) => [0, 1, 0x7f, 0x80, 0xff][b % 5]!)));
@@ -102,7 +102,7 @@ describe('store-memory', () => {
         fc.integer({ min: 1, max: 7 }),
         fc.integer({ min: 1, max: 8 }),
         (ops, a, b, reverse, pageSize, maxBytes) => {
-          const list = new SkipList();
+          const list = new BTree();
           const model = new Map<string, Buffer>();
           for (const o of ops) {
             if (o.t === 'put') {
