@@ -73,6 +73,7 @@ export {
 } from './plugin-manifest.js';
 export { type CreateRegistryOptions, createRegistry, type PluginRegistry } from './registry.js';
 export { connectWith, findTlsRejection, formatEndpoint, listenOn, mapConnectError } from './socket-kit.js';
+export { decodeKeyList, encodeKeyList } from './store-kit/key-list.js';
 export {
   asBuffer,
   type CheckedOp,

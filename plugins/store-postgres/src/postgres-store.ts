@@ -4,6 +4,7 @@ import {
   checkOps,
   collapseOps,
   componentLogger,
+  decodeKeyList,
   ErrAborted,
   ErrInvalidArgument,
   ErrStoreClosed,
@@ -104,16 +105,7 @@ export function encodeNotifyPayloads(keys: readonly Buffer[]): string[] {
 export function decodeNotifyPayload(payload: string): Buffer[] {
   if (!payload) return [];
   if (!payload.startsWith(NOTIFY_BINARY)) return payload.split(',').map((h) => Buffer.from(h, 'hex'));
-  const buf = Buffer.from(payload.slice(1), 'base64');
-  const keys: Buffer[] = [];
-  let o = 0;
-  while (o + 2 <= buf.length) {
-    const n = buf.readUInt16BE(o);
-    if (o + 2 + n > buf.length) break;
-    keys.push(buf.subarray(o + 2, o + 2 + n));
-    o += 2 + n;
-  }
-  return keys;
+  return decodeKeyList(Buffer.from(payload.slice(1), 'base64'));
 }
 
 /**

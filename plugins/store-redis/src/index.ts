@@ -1,4 +1,10 @@
-export type { MetricsInput, StoreStats, WatchIterable } from '@tributary/core';
+export {
+  decodeKeyList,
+  encodeKeyList,
+  type MetricsInput,
+  type StoreStats,
+  type WatchIterable,
+} from '@tributary/core';
 export { ErrStoreClosed, ErrStoreUnavailable, ErrStoreWatchOverflow } from './errors.js';
 export { parseRedisStoreOptions, type RedisStorePluginOptions, redisStoreOptionsSchema } from './options.js';
 export { plugin, plugins } from './plugin.js';
@@ -6,8 +12,6 @@ export {
   createRedisStore,
   DEFAULT_REDIS_PREFIX,
   DEFAULT_REDIS_URL,
-  decodeKeyList,
-  encodeKeyList,
   RedisStore,
   type RedisStoreOptions,
 } from './redis-store.js';

@@ -4,9 +4,11 @@ import {
   checkOps,
   collapseOps,
   componentLogger,
+  decodeKeyList,
   ErrAborted,
   ErrStoreClosed,
   ErrStoreUnavailable,
+  encodeKeyList,
   isTributaryError,
   type Logger,
   type MetricsInput,
@@ -100,32 +102,6 @@ type ScanCommand = (
 
 const OPEN = Buffer.from('[');
 const EXCL = Buffer.from('(');
-
-/** Keys of a batch as one pub/sub message: each key as a u16 length and its bytes. */
-export function encodeKeyList(keys: readonly Buffer[]): Buffer {
-  let size = 0;
-  for (const k of keys) size += 2 + k.length;
-  const out = Buffer.allocUnsafe(size);
-  let o = 0;
-  for (const k of keys) {
-    out.writeUInt16BE(k.length, o);
-    k.copy(out, o + 2);
-    o += 2 + k.length;
-  }
-  return out;
-}
-
-export function decodeKeyList(buf: Buffer): Buffer[] {
-  const keys: Buffer[] = [];
-  let o = 0;
-  while (o + 2 <= buf.length) {
-    const n = buf.readUInt16BE(o);
-    if (o + 2 + n > buf.length) break;
-    keys.push(buf.subarray(o + 2, o + 2 + n));
-    o += 2 + n;
-  }
-  return keys;
-}
 
 /**
  * The `Store` contract over Redis (ioredis). Keys live in a sorted set (all scores 0, so
