@@ -568,8 +568,16 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       );
       socket.close(status === 400 ? 1008 : 1011);
     };
+    // A client that upgrades and never sends its options would hold a feed slot for good: it gets
+    // as long as a whole HTTP request may take (requestTimeoutMs), then the socket closes.
+    const optionsTimer = setTimeout(() => {
+      m.counter('feedOptionsTimeouts').inc(1);
+      fail(400, `no feed options within ${limits.requestTimeoutMs} ms`, 'body');
+    }, limits.requestTimeoutMs);
+    socket.once('close', () => clearTimeout(optionsTimer));
     // As Sync Gateway: the client's first message carries the feed options (JSON); query params too.
     socket.once('message', (data: Buffer) => {
+      clearTimeout(optionsTimer);
       let raw: Record<string, unknown> = {};
       try {
         const text = data.toString('utf8').trim();

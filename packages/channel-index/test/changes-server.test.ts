@@ -378,13 +378,26 @@ describe('_changes HTTP feed: connection cap and idle timeouts', () => {
     await write('first');
   });
   afterAll(async () => {
-    for (const s of servers) {
-      console.log('closing', s.stats());
-      await s.close();
-      console.log('closed');
-    }
+    for (const s of servers) await s.close();
     await index.close();
-    console.log('index closed');
+  });
+
+  it('a websocket that never sends its feed options is closed after requestTimeoutMs, its slot freed', async () => {
+    const { server, port } = await start({ headersTimeoutMs: 200, requestTimeoutMs: 300 });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/db/_changes?feed=websocket`, {
+      headers: { authorization: ADMIN },
+    });
+    const msgs: { parameter?: string; reason?: string }[] = [];
+    ws.on('message', (d) => msgs.push(JSON.parse(String(d))));
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    expect(server.stats().waitingClients).toBe(1);
+    const code = await new Promise<number>((r) => ws.once('close', (c) => r(c)));
+    expect(code).toBe(1008);
+    expect(msgs).toEqual([
+      expect.objectContaining({ parameter: 'body', reason: expect.stringContaining('300 ms') }),
+    ]);
+    await until(() => server.stats().waitingClients === 0, 5000, 'the slot released');
+    expect(server.stats().counters.feedOptionsTimeouts).toBe(1);
   });
 
   it('rejects bad limits at creation', () => {
