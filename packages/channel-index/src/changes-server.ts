@@ -71,6 +71,11 @@ export interface ChangesServer {
   stats(): {
     activeFeeds: number;
     waitingClients: number;
+    /**
+     * Longpolls waiting for a change now (registered in the index through their group: identical
+     * longpolls share one index waiter, so this, not the index's waiter count, counts clients).
+     */
+    longpollsWaiting: number;
     /** Connections admitted and open now (refused ones not included). */
     connections: number;
     counters: Readonly<Record<string, number>>;
@@ -385,6 +390,113 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
   }
 
   /**
+   * Longpolls asking the same question (database, visible channels, since, limit, active_only)
+   * share one wait and one read: one waiter in the index per group instead of one per client, so
+   * a write that wakes 1,000 identical longpolls wakes one group, reads once, and encodes once.
+   * Each member keeps its own timeout and disconnect; the group stops when its last member goes.
+   * (include_docs pages are not shared: each runs alone.)
+   */
+  interface LongpollGroup {
+    key: string;
+    groups: Map<string, LongpollGroup>;
+    members: number;
+    /** Members counted in longpollsWaiting (the group is registered in the index now). */
+    waiting: boolean;
+    /** Where the group's last read got to: a member that times out answers with it. */
+    since: string;
+    ac: AbortController;
+    result: Promise<ChangesResult>;
+  }
+  const longpollGroups = new Map<ChangesDatabase, Map<string, LongpollGroup>>();
+  let longpollsWaiting = 0;
+
+  function setWaiting(g: LongpollGroup, waiting: boolean): void {
+    if (g.waiting === waiting) return;
+    g.waiting = waiting;
+    longpollsWaiting += waiting ? g.members : -g.members;
+  }
+
+  function startGroup(
+    d: ChangesDatabase,
+    groups: Map<string, LongpollGroup>,
+    key: string,
+    channels: string[],
+    since: string,
+    limit: number,
+    activeOnly: boolean,
+  ): LongpollGroup {
+    const g: LongpollGroup = {
+      key,
+      groups,
+      members: 0,
+      waiting: false,
+      since,
+      ac: new AbortController(),
+      result: undefined as unknown as Promise<ChangesResult>,
+    };
+    groups.set(key, g);
+    const signal = g.ac.signal;
+    g.result = (async () => {
+      try {
+        for (;;) {
+          const r = await d.index.changes({ channels, since: g.since, limit, activeOnly, signal });
+          if (r.results.length > 0) return r;
+          g.since = r.lastSeq;
+          setWaiting(g, true);
+          // No timeout of its own: members time out one by one, the last one to go stops it.
+          await d.index.waitForChanges({ channels, since: g.since, signal });
+          setWaiting(g, false);
+        }
+      } finally {
+        setWaiting(g, false);
+        // Answered (or stopped): later arrivals start a new group.
+        if (groups.get(key) === g) groups.delete(key);
+      }
+    })();
+    g.result.catch(() => {}); // members see it; a group stopped for want of members has none
+    return g;
+  }
+
+  /** One member's wait on its group: the group's answer, or an empty one at its own deadline. */
+  function awaitGroup(g: LongpollGroup, timeoutMs: number, signal: AbortSignal): Promise<ChangesResult> {
+    g.members++;
+    if (g.waiting) longpollsWaiting++;
+    return new Promise<ChangesResult>((resolve, reject) => {
+      let done = false;
+      const finish = () => {
+        if (done) return false;
+        done = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        g.members--;
+        if (g.waiting) longpollsWaiting--;
+        if (g.members === 0) {
+          // (out of the map first: nobody may join a group that is stopping)
+          if (g.groups.get(g.key) === g) g.groups.delete(g.key);
+          g.ac.abort();
+        }
+        return true;
+      };
+      const timer = setTimeout(() => {
+        const since = g.since;
+        if (finish()) resolve({ results: [], lastSeq: since });
+      }, timeoutMs);
+      const onAbort = () => {
+        if (finish()) reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      g.result.then(
+        (r) => {
+          if (finish()) resolve(r);
+        },
+        (err) => {
+          if (finish()) reject(err);
+        },
+      );
+    });
+  }
+
+  /**
    * A longpoll's answer: the first page with entries after `since`, or none when the timeout
    * passes first (last_seq then where the last read got to).
    */
@@ -395,8 +507,28 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     signal: AbortSignal,
   ): Promise<ChangesResult> {
     const idx = d.index;
-    let since = p.since === 'now' ? await idx.currentSince() : (p.since ?? '0');
+    const since = p.since === 'now' ? await idx.currentSince() : (p.since ?? '0');
     const limit = Math.min(p.limit ?? Number.POSITIVE_INFINITY, pageSize);
+    if (p.includeDocs) return longpollAlone(d, channels, p, since, limit, signal);
+    let groups = longpollGroups.get(d);
+    if (!groups) longpollGroups.set(d, (groups = new Map()));
+    // (channel names never hold NUL: validated)
+    const key = `${since}\u0000${limit}\u0000${p.activeOnly ? 1 : 0}\u0000${channels.join('\u0000')}`;
+    const g = groups.get(key) ?? startGroup(d, groups, key, channels, since, limit, p.activeOnly);
+    return awaitGroup(g, p.timeout, signal);
+  }
+
+  /** A longpoll that waits on its own (include_docs: each answer carries its own documents). */
+  async function longpollAlone(
+    d: ChangesDatabase,
+    channels: string[],
+    p: FeedParams,
+    from: string,
+    limit: number,
+    signal: AbortSignal,
+  ): Promise<ChangesResult> {
+    const idx = d.index;
+    let since = from;
     const deadline = Date.now() + p.timeout;
     for (;;) {
       const r = await idx.changes({
@@ -715,7 +847,13 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       return { url: `http://${o.host ?? '127.0.0.1'}:${port}`, port };
     },
     stats() {
-      return { activeFeeds, waitingClients, connections: connections.open, counters: m.snapshot().counters };
+      return {
+        activeFeeds,
+        waitingClients,
+        longpollsWaiting,
+        connections: connections.open,
+        counters: m.snapshot().counters,
+      };
     },
     close() {
       if (!closing) {

@@ -48,7 +48,10 @@ describe('_changes longpoll: shared answers', () => {
       ...Array.from({ length: 5 }, () => ['blue', lp(basic('blue', 'blue-pw'))] as const),
       ...Array.from({ length: 5 }, () => ['both', lp(basic('both', 'both-pw'))] as const),
     ];
-    await until(() => index.stats().waiters === who.length, 5000, 'every longpoll waiting');
+    await until(() => server.stats().longpollsWaiting === who.length, 5000, 'every longpoll waiting');
+    // Identical questions share one wait: red and red2 ask the same (both see only red), so three
+    // groups, three waiters in the index, for twenty clients.
+    expect(index.stats().waiters).toBe(3);
     const before = server.stats().counters.sharedTails ?? 0;
     // One batch, one write wakes them all.
     await index.applyBatch([
@@ -63,6 +66,51 @@ describe('_changes longpoll: shared answers', () => {
     }
     // Equal answers (same channels, whoever asked) were encoded once per channel set.
     expect((server.stats().counters.sharedTails ?? 0) - before).toBe(who.length - 3);
+    expect(server.stats().longpollsWaiting).toBe(0);
+    expect(index.stats().waiters).toBe(0);
+  });
+
+  it('a shared wait keeps each member its own timeout; the group stops when its last member leaves', async () => {
+    const { last_seq } = await (await get('/db/_changes', ADMIN)).json();
+    const path = (timeout: number) => `/db/_changes?feed=longpoll&since=${last_seq}&timeout=${timeout}`;
+    const red = basic('red', 'red-pw');
+    const short = get(path(150), red);
+    const long = ids(get(path(20_000), red));
+    const gone = new AbortController();
+    // (headers come at once: the body is what a disconnect cuts)
+    const leaver = fetch(`${url}${path(20_000)}`, {
+      headers: { authorization: red },
+      signal: gone.signal,
+    }).then((r) => r.text());
+    await until(() => server.stats().longpollsWaiting === 3, 5000, 'three members waiting');
+    expect(index.stats().waiters).toBe(1);
+    // the short one answers empty at its own deadline, from where the group's read got to
+    const empty = (await (await short).json()) as { results: unknown[]; last_seq: string };
+    expect(empty).toEqual({ results: [], last_seq });
+    // one member disconnects: the other still waits, on the same single index waiter
+    gone.abort();
+    await expect(leaver).rejects.toThrow();
+    await until(() => server.stats().longpollsWaiting === 1, 5000, 'one member left');
+    expect(index.stats().waiters).toBe(1);
+    await index.applyBatch([mut(2, ++seq, 'r2', { channels: ['red'] })]);
+    await index.flush();
+    expect(await long).toEqual(['r2']);
+    // and a group whose every member leaves releases its index waiter
+    const { last_seq: now } = await (await get('/db/_changes', ADMIN)).json();
+    const all = Array.from({ length: 3 }, () => new AbortController());
+    const polls = all.map((ac) =>
+      fetch(`${url}/db/_changes?feed=longpoll&since=${now}&timeout=20000`, {
+        headers: { authorization: red },
+        signal: ac.signal,
+      })
+        .then((r) => r.text())
+        .catch(() => 'aborted'),
+    );
+    await until(() => server.stats().longpollsWaiting === 3, 5000, 'three more waiting');
+    expect(index.stats().waiters).toBe(1);
+    for (const ac of all) ac.abort();
+    expect(await Promise.all(polls)).toEqual(['aborted', 'aborted', 'aborted']);
+    await until(() => index.stats().waiters === 0 && server.stats().longpollsWaiting === 0, 5000, 'released');
   });
 
   it('a changed password is refused at once; the new one is accepted', async () => {

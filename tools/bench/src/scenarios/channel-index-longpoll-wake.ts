@@ -155,7 +155,8 @@ async function httpRound(state: State, n: number): Promise<Measurement> {
   const answers = fromChild(proc, 'done');
   const path = `/db/_changes?feed=longpoll&timeout=60000&since=${since}`;
   proc.send({ type: 'round', url: state.url!, path, auth, n } satisfies ToClients);
-  await waitFor(() => state.index.stats().waiters >= n);
+  // (identical longpolls share one index waiter: the server counts the clients)
+  await waitFor(() => state.server!.stats().longpollsWaiting >= n);
   const t0 = process.hrtime.bigint();
   await write(state);
   const { times } = await answers;
