@@ -16,7 +16,13 @@ import {
   ErrChannelIndexFailed,
   ErrChannelIndexReadOnly,
 } from './errors.js';
-import { ChunkWriter, type EntryDoc } from './internal/chunk-writer.js';
+import {
+  type ApplyContext,
+  applyMutations,
+  type MetaItem,
+  type UpdateItem,
+} from './internal/apply-mutations.js';
+import { ChunkWriter } from './internal/chunk-writer.js';
 import {
   type ClockUpdates,
   decodeClockUpdates,
@@ -215,16 +221,6 @@ export interface ChannelIndexStats {
   gauges: Readonly<Record<string, number>>;
 }
 
-type UpdateItem = {
-  t: 0;
-  vb: number;
-  seq: number;
-  key: string;
-  value: Buffer;
-  deleted: boolean;
-  meta: DocMeta;
-};
-type MetaItem = { t: 1; vb: number; value: Uint8Array };
 type RollbackItem = { t: 2; vb: number; seq: number; done: Deferred };
 type Item = UpdateItem | MetaItem | RollbackItem;
 
@@ -319,10 +315,6 @@ function copyEntry(e: ChangeEntry): ChangeEntry {
   return c;
 }
 
-function revOf(gen: number, cas: bigint): string {
-  return `${gen}-${cas.toString(16).padStart(16, '0')}`;
-}
-
 /**
  * Sync Gateway's channel index: a datasource Receiver (and mutation-stream sink) that batches
  * mutations into channel index blocks, channel clocks and a stable clock, and serves change
@@ -336,6 +328,8 @@ export class ChannelIndex implements AsyncDisposable {
   readonly #m: MetricsGroup;
   readonly #keys: Keys;
   readonly #channelsOf: ChannelsOf;
+  /** What applyMutations needs of the index (internal/apply-mutations.ts). */
+  readonly #applyContext: ApplyContext;
   readonly #maxBatch: number;
   readonly #delayMs: number;
   /** The store's block size once loaded (the one the index was built with wins over the option). */
@@ -437,6 +431,22 @@ export class ChannelIndex implements AsyncDisposable {
     this.allDocsChannel = options.allDocsChannel === undefined ? '*' : options.allDocsChannel;
     if (this.allDocsChannel !== false) validateChannelName(this.allDocsChannel);
     this.#channelsOf = options.channelsOf ?? defaultChannelsOf;
+    this.#applyContext = {
+      applied: this.#applied,
+      allDocsChannel: this.allDocsChannel,
+      storeBodies: this.#storeBodies,
+      channelsOf: (key, body, meta, out) => {
+        let raw: ReturnType<ChannelsOf>;
+        try {
+          raw = this.#channelsOf(key, body, meta);
+        } catch (err) {
+          this.#m.counter('channelsOfErrors').inc(1);
+          this.#log.warn({ err, key }, 'channelsOf threw; document indexed in no channel');
+          return;
+        }
+        this.#normalizeChannels(out, raw);
+      },
+    };
     this.#onError = options.onError;
     this.#keys = new Keys(options.prefix ?? 'ci:');
     this.#checkpoints = options.checkpoints ?? datasourceCheckpoints(this.store, `${this.#keys.prefix}ck/`);
@@ -871,94 +881,15 @@ export class ChannelIndex implements AsyncDisposable {
       }
     }
 
-    // 2. apply in order
+    // 2. apply in order (internal/apply-mutations.ts)
     const runs = this.#chunks.batch(this.#blockSize);
-    const stableUp = new Map<number, number>();
-    const metaUp = new Map<number, Uint8Array>();
-    const dirtyDocs = new Set<string>();
-    const applied = new Map<number, number>();
-    let nMut = 0;
-    let nDel = 0;
-    let nDup = 0;
-    const newChannels = new Set<string>();
-    const all = this.allDocsChannel;
-    for (let idx = 0; idx < items.length; idx++) {
-      const it = items[idx]!;
-      if (it.t === 1) {
-        metaUp.set(it.vb, it.value);
-        continue;
-      }
-      if (it.t !== 0) continue;
-      const last = applied.get(it.vb) ?? this.#applied.get(it.vb) ?? 0;
-      if (it.seq <= last) {
-        nDup++;
-        continue;
-      }
-      applied.set(it.vb, it.seq);
-      stableUp.set(it.vb, it.seq);
-      const dk = dks[idx]!;
-      const prev = docs.get(dk) ?? null;
-      const gen = it.meta.revSeqno ?? (prev ? prev.gen + 1 : 1);
-      const rev = revOf(gen, it.meta.cas);
-      // Only the channels a document is in are kept: where it left is in the blocks, and a rollback
-      // finds those channels from the channel clocks (a record must not grow with every move).
-      const channels = new Map<string, ChannelMembership>();
-      const rec: DocRecord = {
-        seq: it.seq,
-        gen,
-        rev,
-        deleted: it.deleted,
-        channels,
-        body: !it.deleted && this.#storeBodies ? it.value : undefined,
-      };
-      // (the entry's id bytes and rev are shared by every channel entry of this mutation)
-      const doc: EntryDoc = { seq: it.seq, id: Buffer.from(it.key, 'utf8'), rev };
-      if (it.deleted) {
-        nDel++;
-        let wroteAll = false;
-        if (prev)
-          for (const [ch, m] of prev.channels) {
-            if (m.state !== EntryState.Active) continue;
-            runs.add(ch, it.vb, doc, EntryState.Deleted);
-            if (ch === all) wroteAll = true;
-          }
-        if (all !== false && !wroteAll) runs.add(all, it.vb, doc, EntryState.Deleted);
-      } else {
-        nMut++;
-        newChannels.clear();
-        let body: unknown;
-        try {
-          body = JSON.parse(it.value.toString('utf8'));
-        } catch {
-          body = undefined;
-        }
-        let raw: ReturnType<ChannelsOf>;
-        try {
-          raw = this.#channelsOf(it.key, body, it.meta);
-        } catch (err) {
-          this.#m.counter('channelsOfErrors').inc(1);
-          this.#log.warn({ err, key: it.key }, 'channelsOf threw; document indexed in no channel');
-          raw = undefined;
-        }
-        this.#normalizeChannels(newChannels, raw);
-        if (all !== false) newChannels.add(all);
-        if (prev)
-          for (const [ch, m] of prev.channels) {
-            if (m.state === EntryState.Active && !newChannels.has(ch))
-              runs.add(ch, it.vb, doc, EntryState.Removed);
-          }
-        for (const ch of newChannels) {
-          channels.set(ch, { seq: it.seq, state: EntryState.Active });
-          runs.add(ch, it.vb, doc, EntryState.Active);
-        }
-      }
-      // (a deletion is remembered where it made a tombstone: the next version is a generation on)
-      if (prev || channels.size > 0 || (it.deleted && all !== false)) {
-        docs.set(dk, rec);
-        dirtyDocs.add(dk);
-      }
-    }
-
+    const { stableUp, metaUp, dirtyDocs, mutations, deletions, duplicates } = applyMutations(
+      items,
+      dks,
+      docs,
+      runs,
+      this.#applyContext,
+    );
     // 3. channel clocks (exact in memory; read only those evicted) and the chunks this batch writes.
     const clockUp = runs.clockUpdates();
     const clockOf = clockUp.size ? await this.#writerClocks(clockUp.keys()) : new Map();
@@ -992,14 +923,14 @@ export class ChannelIndex implements AsyncDisposable {
       ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, stable, stableUp) });
     }
     for (const [vb, value] of metaUp) {
-      const lastSeq = applied.get(vb) ?? this.#applied.get(vb) ?? 0;
+      const lastSeq = stableUp.get(vb) ?? this.#applied.get(vb) ?? 0;
       ops.push(...this.#checkpoints.ops(vb, value, lastSeq));
     }
     // 4. the writer's own state moves now (the next batch builds on it while this one commits)
     for (const dk of dirtyDocs) this.#docCache.set(dk, docs.get(dk)!);
     for (const [dk, rec] of docs) if (rec === null && !this.#docCache.has(dk)) this.#docCache.set(dk, null);
     this.#chunks.keep(newTails);
-    for (const [vb, seq] of applied) this.#applied.set(vb, seq);
+    for (const [vb, seq] of stableUp) this.#applied.set(vb, seq);
     if (stableUp.size > 0) {
       // (readers bound every clock by the committed stable clock: a clock ahead of it is harmless)
       for (const [ch, cu] of clockUp) {
@@ -1019,9 +950,9 @@ export class ChannelIndex implements AsyncDisposable {
       for (const [vb, seq] of stableUp) this.#wStable.set(vb, seq);
     }
     const counts = {
-      nMut,
-      nDel,
-      nDup,
+      nMut: mutations,
+      nDel: deletions,
+      nDup: duplicates,
       nEntries: runs.entries,
       nRemovals: runs.removals,
       nTombstones: runs.tombstones,

@@ -1,0 +1,141 @@
+// Step 2 of a write batch: each mutation, in order, against its document's record. Decides the
+// entries (active, removed, tombstone) the batch appends per channel and vbucket, the records it
+// rewrites, and how far each vbucket's stable seqno moves. Pure bookkeeping: no store I/O (the
+// records it needs are read beforehand) and no writer state changed (the caller commits it).
+import type { DocMeta } from '../channel-index.js';
+import type { BatchRuns, EntryDoc } from './chunk-writer.js';
+import { type ChannelMembership, type DocRecord, EntryState } from './records.js';
+
+/** A mutation as the write worker queued it. */
+export interface UpdateItem {
+  t: 0;
+  vb: number;
+  seq: number;
+  key: string;
+  value: Buffer;
+  deleted: boolean;
+  meta: DocMeta;
+}
+
+/** A datasource checkpoint for a vbucket, written with the batch. */
+export interface MetaItem {
+  t: 1;
+  vb: number;
+  value: Uint8Array;
+}
+
+export interface ApplyContext {
+  /** Highest seqno applied per vbucket before this batch (anything at or below is a redelivery). */
+  applied: ReadonlyMap<number, number>;
+  allDocsChannel: string | false;
+  storeBodies: boolean;
+  /** Adds the valid channels of a document to `out` (the index's channelsOf, guarded). */
+  channelsOf(key: string, body: unknown, meta: DocMeta, out: Set<string>): void;
+}
+
+export interface AppliedBatch {
+  /** Per vbucket, the highest seqno this batch applied. */
+  stableUp: Map<number, number>;
+  /** The last checkpoint per vbucket in this batch. */
+  metaUp: Map<number, Uint8Array>;
+  /** Record keys rewritten (their new records are in `docs`). */
+  dirtyDocs: Set<string>;
+  mutations: number;
+  deletions: number;
+  duplicates: number;
+}
+
+export function revOf(gen: number, cas: bigint): string {
+  return `${gen}-${cas.toString(16).padStart(16, '0')}`;
+}
+
+/**
+ * Applies `items` in order. `dks[i]` is item i's record key; `docs` holds every record the batch
+ * touches (null: none yet) and is updated in place; entries go to `runs`.
+ */
+export function applyMutations(
+  items: readonly (UpdateItem | MetaItem | { t: 2 })[],
+  dks: readonly string[],
+  docs: Map<string, DocRecord | null>,
+  runs: BatchRuns,
+  ctx: ApplyContext,
+): AppliedBatch {
+  const out: AppliedBatch = {
+    stableUp: new Map(),
+    metaUp: new Map(),
+    dirtyDocs: new Set(),
+    mutations: 0,
+    deletions: 0,
+    duplicates: 0,
+  };
+  const newChannels = new Set<string>();
+  const all = ctx.allDocsChannel;
+  for (let idx = 0; idx < items.length; idx++) {
+    const it = items[idx]!;
+    if (it.t === 1) {
+      out.metaUp.set(it.vb, it.value);
+      continue;
+    }
+    if (it.t !== 0) continue;
+    const last = out.stableUp.get(it.vb) ?? ctx.applied.get(it.vb) ?? 0;
+    if (it.seq <= last) {
+      out.duplicates++;
+      continue;
+    }
+    out.stableUp.set(it.vb, it.seq);
+    const dk = dks[idx]!;
+    const prev = docs.get(dk) ?? null;
+    const gen = it.meta.revSeqno ?? (prev ? prev.gen + 1 : 1);
+    const rev = revOf(gen, it.meta.cas);
+    // Only the channels a document is in are kept: where it left is in the blocks, and a rollback
+    // finds those channels from the channel clocks (a record must not grow with every move).
+    const channels = new Map<string, ChannelMembership>();
+    const rec: DocRecord = {
+      seq: it.seq,
+      gen,
+      rev,
+      deleted: it.deleted,
+      channels,
+      body: !it.deleted && ctx.storeBodies ? it.value : undefined,
+    };
+    // (the entry's id bytes and rev are shared by every channel entry of this mutation)
+    const doc: EntryDoc = { seq: it.seq, id: Buffer.from(it.key, 'utf8'), rev };
+    if (it.deleted) {
+      out.deletions++;
+      let wroteAll = false;
+      if (prev)
+        for (const [ch, m] of prev.channels) {
+          if (m.state !== EntryState.Active) continue;
+          runs.add(ch, it.vb, doc, EntryState.Deleted);
+          if (ch === all) wroteAll = true;
+        }
+      if (all !== false && !wroteAll) runs.add(all, it.vb, doc, EntryState.Deleted);
+    } else {
+      out.mutations++;
+      newChannels.clear();
+      let body: unknown;
+      try {
+        body = JSON.parse(it.value.toString('utf8'));
+      } catch {
+        body = undefined;
+      }
+      ctx.channelsOf(it.key, body, it.meta, newChannels);
+      if (all !== false) newChannels.add(all);
+      if (prev)
+        for (const [ch, m] of prev.channels) {
+          if (m.state === EntryState.Active && !newChannels.has(ch))
+            runs.add(ch, it.vb, doc, EntryState.Removed);
+        }
+      for (const ch of newChannels) {
+        channels.set(ch, { seq: it.seq, state: EntryState.Active });
+        runs.add(ch, it.vb, doc, EntryState.Active);
+      }
+    }
+    // (a deletion is remembered where it made a tombstone: the next version is a generation on)
+    if (prev || channels.size > 0 || (it.deleted && all !== false)) {
+      docs.set(dk, rec);
+      out.dirtyDocs.add(dk);
+    }
+  }
+  return out;
+}
