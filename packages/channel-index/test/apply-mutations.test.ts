@@ -1,0 +1,106 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type ApplyContext, applyMutations, type UpdateItem } from '../src/internal/apply-mutations.js';
+import { ChunkWriter } from '../src/internal/chunk-writer.js';
+import { type DocRecord, EntryState } from '../src/internal/records.js';
+
+// applyMutations against a model of Sync Gateway's rules: a document's entries in a batch are an
+// active entry in each channel it is in (and "*"), a removal in each channel it left, and on
+// deletion a tombstone in each channel it was in; redeliveries (seq at or below what was applied)
+// are skipped; a record remembers only the channels the document is in.
+const KEYS = ['k0', 'k1', 'k2', 'k3'];
+const CHANNELS = ['a', 'b', 'c'];
+
+const op = fc.record({
+  key: fc.constantFrom(...KEYS),
+  channels: fc.subarray(CHANNELS),
+  deleted: fc.boolean(),
+  redeliver: fc.boolean(),
+});
+
+const ctx = (applied: Map<number, number>): ApplyContext => ({
+  applied,
+  allDocsChannel: '*',
+  storeBodies: false,
+  channelsOf: (_key, body, _meta, out) => {
+    for (const ch of (body as { channels: string[] }).channels) out.add(ch);
+  },
+});
+
+describe('applyMutations (one write batch, in order)', () => {
+  it('writes exactly the active, removal and tombstone entries the model expects', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), fc.integer({ min: 1, max: 8 }), (ops, batchSize) => {
+        const writer = new ChunkWriter({ blockPrefix: 'b/', tailCacheSize: 0, chunkBytes: 1024 });
+        const applied = new Map<number, number>();
+        const seqs = new Map<number, number>();
+        const docs = new Map<string, DocRecord | null>();
+        const model = new Map<string, Set<string>>(); // key -> channels it is in now (with "*")
+        const items: UpdateItem[] = [];
+        for (const o of ops) {
+          const vb = KEYS.indexOf(o.key) % 2;
+          const last = seqs.get(vb) ?? 0;
+          // a redelivery repeats the vbucket's last seqno (when there is one)
+          const seq = o.redeliver && last > 0 ? last : last + 1;
+          seqs.set(vb, seq);
+          items.push({
+            t: 0,
+            vb,
+            seq,
+            key: o.key,
+            value: Buffer.from(JSON.stringify({ channels: o.channels })),
+            deleted: o.deleted,
+            meta: {
+              vbucket: vb,
+              seqno: seq,
+              cas: 1n,
+              flags: 0,
+              expiry: 0,
+              datatype: 0,
+              value: Buffer.alloc(0),
+            },
+          });
+        }
+        const seen = new Map<number, number>(); // model of "applied"
+        for (let from = 0; from < items.length; from += batchSize) {
+          const batch = items.slice(from, from + batchSize);
+          const dks = batch.map((it) => `${it.vb}/${it.key}`);
+          const runs = writer.batch(100);
+          const r = applyMutations(batch, dks, docs, runs, ctx(applied));
+          const got: string[] = [];
+          for (const run of runs.runs)
+            run.docs.forEach((d, i) => got.push(`${d.seq}:${run.vb}:${d.id}:${run.ch.ch}:${run.states[i]}`));
+          const want: string[] = [];
+          let dups = 0;
+          for (const it of batch) {
+            if (it.seq <= (seen.get(it.vb) ?? 0)) {
+              dups++;
+              continue;
+            }
+            seen.set(it.vb, it.seq);
+            const before = model.get(it.key) ?? new Set<string>();
+            const e = (ch: string, st: number) => want.push(`${it.seq}:${it.vb}:${it.key}:${ch}:${st}`);
+            if (it.deleted) {
+              for (const ch of before) e(ch, EntryState.Deleted);
+              if (!before.has('*')) e('*', EntryState.Deleted);
+              model.set(it.key, new Set());
+            } else {
+              const now = new Set([...(JSON.parse(it.value.toString()).channels as string[]), '*']);
+              for (const ch of before) if (!now.has(ch)) e(ch, EntryState.Removed);
+              for (const ch of now) e(ch, EntryState.Active);
+              model.set(it.key, now);
+            }
+          }
+          expect(got.sort()).toEqual(want.sort());
+          expect(r.duplicates).toBe(dups);
+          for (const [vb, seq] of r.stableUp) applied.set(vb, seq);
+        }
+        for (const [key, chans] of model) {
+          const rec = docs.get(`${KEYS.indexOf(key) % 2}/${key}`);
+          expect([...(rec?.channels.keys() ?? [])].sort()).toEqual([...chans].sort());
+          for (const m of rec?.channels.values() ?? []) expect(m.state).toBe(EntryState.Active);
+        }
+      }),
+    );
+  });
+});
