@@ -69,7 +69,8 @@ describe('applyMutations (one write batch, in order)', () => {
           const r = applyMutations(batch, dks, docs, runs, ctx(applied));
           const got: string[] = [];
           for (const run of runs.runs)
-            run.docs.forEach((d, i) => got.push(`${d.seq}:${run.vb}:${d.id}:${run.ch.ch}:${run.states[i]}`));
+            for (const [d, state] of runs.runEntries(run))
+              got.push(`${d.seq}:${run.vb}:${d.id}:${run.ch.ch}:${state}`);
           const want: string[] = [];
           let dups = 0;
           for (const it of batch) {

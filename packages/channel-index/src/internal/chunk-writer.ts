@@ -17,12 +17,16 @@ export interface EntryDoc {
   rev: string;
 }
 
+/** One channel's entries of one vbucket and block in a batch: a linked list in BatchRuns' arrays. */
 interface Run {
   ch: ChannelRuns;
   vb: number;
   blk: number;
-  docs: EntryDoc[];
-  states: number[];
+  /** First and last entry (indexes into BatchRuns' entry arrays). */
+  head: number;
+  tail: number;
+  firstSeq: number;
+  lastSeq: number;
   bytes: number;
 }
 
@@ -70,6 +74,11 @@ function writeHex(out: Buffer, o: number, n: number, width: number): void {
 export class BatchRuns {
   readonly channels = new Map<string, ChannelRuns>();
   readonly runs: Run[] = [];
+  // Every entry of the batch in three flat arrays, each run a linked list through `next` (most runs
+  // hold one entry: two arrays per run were most of the write path's garbage).
+  readonly #docs: EntryDoc[] = [];
+  readonly #states: number[] = [];
+  readonly #next: number[] = [];
   entries = 0;
   removals = 0;
   tombstones = 0;
@@ -83,18 +92,48 @@ export class BatchRuns {
     let c = this.channels.get(ch);
     if (!c) this.channels.set(ch, (c = { ch, id: this.writer.channelId(ch), byVb: new Map() }));
     const blk = Math.floor(doc.seq / this.blockSize);
+    const i = this.#docs.length;
+    this.#docs.push(doc);
+    this.#states.push(state);
+    this.#next.push(-1);
     let run = c.byVb.get(vb);
     if (!run || run.blk !== blk) {
-      run = { ch: c, vb, blk, docs: [], states: [], bytes: 0 };
+      run = { ch: c, vb, blk, head: i, tail: i, firstSeq: doc.seq, lastSeq: doc.seq, bytes: 0 };
       c.byVb.set(vb, run);
       this.runs.push(run);
+    } else {
+      this.#next[run.tail] = i;
+      run.tail = i;
+      run.lastSeq = doc.seq;
     }
-    run.docs.push(doc);
-    run.states.push(state);
     run.bytes += 12 + doc.id.length + doc.rev.length;
     this.entries++;
     if (state === 1) this.removals++;
     else if (state === 2) this.tombstones++;
+  }
+
+  /** A run's entries in order, as [doc, state] (for tests and diagnostics). */
+  *runEntries(run: Run): Generator<[EntryDoc, number]> {
+    for (let i = run.head; i !== -1; i = this.#next[i]!) yield [this.#docs[i]!, this.#states[i]!];
+  }
+
+  /** records.ts encodeEntries' layout of a run, written at `o` (the run's `bytes` are free there). */
+  encode(run: Run, out: Buffer, o: number): void {
+    const docs = this.#docs;
+    const states = this.#states;
+    const next = this.#next;
+    for (let i = run.head; i !== -1; i = next[i]!) {
+      const d = docs[i]!;
+      out.writeUInt32BE(Math.floor(d.seq / TWO32), o);
+      out.writeUInt32BE(d.seq % TWO32, o + 4);
+      out[o + 8] = states[i]!;
+      out.writeUInt16BE(d.id.length, o + 9);
+      d.id.copy(out, o + 11);
+      o += 11 + d.id.length;
+      out[o] = d.rev.length;
+      out.write(d.rev, o + 1, 'latin1');
+      o += 1 + d.rev.length;
+    }
   }
 
   /** Per channel, the highest seqno this batch wrote per vbucket (runs hold ascending seqnos). */
@@ -102,7 +141,7 @@ export class BatchRuns {
     const out: ClockUpdates = new Map();
     for (const [ch, c] of this.channels) {
       const cu = new Map<number, number>();
-      for (const [vb, run] of c.byVb) cu.set(vb, run.docs[run.docs.length - 1]!.seq);
+      for (const [vb, run] of c.byVb) cu.set(vb, run.lastSeq);
       out.set(ch, cu);
     }
     return out;
@@ -155,12 +194,12 @@ export class ChunkWriter {
       if (tail && tail.blk === run.blk && tail.bytes.length + run.bytes <= this.#chunkBytes) {
         const bytes = Buffer.allocUnsafe(tail.bytes.length + run.bytes);
         tail.bytes.copy(bytes, 0);
-        encodeRun(run, bytes, tail.bytes.length);
+        batch.encode(run, bytes, tail.bytes.length);
         t = { blk: run.blk, key: tail.key, bytes };
       } else {
         const bytes = Buffer.allocUnsafe(run.bytes);
-        encodeRun(run, bytes, 0);
-        t = { blk: run.blk, key: chunkKey(run.ch.id.prefix, run.vb, run.blk, run.docs[0]!.seq), bytes };
+        batch.encode(run, bytes, 0);
+        t = { blk: run.blk, key: chunkKey(run.ch.id.prefix, run.vb, run.blk, run.firstSeq), bytes };
       }
       out.push([tk, t]);
       ops.push({ type: 'put', key: t.key, value: t.bytes });
@@ -186,21 +225,4 @@ export function chunkKey(prefix: Buffer, vb: number, blk: number, firstSeq: numb
   writeHex(out, prefix.length + 4, blk, 14);
   writeHex(out, prefix.length + 18, firstSeq, 14);
   return out;
-}
-
-/** records.ts encodeEntries' layout, written at `o` (the run's `bytes` are free there). */
-function encodeRun(run: Run, out: Buffer, o: number): void {
-  const { docs, states } = run;
-  for (let i = 0; i < docs.length; i++) {
-    const d = docs[i]!;
-    out.writeUInt32BE(Math.floor(d.seq / TWO32), o);
-    out.writeUInt32BE(d.seq % TWO32, o + 4);
-    out[o + 8] = states[i]!;
-    out.writeUInt16BE(d.id.length, o + 9);
-    d.id.copy(out, o + 11);
-    o += 11 + d.id.length;
-    out[o] = d.rev.length;
-    out.write(d.rev, o + 1, 'latin1');
-    o += 1 + d.rev.length;
-  }
 }
