@@ -7,6 +7,7 @@
 import type { BatchOp } from '@tributary/core';
 import type { ClockUpdates } from './clock-log.js';
 import { Lru } from './lru.js';
+import { entrySize, writeEntry } from './records.js';
 
 /** One mutation's entry fields, shared by every channel entry it makes. */
 export interface EntryDoc {
@@ -58,7 +59,6 @@ export interface ChunkWriterOptions {
   chunkBytes: number;
 }
 
-const TWO32 = 2 ** 32;
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
 /** Writes `n` as `width` lowercase hex digits at `o` (n < 16^width, n a safe integer). */
@@ -106,7 +106,7 @@ export class BatchRuns {
       run.tail = i;
       run.lastSeq = doc.seq;
     }
-    run.bytes += 12 + doc.id.length + doc.rev.length;
+    run.bytes += entrySize(doc.id, doc.rev);
     this.entries++;
     if (state === 1) this.removals++;
     else if (state === 2) this.tombstones++;
@@ -117,22 +117,14 @@ export class BatchRuns {
     for (let i = run.head; i !== -1; i = this.#next[i]!) yield [this.#docs[i]!, this.#states[i]!];
   }
 
-  /** records.ts encodeEntries' layout of a run, written at `o` (the run's `bytes` are free there). */
+  /** A run's entries (records.ts layout), written at `o` (the run's `bytes` are free there). */
   encode(run: Run, out: Buffer, o: number): void {
     const docs = this.#docs;
     const states = this.#states;
     const next = this.#next;
     for (let i = run.head; i !== -1; i = next[i]!) {
       const d = docs[i]!;
-      out.writeUInt32BE(Math.floor(d.seq / TWO32), o);
-      out.writeUInt32BE(d.seq % TWO32, o + 4);
-      out[o + 8] = states[i]!;
-      out.writeUInt16BE(d.id.length, o + 9);
-      d.id.copy(out, o + 11);
-      o += 11 + d.id.length;
-      out[o] = d.rev.length;
-      out.write(d.rev, o + 1, 'latin1');
-      o += 1 + d.rev.length;
+      o = writeEntry(out, o, d.seq, states[i]!, d.id, d.rev);
     }
   }
 

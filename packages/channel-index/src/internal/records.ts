@@ -12,23 +12,41 @@ export interface BlockEntry {
 
 const TWO32 = 2 ** 32;
 
+/** Bytes one entry takes: seq u64, state u8, id length u16, id, rev length u8, rev (latin1). */
+export function entrySize(id: Uint8Array, rev: string): number {
+  return 12 + id.length + rev.length;
+}
+
+/** Writes one entry at `o` (entrySize bytes free there); returns the offset after it. */
+export function writeEntry(
+  out: Buffer,
+  o: number,
+  seq: number,
+  state: number,
+  id: Buffer,
+  rev: string,
+): number {
+  out.writeUInt32BE(Math.floor(seq / TWO32), o);
+  out.writeUInt32BE(seq % TWO32, o + 4);
+  out[o + 8] = state;
+  out.writeUInt16BE(id.length, o + 9);
+  id.copy(out, o + 11);
+  o += 11 + id.length;
+  out[o] = rev.length;
+  out.write(rev, o + 1, 'latin1');
+  return o + 1 + rev.length;
+}
+
 /** Encodes entries (ascending seq) as block bytes (a block is its chunks' bytes concatenated). */
 export function encodeEntries(entries: readonly BlockEntry[]): Buffer {
-  // Sized first, then written in place: no intermediate buffer per entry.
+  const ids = entries.map((e) => Buffer.from(e.id, 'utf8'));
   let size = 0;
-  for (const e of entries) size += 12 + Buffer.byteLength(e.id, 'utf8') + e.rev.length;
+  for (let i = 0; i < entries.length; i++) size += entrySize(ids[i]!, entries[i]!.rev);
   const out = Buffer.allocUnsafe(size);
   let o = 0;
-  for (const e of entries) {
-    out.writeUInt32BE(Math.floor(e.seq / TWO32), o);
-    out.writeUInt32BE(e.seq % TWO32, o + 4);
-    out[o + 8] = e.state;
-    const idLen = out.write(e.id, o + 11, 'utf8');
-    out.writeUInt16BE(idLen, o + 9);
-    o += 11 + idLen;
-    const revLen = out.write(e.rev, o + 1, 'latin1');
-    out[o] = revLen;
-    o += 1 + revLen;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    o = writeEntry(out, o, e.seq, e.state, ids[i]!, e.rev);
   }
   return out;
 }
