@@ -88,6 +88,7 @@ export class ConsumerGroup extends EventEmitter {
   #ticking: Promise<void> | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #renewing: Promise<boolean> | undefined;
+  #renewChain: Promise<boolean> = Promise.resolve(true);
   #lastRenewOk = 0;
   /** Set when the lease may have lapsed: nothing streams until a renew started after it succeeds. */
   #fencedAt = 0;
@@ -243,8 +244,18 @@ export class ConsumerGroup extends EventEmitter {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** Writes our lease; true when the store took it. */
-  async #renew(): Promise<boolean> {
+  /**
+   * Writes our lease; true when the store took it. Renewals run one after another (the heartbeat
+   * loop and a tick about to start streams both renew): a slow older write landing after a newer
+   * one would move the stored expiry back while we trusted the newer one.
+   */
+  #renew(): Promise<boolean> {
+    const p = this.#renewChain.then(() => this.#renewOnce());
+    this.#renewChain = p;
+    return p;
+  }
+
+  async #renewOnce(): Promise<boolean> {
     const now = Date.now();
     const record: MemberRecord = {
       member: this.member,
