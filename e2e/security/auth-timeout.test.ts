@@ -4,26 +4,17 @@
 // `auth_timeouts`. Authenticated connections, DCP or not, are untouched and the node keeps serving.
 import { createScramProvider } from '@tributary/auth-scram';
 import { type Cluster, startCluster } from '@tributary/cluster';
-import {
-  DcpOpenFlag,
-  encodeDcpOpen,
-  encodeHello,
-  encodeNoop,
-  encodeSaslAuth,
-  HelloFeature,
-  Status,
-} from '@tributary/codec';
+import { DcpOpenFlag, encodeDcpOpen, encodeNoop, encodeSaslAuth, Status } from '@tributary/codec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/pipeline.js';
-import { login, RawMcbp } from './mcbp.js';
+import { clusterStat, hello, login, RawMcbp } from './mcbp.js';
 
 const AUTH_TIMEOUT_MS = 400;
 
 describe('data node: connections that do not authenticate in time are closed', () => {
   let cluster: Cluster;
-  const stats = () => cluster.stats() as { counters: Record<string, number>; gauges: Record<string, number> };
-  const timeouts = () => stats().counters.auth_timeouts ?? 0;
-  const connections = () => stats().gauges.connections ?? 0;
+  const timeouts = () => clusterStat(cluster, 'counters', 'auth_timeouts');
+  const connections = () => clusterStat(cluster, 'gauges', 'connections');
 
   beforeAll(async () => {
     cluster = await startCluster({
@@ -56,13 +47,7 @@ describe('data node: connections that do not authenticate in time are closed', (
     const before = timeouts();
     const started = Date.now();
     const cut = await connect();
-    await cut.call(
-      encodeHello({
-        opaque: cut.nextOpaque(),
-        agent: 'cut',
-        features: [HelloFeature.Xerror, HelloFeature.Json],
-      }),
-    );
+    await hello(cut, 'cut');
     const client = createScramProvider().createClient({
       mechanism: 'SCRAM-SHA256',
       username: 'Administrator',

@@ -89,15 +89,25 @@ export class RawMcbp {
   }
 }
 
+/** HELLO with XERROR and JSON, as the security suites' raw clients open. */
+export async function hello(c: RawMcbp, agent = 'e2e-security'): Promise<WirePacket> {
+  return c.call(
+    encodeHello({ opaque: c.nextOpaque(), agent, features: [HelloFeature.Xerror, HelloFeature.Json] }),
+  );
+}
+
+/** A cluster counter or gauge by name (0 when not reported yet). */
+export function clusterStat(
+  cluster: { stats(): unknown },
+  kind: 'counters' | 'gauges',
+  name: string,
+): number {
+  return (cluster.stats() as Record<typeof kind, Record<string, number>>)[kind][name] ?? 0;
+}
+
 /** HELLO (XERROR, JSON), a full SCRAM-SHA256 login, then SELECT_BUCKET. Throws on any refusal. */
 export async function login(c: RawMcbp, username: string, password: string, bucket: string): Promise<void> {
-  await c.call(
-    encodeHello({
-      opaque: c.nextOpaque(),
-      agent: 'e2e-security',
-      features: [HelloFeature.Xerror, HelloFeature.Json],
-    }),
-  );
+  await hello(c);
   const mechanism = 'SCRAM-SHA256';
   const client = createScramProvider().createClient({ mechanism, username, password, secure: false });
   const first = await c.call(

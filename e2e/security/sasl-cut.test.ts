@@ -19,17 +19,14 @@ import { createMetrics } from '@tributary/metrics';
 import { createMutationStreamClient, createMutationStreamServer } from '@tributary/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/pipeline.js';
-import { login, RawMcbp } from './mcbp.js';
+import { clusterStat, hello, login, RawMcbp } from './mcbp.js';
 
 const MECH = 'SCRAM-SHA256';
 
 describe('data node: SASL exchanges cut halfway', () => {
   let cluster: Cluster;
-  const stat = (name: string) =>
-    (cluster.stats() as { counters: Record<string, number>; gauges: Record<string, number> }).counters[
-      name
-    ] ?? 0;
-  const connections = () => (cluster.stats() as { gauges: Record<string, number> }).gauges.connections ?? 0;
+  const stat = (name: string) => clusterStat(cluster, 'counters', name);
+  const connections = () => clusterStat(cluster, 'gauges', 'connections');
 
   beforeAll(async () => {
     cluster = await startCluster({
@@ -46,13 +43,7 @@ describe('data node: SASL exchanges cut halfway', () => {
   /** A connected, HELLOed (XERROR + JSON) raw connection and the first SCRAM step sent. */
   const begin = async (username = 'Administrator') => {
     const c = await RawMcbp.connect(cluster.nodes[0]!.kvPort);
-    await c.call(
-      encodeHello({
-        opaque: c.nextOpaque(),
-        agent: 'cut',
-        features: [HelloFeature.Xerror, HelloFeature.Json],
-      }),
-    );
+    await hello(c, 'cut');
     const client = createScramProvider().createClient({
       mechanism: MECH,
       username,

@@ -7,7 +7,7 @@ import { createMetrics } from '@tributary/metrics';
 import { createMutationStreamClient, createMutationStreamServer } from '@tributary/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/pipeline.js';
-import { login, RawMcbp } from './mcbp.js';
+import { clusterStat, login, RawMcbp } from './mcbp.js';
 
 const fx = (f: string) =>
   readFileSync(join(import.meta.dirname, '../../plugins/connection-tls/test/fixtures', f));
@@ -175,7 +175,7 @@ describe('mutation stream client: a server with a wrong certificate is not an ou
 
 describe('data node over TLS: a wrong certificate gets nobody through', () => {
   let cluster: Cluster;
-  const connections = () => (cluster.stats() as { gauges: Record<string, number> }).gauges.connections ?? 0;
+  const connections = () => clusterStat(cluster, 'gauges', 'connections');
   beforeAll(async () => {
     cluster = await startCluster({
       nodes: 1,
