@@ -136,8 +136,15 @@ export interface ChannelIndexOptions {
   maxBatch?: number;
   /** How long the worker waits for a batch to fill before writing a partial one (default 2 ms). */
   maxBatchDelayMs?: number;
-  /** Seqnos of one vbucket per channel index block (default 100). */
+  /** Seqnos of each vbucket per channel index block: a block holds seqnos [n*blockSize, (n+1)*blockSize) (default 100). */
   blockSize?: number;
+  /**
+   * Vbuckets that share a block, as Sync Gateway's index partitions (default 1024: a block holds a
+   * channel's entries of every vbucket of a 1,024-vbucket bucket in its seqno range; 1: one vbucket
+   * per block). A batch writes about one chunk per channel and partition it touches, so fewer,
+   * wider blocks make fewer store writes; a reader filters the other vbuckets' entries out.
+   */
+  vbucketsPerBlock?: number;
   /** Pending queue capacity; producers wait for room beyond it (default 4 × maxBatch). */
   maxPending?: number;
   /** Key prefix of this index in the store (default "ci:"). */
@@ -334,6 +341,8 @@ export class ChannelIndex implements AsyncDisposable {
   readonly #delayMs: number;
   /** The store's block size once loaded (the one the index was built with wins over the option). */
   #blockSize: number;
+  /** The store's vbuckets per block once loaded (likewise). */
+  #vbucketsPerBlock: number;
   readonly #maxPending: number;
   readonly #storeBodies: boolean;
   readonly #pollMs: number;
@@ -423,6 +432,8 @@ export class ChannelIndex implements AsyncDisposable {
     this.#maxBatch = int('maxBatch', options.maxBatch, 1000, 1);
     this.#delayMs = int('maxBatchDelayMs', options.maxBatchDelayMs, 2, 0);
     this.#blockSize = int('blockSize', options.blockSize, 100, 1);
+    this.#vbucketsPerBlock = int('vbucketsPerBlock', options.vbucketsPerBlock, 1024, 1);
+    if (this.#vbucketsPerBlock > 65536) throw ErrInvalidArgument('vbucketsPerBlock', 'must be at most 65536');
     this.#maxPending = int('maxPending', options.maxPending, this.#maxBatch * 4, 1);
     this.#pollMs = int('pollIntervalMs', options.pollIntervalMs, 25, 1);
     this.#fallbackPollMs = int('fallbackPollIntervalMs', options.fallbackPollIntervalMs, 1000, 1);
@@ -494,7 +505,7 @@ export class ChannelIndex implements AsyncDisposable {
     }
     this.#checkpoint = st.checkpoint;
     this.#epoch = st.epoch;
-    this.#adoptBlockSize(st.blockSize);
+    this.#adoptLayout(st);
     if (st.epoch > 0) this.#rollbacks = decodeRollbacks(await this.store.get(this.#keys.rollbacks));
     // Clock records after the checkpoint: their channels' clocks are `v/` plus the records.
     const records = await this.#readClockLog(st.checkpoint, st.counter);
@@ -559,14 +570,22 @@ export class ChannelIndex implements AsyncDisposable {
     return out;
   }
 
-  #adoptBlockSize(stored: number): void {
-    if (stored === 0 || stored === this.#blockSize) return;
-    // Block keys depend on it: the index goes on with the size it was built with.
-    this.#log.warn(
-      { configured: this.#blockSize, stored },
-      'blockSize differs from the stored index; using the stored one',
-    );
-    this.#blockSize = stored;
+  #adoptLayout(st: { blockSize: number; vbucketsPerBlock: number }): void {
+    // Block keys depend on them: the index goes on with the layout it was built with.
+    if (st.blockSize !== 0 && st.blockSize !== this.#blockSize) {
+      this.#log.warn(
+        { configured: this.#blockSize, stored: st.blockSize },
+        'blockSize differs from the stored index; using the stored one',
+      );
+      this.#blockSize = st.blockSize;
+    }
+    if (st.vbucketsPerBlock !== 0 && st.vbucketsPerBlock !== this.#vbucketsPerBlock) {
+      this.#log.warn(
+        { configured: this.#vbucketsPerBlock, stored: st.vbucketsPerBlock },
+        'vbucketsPerBlock differs from the stored index; using the stored one',
+      );
+      this.#vbucketsPerBlock = st.vbucketsPerBlock;
+    }
   }
 
   /** Resolves once the index has read its state from the store. */
@@ -882,7 +901,7 @@ export class ChannelIndex implements AsyncDisposable {
     }
 
     // 2. apply in order (internal/apply-mutations.ts)
-    const runs = this.#chunks.batch(this.#blockSize);
+    const runs = this.#chunks.batch(this.#blockSize, this.#vbucketsPerBlock);
     const { stableUp, metaUp, dirtyDocs, mutations, deletions, duplicates } = applyMutations(
       items,
       dks,
@@ -894,10 +913,10 @@ export class ChannelIndex implements AsyncDisposable {
     const clockUp = runs.clockUpdates();
     const clockOf = clockUp.size ? await this.#writerClocks(clockUp.keys()) : new Map();
     const ops: BatchOp[] = [];
-    const newTails = this.#chunks.write(runs, ops);
+    const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
+    const newTails = this.#chunks.write(runs, counter, ops);
     for (const dk of dirtyDocs)
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(docs.get(dk)!) });
-    const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
     // One clock record per batch; every CHECKPOINT_RECORDS batches (or when too many channels are
     // pinned) the full clocks of the changed channels go to `v/` and the records they cover go.
     const checkpointNow =
@@ -919,6 +938,7 @@ export class ChannelIndex implements AsyncDisposable {
         checkpointNow ? counter - 1 : this.#checkpoint,
         this.#epoch,
         this.#blockSize,
+        this.#vbucketsPerBlock,
       );
       ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, stable, stableUp) });
     }
@@ -1054,57 +1074,44 @@ export class ChannelIndex implements AsyncDisposable {
     for (const rec of affected.values()) for (const ch of rec.channels.keys()) channels.add(ch);
     for (const ch of await this.#channelsAbove(vb, seq)) channels.add(ch);
     const ops: BatchOp[] = [];
-    // Latest surviving entry per (doc, channel); the kept chunks per channel (compensations below
-    // may go into them).
+    // (a rollback is a batch of its own: chunks it adds are named by its counter)
+    const counter = Math.max(this.#counter, this.#wCounter) + 1;
+    const part = Math.floor(vb / this.#vbucketsPerBlock);
+    // Latest surviving entry per (doc, channel), and vb's highest surviving seqno per channel.
     const survivors = new Map<string, Map<string, BlockEntry>>();
     const newClock = new Map<string, number>();
-    const kept = new Map<string, { key: Buffer; bytes: Buffer; changed: boolean }[]>();
     for (const ch of channels) {
       let maxKept = 0;
-      const list: { key: Buffer; bytes: Buffer; changed: boolean }[] = [];
-      for await (const { key, value } of this.store.scan({ prefix: K.blockVbPrefix(ch, vb) })) {
-        const { bytes, maxSeq } = truncateBlock(value, seq);
-        if (bytes.length === 0) ops.push({ type: 'del', key });
-        else list.push({ key: Buffer.from(key), bytes, changed: bytes.length !== value.length });
+      // (the partition's blocks hold other vbuckets' entries too: only vb's above seq go)
+      for await (const { key, value } of this.store.scan({ prefix: K.blockPartPrefix(ch, part) })) {
+        const { bytes, maxSeq, changed } = truncateBlock(value, vb, seq);
+        if (changed)
+          ops.push(
+            bytes.length === 0
+              ? { type: 'del', key: Buffer.from(key) }
+              : { type: 'put', key: Buffer.from(key), value: bytes },
+          );
         if (maxSeq > maxKept) maxKept = maxSeq;
-        for (const e of decodeEntries(bytes)) {
+        for (const e of decodeEntries(bytes, (evb) => evb === vb)) {
           if (!affected.has(e.id)) continue;
           let s = survivors.get(e.id);
           if (!s) survivors.set(e.id, (s = new Map()));
-          s.set(ch, e);
+          const was = s.get(ch);
+          if (!was || e.seq > was.seq) s.set(ch, e);
         }
       }
-      kept.set(ch, list);
       newClock.set(ch, maxKept);
     }
     // A document the rollback takes out of a channel it was in (it joined above the rollback
     // point) gets a removal entry there at its restored seqno: a reader that saw it join learns it
-    // left when it replays from there (the new branch has no entry of its own to say so).
+    // left when it replays from there (the new branch has no entry of its own to say so). They go
+    // in a new chunk of their block (readers order a block's entries themselves).
+    const added = new Map<string, BlockEntry[]>();
     const compensate = (ch: string, e: BlockEntry) => {
-      const list = kept.get(ch)!;
-      const blk = Math.floor(e.seq / this.#blockSize);
-      const bk = K.blockString(ch, vb, blk);
-      const prefix = Buffer.from(bk);
-      // the chunk of that block starting at or below e.seq, else a new chunk at e.seq
-      let at = -1;
-      for (let i = 0; i < list.length; i++) {
-        const k = list[i]!.key;
-        if (
-          k.length === prefix.length + 14 &&
-          k.subarray(0, prefix.length).equals(prefix) &&
-          Number.parseInt(k.toString('latin1', prefix.length), 16) <= e.seq
-        )
-          at = i;
-      }
-      if (at < 0) list.push({ key: K.chunkOf(bk, e.seq), bytes: encodeEntries([e]), changed: true });
-      else {
-        const c = list[at]!;
-        const entries = decodeEntries(c.bytes);
-        entries.push(e);
-        entries.sort((x, y) => x.seq - y.seq);
-        c.bytes = encodeEntries(entries);
-        c.changed = true;
-      }
+      const bk = K.blockString(ch, part, Math.floor(e.seq / this.#blockSize));
+      let list = added.get(bk);
+      if (!list) added.set(bk, (list = []));
+      list.push(e);
       if (e.seq > newClock.get(ch)!) newClock.set(ch, e.seq);
       this.#m.counter('rollbackRemovals').inc(1);
     };
@@ -1142,6 +1149,7 @@ export class ChannelIndex implements AsyncDisposable {
         const was = s.get(ch);
         if (was?.state === EntryState.Active || was?.seq === latest!.seq) continue;
         compensate(ch, {
+          vb,
           seq: latest!.seq,
           state: latest!.state === EntryState.Deleted ? EntryState.Deleted : EntryState.Removed,
           id,
@@ -1158,11 +1166,10 @@ export class ChannelIndex implements AsyncDisposable {
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(restored) });
       replayFrom = Math.min(replayFrom, latest!.seq - 1);
     }
-    for (const list of kept.values())
-      for (const c of list) if (c.changed) ops.push({ type: 'put', key: c.key, value: c.bytes });
+    for (const [bk, list] of added)
+      ops.push({ type: 'put', key: K.chunkOf(bk, counter), value: encodeEntries(list) });
     // A rollback is a full checkpoint (clocks go down, which clock records cannot say): every
     // changed clock and the rewound ones to `v/`, the records deleted, a new epoch.
-    const counter = this.#counter + 1;
     const current = await this.#writerClocks(newClock.keys());
     const clocks = new Map<string, Map<number, number>>();
     for (const [ch, max] of newClock) {
@@ -1183,7 +1190,10 @@ export class ChannelIndex implements AsyncDisposable {
     ops.push({
       type: 'put',
       key: K.stable,
-      value: encodeClock(counter, withStateFields(stable, counter, epoch, this.#blockSize)),
+      value: encodeClock(
+        counter,
+        withStateFields(stable, counter, epoch, this.#blockSize, this.#vbucketsPerBlock),
+      ),
     });
     await this.#writeOps(ops);
     this.#counter = counter;
@@ -1279,7 +1289,7 @@ export class ChannelIndex implements AsyncDisposable {
           st.epoch > 0
             ? decodeRollbacks(await this.store.get(this.#keys.rollbacks))
             : { floor: 0, records: [] };
-      this.#adoptBlockSize(st.blockSize);
+      this.#adoptLayout(st);
       this.#stable.clear();
       for (const [vb, v] of st.stable) this.#stable.set(vb, v);
       this.#stableCounter = st.counter;
@@ -1374,30 +1384,44 @@ export class ChannelIndex implements AsyncDisposable {
     return { stable, clocks, gen, epoch, rollbacks };
   }
 
-  async #readChannelVb(
+  /**
+   * Channel `ch`'s entries in partition `part` for the vbuckets in `want` (vb → [lo, hi]: seqnos in
+   * (lo, hi]), in block order. Reads block by block from the lowest lo; once `cap` entries are in
+   * and a block is done, it stops, and `complete` says up to which seqno every wanted vbucket is
+   * read (blocks are seqno ranges: entries below the next block are all in). Infinity: all of it.
+   */
+  async #readChannelPart(
     ch: string,
-    vb: number,
-    lo: number,
-    hi: number,
+    part: number,
+    want: Map<number, [number, number]>,
     cap: number,
   ): Promise<{ entries: BlockEntry[]; complete: number }> {
     const K = this.#keys;
-    const from = Math.floor((lo + 1) / this.#blockSize);
-    const to = Math.floor(hi / this.#blockSize);
-    const entries: BlockEntry[] = [];
-    // The chunks of blocks from..to: a chunk's key holds its first seqno, so chunks starting above
-    // hi are not read at all.
-    for await (const { value } of this.store.scan({
-      gte: K.block(ch, vb, from),
-      lt: Buffer.from(K.chunkString(ch, vb, to, hi + 1)),
-    })) {
-      for (const e of decodeEntries(value, lo, hi, cap - entries.length)) entries.push(e);
-      if (entries.length >= cap) {
-        // Complete up to the last entry read; the caller pages on from there.
-        return { entries, complete: entries[entries.length - 1]!.seq };
-      }
+    const B = this.#blockSize;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = 0;
+    for (const [l, h] of want.values()) {
+      if (l < lo) lo = l;
+      if (h > hi) hi = h;
     }
-    return { entries, complete: hi };
+    const keep = (vb: number, seq: number) => {
+      const w = want.get(vb);
+      return w !== undefined && seq > w[0] && seq <= w[1];
+    };
+    const entries: BlockEntry[] = [];
+    let blk = -1;
+    for await (const { key, value } of this.store.scan({
+      gte: K.block(ch, part, Math.floor((lo + 1) / B)),
+      lt: K.block(ch, part, Math.floor(hi / B) + 1),
+    })) {
+      const b = K.blockOfChunk(key);
+      if (b !== blk) {
+        if (entries.length >= cap && blk >= 0) return { entries, complete: (blk + 1) * B - 1 };
+        blk = b;
+      }
+      for (const e of decodeEntries(value, keep)) entries.push(e);
+    }
+    return { entries, complete: Number.POSITIVE_INFINITY };
   }
 
   /**
@@ -1467,46 +1491,74 @@ export class ChannelIndex implements AsyncDisposable {
         if (s > (since.get(vb) ?? 0) && s > (vbs.get(vb) ?? 0)) vbs.set(vb, s);
       }
     }
-    const perVb: { vb: number; list: Candidate[]; bound: number }[] = [];
-    const vbList = [...vbs.keys()].sort((a, b) => a - b);
-    // Each vbucket only needs its share of the page (a little more, so the page fills): reading
-    // every vbucket up to `limit` makes a page cost as much as the whole backlog.
-    const perVbCap = Math.max(1, Math.ceil((2 * limit) / Math.max(1, vbList.length)));
-    await Promise.all(
-      vbList.map(async (vb) => {
+    // Per vbucket, how far this page reads: the stable clock, lowered where a read stops early.
+    const bound = new Map<number, number>();
+    for (const [vb, top] of vbs) {
+      const hi = Math.min(snap.stable.get(vb) ?? 0, top);
+      if (hi > (since.get(vb) ?? 0)) bound.set(vb, hi);
+    }
+    // One read per channel and partition (a block holds vbucketsPerBlock vbuckets' entries), each
+    // bounded to about two pages: reading every vbucket's whole backlog would make a page cost as
+    // much as all of it.
+    const reads: { ch: string; part: number; want: Map<number, [number, number]> }[] = [];
+    for (const ch of channels) {
+      const clock = snap.clocks.get(ch)!;
+      const parts = new Map<number, Map<number, [number, number]>>();
+      for (const [vb, hi] of bound) {
         const lo = since.get(vb) ?? 0;
-        const hi = Math.min(snap.stable.get(vb) ?? 0, vbs.get(vb)!);
-        if (hi <= lo) return;
-        let bound = hi;
-        const bySeq = new Map<number, Candidate>();
-        for (const ch of channels) {
-          const c = snap.clocks.get(ch)!.get(vb) ?? 0;
-          if (c <= lo) continue;
-          const { entries, complete } = await this.#readChannelVb(ch, vb, lo, Math.min(hi, c), perVbCap);
-          if (complete < Math.min(hi, c)) bound = Math.min(bound, complete);
-          for (const e of entries) {
-            let cand = bySeq.get(e.seq);
-            if (!cand)
-              bySeq.set(
-                e.seq,
-                (cand = { vb, seq: e.seq, id: e.id, rev: e.rev, active: false, deleted: false, removed: [] }),
-              );
-            if (e.state === EntryState.Active) cand.active = true;
-            else if (e.state === EntryState.Deleted) cand.deleted = true;
-            else cand.removed.push(ch);
-          }
-        }
-        // Keep each document once, at its latest change within the bound.
-        const latest = new Map<string, Candidate>();
-        for (const cand of bySeq.values()) {
-          if (cand.seq > bound) continue;
-          const cur = latest.get(cand.id);
-          if (!cur || cand.seq > cur.seq) latest.set(cand.id, cand);
-        }
-        const list = [...latest.values()].sort((a, b) => a.seq - b.seq);
-        perVb.push({ vb, list, bound });
-      }),
-    );
+        const c = clock.get(vb) ?? 0;
+        if (c <= lo) continue;
+        const part = Math.floor(vb / this.#vbucketsPerBlock);
+        let want = parts.get(part);
+        if (!want) parts.set(part, (want = new Map()));
+        want.set(vb, [lo, Math.min(hi, c)]);
+      }
+      for (const [part, want] of parts) reads.push({ ch, part, want });
+    }
+    const cap = 2 * limit;
+    const got = await Promise.all(reads.map((r) => this.#readChannelPart(r.ch, r.part, r.want, cap)));
+    const byVb = new Map<number, Map<number, Candidate>>();
+    // (in channel order, so each entry's removed list is too)
+    for (let i = 0; i < reads.length; i++) {
+      const { ch, want } = reads[i]!;
+      const { entries, complete } = got[i]!;
+      // (a vbucket whose own position is past where the read stopped stays where it is)
+      for (const [vb, [lo, hi]] of want)
+        if (complete < hi && complete < bound.get(vb)!) bound.set(vb, Math.max(lo, complete));
+      for (const e of entries) {
+        let bySeq = byVb.get(e.vb);
+        if (!bySeq) byVb.set(e.vb, (bySeq = new Map()));
+        let cand = bySeq.get(e.seq);
+        if (!cand)
+          bySeq.set(
+            e.seq,
+            (cand = {
+              vb: e.vb,
+              seq: e.seq,
+              id: e.id,
+              rev: e.rev,
+              active: false,
+              deleted: false,
+              removed: [],
+            }),
+          );
+        if (e.state === EntryState.Active) cand.active = true;
+        else if (e.state === EntryState.Deleted) cand.deleted = true;
+        else cand.removed.push(ch);
+      }
+    }
+    const perVb: { vb: number; list: Candidate[]; bound: number }[] = [];
+    for (const [vb, b] of bound) {
+      // Keep each document once, at its latest change within the bound.
+      const latest = new Map<string, Candidate>();
+      for (const cand of byVb.get(vb)?.values() ?? []) {
+        if (cand.seq > b) continue;
+        const cur = latest.get(cand.id);
+        if (!cur || cand.seq > cur.seq) latest.set(cand.id, cand);
+      }
+      const list = [...latest.values()].sort((x, y) => x.seq - y.seq);
+      perVb.push({ vb, list, bound: b });
+    }
     // Stable order: by seqno, then vbucket; a page is a prefix of it.
     const all: Candidate[] = [];
     for (const v of perVb) for (const c of v.list) all.push(c);

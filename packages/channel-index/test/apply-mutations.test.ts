@@ -30,78 +30,89 @@ const ctx = (applied: Map<number, number>): ApplyContext => ({
 describe('applyMutations (one write batch, in order)', () => {
   it('writes exactly the active, removal and tombstone entries the model expects', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), fc.integer({ min: 1, max: 8 }), (ops, batchSize) => {
-        const writer = new ChunkWriter({ blockPrefix: 'b/', tailCacheSize: 0, chunkBytes: 1024 });
-        const applied = new Map<number, number>();
-        const seqs = new Map<number, number>();
-        const docs = new Map<string, DocRecord | null>();
-        const model = new Map<string, Set<string>>(); // key -> channels it is in now (with "*")
-        const items: UpdateItem[] = [];
-        for (const o of ops) {
-          const vb = KEYS.indexOf(o.key) % 2;
-          const last = seqs.get(vb) ?? 0;
-          // a redelivery repeats the vbucket's last seqno (when there is one)
-          const seq = o.redeliver && last > 0 ? last : last + 1;
-          seqs.set(vb, seq);
-          items.push({
-            t: 0,
-            vb,
-            seq,
-            key: o.key,
-            value: Buffer.from(JSON.stringify({ channels: o.channels })),
-            deleted: o.deleted,
-            meta: {
-              vbucket: vb,
-              seqno: seq,
-              cas: 1n,
-              flags: 0,
-              expiry: 0,
-              datatype: 0,
-              value: Buffer.alloc(0),
-            },
-          });
-        }
-        const seen = new Map<number, number>(); // model of "applied"
-        for (let from = 0; from < items.length; from += batchSize) {
-          const batch = items.slice(from, from + batchSize);
-          const dks = batch.map((it) => `${it.vb}/${it.key}`);
-          const runs = writer.batch(100);
-          const r = applyMutations(batch, dks, docs, runs, ctx(applied));
-          const got: string[] = [];
-          for (const run of runs.runs)
-            for (const [d, state] of runs.runEntries(run))
-              got.push(`${d.seq}:${run.vb}:${d.id}:${run.ch.ch}:${state}`);
-          const want: string[] = [];
-          let dups = 0;
-          for (const it of batch) {
-            if (it.seq <= (seen.get(it.vb) ?? 0)) {
-              dups++;
-              continue;
-            }
-            seen.set(it.vb, it.seq);
-            const before = model.get(it.key) ?? new Set<string>();
-            const e = (ch: string, st: number) => want.push(`${it.seq}:${it.vb}:${it.key}:${ch}:${st}`);
-            if (it.deleted) {
-              for (const ch of before) e(ch, EntryState.Deleted);
-              if (!before.has('*')) e('*', EntryState.Deleted);
-              model.set(it.key, new Set());
-            } else {
-              const now = new Set([...(JSON.parse(it.value.toString()).channels as string[]), '*']);
-              for (const ch of before) if (!now.has(ch)) e(ch, EntryState.Removed);
-              for (const ch of now) e(ch, EntryState.Active);
-              model.set(it.key, now);
-            }
+      fc.property(
+        fc.array(op, { maxLength: 60 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.constantFrom(1, 2),
+        (ops, batchSize, vbucketsPerBlock) => {
+          const writer = new ChunkWriter({ blockPrefix: 'b/', tailCacheSize: 0, chunkBytes: 1024 });
+          const applied = new Map<number, number>();
+          const seqs = new Map<number, number>();
+          const docs = new Map<string, DocRecord | null>();
+          const model = new Map<string, Set<string>>(); // key -> channels it is in now (with "*")
+          const items: UpdateItem[] = [];
+          for (const o of ops) {
+            const vb = KEYS.indexOf(o.key) % 2;
+            const last = seqs.get(vb) ?? 0;
+            // a redelivery repeats the vbucket's last seqno (when there is one)
+            const seq = o.redeliver && last > 0 ? last : last + 1;
+            seqs.set(vb, seq);
+            items.push({
+              t: 0,
+              vb,
+              seq,
+              key: o.key,
+              value: Buffer.from(JSON.stringify({ channels: o.channels })),
+              deleted: o.deleted,
+              meta: {
+                vbucket: vb,
+                seqno: seq,
+                cas: 1n,
+                flags: 0,
+                expiry: 0,
+                datatype: 0,
+                value: Buffer.alloc(0),
+              },
+            });
           }
-          expect(got.sort()).toEqual(want.sort());
-          expect(r.duplicates).toBe(dups);
-          for (const [vb, seq] of r.stableUp) applied.set(vb, seq);
-        }
-        for (const [key, chans] of model) {
-          const rec = docs.get(`${KEYS.indexOf(key) % 2}/${key}`);
-          expect([...(rec?.channels.keys() ?? [])].sort()).toEqual([...chans].sort());
-          for (const m of rec?.channels.values() ?? []) expect(m.state).toBe(EntryState.Active);
-        }
-      }),
+          const seen = new Map<number, number>(); // model of "applied"
+          for (let from = 0; from < items.length; from += batchSize) {
+            const batch = items.slice(from, from + batchSize);
+            const dks = batch.map((it) => `${it.vb}/${it.key}`);
+            const runs = writer.batch(100, vbucketsPerBlock);
+            const r = applyMutations(batch, dks, docs, runs, ctx(applied));
+            const got: string[] = [];
+            for (const run of runs.runs)
+              for (const [d, state] of runs.runEntries(run)) {
+                // every entry sits in its own block: its partition of vbuckets and its seqno range
+                expect([Math.floor(d.vb / vbucketsPerBlock), Math.floor(d.seq / 100)]).toEqual([
+                  run.part,
+                  run.blk,
+                ]);
+                got.push(`${d.seq}:${d.vb}:${d.id}:${run.ch.ch}:${state}`);
+              }
+            const want: string[] = [];
+            let dups = 0;
+            for (const it of batch) {
+              if (it.seq <= (seen.get(it.vb) ?? 0)) {
+                dups++;
+                continue;
+              }
+              seen.set(it.vb, it.seq);
+              const before = model.get(it.key) ?? new Set<string>();
+              const e = (ch: string, st: number) => want.push(`${it.seq}:${it.vb}:${it.key}:${ch}:${st}`);
+              if (it.deleted) {
+                for (const ch of before) e(ch, EntryState.Deleted);
+                if (!before.has('*')) e('*', EntryState.Deleted);
+                model.set(it.key, new Set());
+              } else {
+                const now = new Set([...(JSON.parse(it.value.toString()).channels as string[]), '*']);
+                for (const ch of before) if (!now.has(ch)) e(ch, EntryState.Removed);
+                for (const ch of now) e(ch, EntryState.Active);
+                model.set(it.key, now);
+              }
+            }
+            expect(got.sort()).toEqual(want.sort());
+            expect(r.duplicates).toBe(dups);
+            for (const [vb, seq] of r.stableUp) applied.set(vb, seq);
+          }
+          for (const [key, chans] of model) {
+            const rec = docs.get(`${KEYS.indexOf(key) % 2}/${key}`);
+            expect([...(rec?.channels.keys() ?? [])].sort()).toEqual([...chans].sort());
+            for (const m of rec?.channels.values() ?? []) expect(m.state).toBe(EntryState.Active);
+          }
+        },
+      ),
     );
   });
 });

@@ -1,4 +1,10 @@
-import { createChannelIndex, decodeSince, decodeSinceToken, encodeSince } from '@tributary/channel-index';
+import {
+  type ChangeEntry,
+  createChannelIndex,
+  decodeSince,
+  decodeSinceToken,
+  encodeSince,
+} from '@tributary/channel-index';
 import { type BatchOp, isTributaryError, type Store } from '@tributary/core';
 import { createMemoryBackend, createMemoryStore } from '@tributary/store-memory';
 import { describe, expect, it } from 'vitest';
@@ -99,6 +105,52 @@ describe('channel index on the memory store', () => {
     await index.close();
   });
 
+  it.each([1, 3, 1024])(
+    'serves the same feeds with %i vbuckets per block, and a rollback keeps the other vbuckets of its blocks',
+    async (vbucketsPerBlock) => {
+      const muts = workload(600, 8, 10);
+      const opts = { maxBatchDelayMs: 0, blockSize: 8 };
+      const ref = createChannelIndex({
+        store: createMemoryStore(),
+        ...opts,
+        maxBatch: 600,
+        vbucketsPerBlock: 1,
+      });
+      const index = createChannelIndex({
+        store: createMemoryStore(),
+        ...opts,
+        maxBatch: 50,
+        vbucketsPerBlock,
+      });
+      await ref.applyBatch(muts);
+      await index.applyBatch(muts);
+      await ref.flush();
+      await index.flush();
+      for (const chans of [['ch1'], ['ch2', 'ch3'], ['*']]) {
+        const whole = await index.changes({ channels: chans });
+        expect(whole).toEqual(await ref.changes({ channels: chans }));
+        const paged = await allChanges(index, chans, undefined, 7);
+        const pairs = paged.results.map((r) => `${r.id}@${r.seq.vbucket}:${r.seq.seqno}`);
+        expect(new Set(pairs).size).toBe(pairs.length);
+        expect(new Map(paged.results.map((r) => [r.id, r]))).toEqual(
+          new Map(whole.results.map((r) => [r.id, r])),
+        );
+        expect(paged.lastSeq).toBe(whole.lastSeq);
+      }
+      // vb 2 rolls back to half its seqnos: every other vbucket's entries stay, in blocks it shares
+      const top = Math.max(...muts.filter((m) => m.vbucket === 2).map((m) => m.seqno));
+      const cut = Math.floor(top / 2);
+      await index.rollback(2, cut);
+      const others = (r: { results: ChangeEntry[] }) => r.results.filter((e) => e.seq.vbucket !== 2);
+      const after = await index.changes({ channels: ['*'] });
+      expect(others(after)).toEqual(others(await ref.changes({ channels: ['*'] })));
+      expect(after.results.filter((e) => e.seq.vbucket === 2).every((e) => e.seq.seqno <= cut)).toBe(true);
+      expect(after.results.some((e) => e.seq.vbucket === 2)).toBe(true);
+      await index.close();
+      await ref.close();
+    },
+  );
+
   it('include_docs returns bodies only for documents still visible in the channels asked for', async () => {
     const store = createMemoryStore();
     const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
@@ -178,7 +230,8 @@ describe('channel index on the memory store', () => {
     const ref = createChannelIndex({ store: fresh, maxBatchDelayMs: 0, blockSize: 2 });
     await ref.applyBatch(before);
     await ref.flush();
-    const compensated = ['ci:b/b\u00000005' + (1).toString(16).padStart(14, '0'), 'ci:d/0005s'];
+    // (block keys: channel, partition 0 of vbuckets, block 1)
+    const compensated = ['ci:b/b\u00000000' + (1).toString(16).padStart(14, '0'), 'ci:d/0005s'];
     const without = (m: Map<string, string>) => new Map([...m].filter(([k]) => !compensated.includes(k)));
     // (a rolled-back document's body is not known until it is streamed again)
     const got = await dumpIndex(store, 'ci:', { bodies: false });
@@ -202,7 +255,7 @@ describe('channel index on the memory store', () => {
     // its record remembers it); everything else is as in the reference
     const got2 = await dumpIndex(store, 'ci:', { bodies: false });
     const want2 = await dumpIndex(fresh, 'ci:', { bodies: false });
-    const differs = [...compensated, `ci:b/a\u00000005${(2).toString(16).padStart(14, '0')}`, 'ci:v/a'];
+    const differs = [...compensated, `ci:b/a\u00000000${(2).toString(16).padStart(14, '0')}`, 'ci:v/a'];
     const rest = (m: Map<string, string>) => new Map([...m].filter(([k]) => !differs.includes(k)));
     expect(rest(got2)).toEqual(rest(want2));
     expect(got2.get('ci:v/a')).toBe('5:5,6:1');

@@ -60,14 +60,16 @@ describe('clock records, state record and rollback history', () => {
         fc.nat(),
         fc.nat(),
         fc.integer({ min: 1, max: 1e6 }),
-        (counter, stable, ck, epoch, bs) => {
-          const d = decodeClock(encodeClock(counter, withStateFields(stable, ck, epoch, bs)));
+        fc.integer({ min: 1, max: 65536 }),
+        (counter, stable, ck, epoch, bs, vpb) => {
+          const d = decodeClock(encodeClock(counter, withStateFields(stable, ck, epoch, bs, vpb)));
           expect(splitState(d.counter, d.clock)).toEqual({
             counter,
             stable,
             checkpoint: ck,
             epoch,
             blockSize: bs,
+            vbucketsPerBlock: vpb,
           });
         },
       ),

@@ -3,6 +3,7 @@ import type { Store } from '@tributary/core';
 // the index's own layout decoders: these helpers compare stores key by key
 import { decodeClockUpdates } from '../src/internal/clock-log.js';
 import { decodeClock } from '../src/internal/keys.js';
+import { type BlockEntry, decodeEntries, encodeEntries } from '../src/internal/records.js';
 
 export function mut(
   vbucket: number,
@@ -40,6 +41,7 @@ export async function dumpIndex(
   const out = new Map<string, string>();
   const clocks = new Map<string, Map<number, number>>();
   const records: [number, Buffer][] = [];
+  const blocks = new Map<string, BlockEntry[]>();
   let checkpoint = 0;
   for await (const { key, value } of store.scan({ prefix: Buffer.from(prefix) })) {
     const k = Buffer.from(key).toString('latin1');
@@ -51,6 +53,7 @@ export async function dumpIndex(
       c.delete(0x10000);
       c.delete(0x10001); // the rollback epoch
       c.delete(0x10002); // the block size
+      c.delete(0x10003); // vbuckets per block
       out.set(k, sortedClock(c));
       continue;
     } else if (rest.startsWith('v/')) {
@@ -60,14 +63,21 @@ export async function dumpIndex(
       records.push([Number.parseInt(rest.slice(3), 16), v]);
       continue;
     } else if (rest.startsWith('b/')) {
-      // A block is the run of its chunks (key minus the 14-hex first seqno): how it was split
-      // into chunks depends on the batches, what it holds does not.
-      const block = k.slice(0, -14);
-      out.set(block, (out.get(block) ?? '') + v.toString('hex'));
+      // A block is the run of its chunks (key minus the 12-hex counter of the batch that started
+      // each): how it was split into chunks, and in what order its vbuckets' entries were
+      // interleaved, depends on the batches; what it holds does not.
+      const block = k.slice(0, -12);
+      let list = blocks.get(block);
+      if (!list) blocks.set(block, (list = []));
+      list.push(...decodeEntries(v));
       continue;
     } else if (rest.startsWith('d/') && o.bodies === false) v = v.subarray(0, docHeaderLength(v));
     else if (!rest.startsWith('d/')) continue;
     out.set(k, v.toString('hex'));
+  }
+  for (const [block, entries] of blocks) {
+    entries.sort((x, y) => x.vb - y.vb || x.seq - y.seq || x.id.localeCompare(y.id));
+    out.set(block, encodeEntries(entries).toString('hex'));
   }
   for (const [c, v] of records) {
     if (c <= checkpoint) continue;

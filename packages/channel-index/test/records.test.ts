@@ -11,6 +11,7 @@ import {
 } from '../src/internal/records.js';
 
 const entryArb = fc.record({
+  vb: fc.integer({ min: 0, max: 3 }),
   seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
   state: fc.constantFrom(0, 1, 2) as fc.Arbitrary<0 | 1 | 2>,
   id: fc.string({ unit: 'grapheme', maxLength: 40 }),
@@ -18,20 +19,25 @@ const entryArb = fc.record({
 });
 
 describe('block and document record encodings', () => {
-  it('blocks round-trip, filter by seq range, and truncate at any seqno', () => {
+  it('blocks round-trip, filter by vbucket and seq, and truncate one vbucket at any seqno', () => {
     fc.assert(
       fc.property(
         fc.array(entryArb, { maxLength: 30 }),
+        fc.integer({ min: 0, max: 3 }),
         fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        (raw, cut) => {
+        (raw, vb, cut) => {
+          // (a block holds several vbuckets' entries interleaved, each vbucket's ascending)
           const entries: BlockEntry[] = [...raw].sort((a, b) => a.seq - b.seq);
           const bytes = encodeEntries(entries);
           expect(decodeEntries(bytes)).toEqual(entries);
-          expect(decodeEntries(bytes, cut)).toEqual(entries.filter((e) => e.seq > cut));
-          const { bytes: kept, maxSeq } = truncateBlock(bytes, cut);
-          const keptEntries = entries.filter((e) => e.seq <= cut);
+          expect(decodeEntries(bytes, (v, s) => v === vb && s > cut)).toEqual(
+            entries.filter((e) => e.vb === vb && e.seq > cut),
+          );
+          const { bytes: kept, maxSeq, changed } = truncateBlock(bytes, vb, cut);
+          const keptEntries = entries.filter((e) => e.vb !== vb || e.seq <= cut);
           expect(decodeEntries(kept)).toEqual(keptEntries);
-          expect(maxSeq).toBe(keptEntries.at(-1)?.seq ?? 0);
+          expect(changed).toBe(keptEntries.length !== entries.length);
+          expect(maxSeq).toBe(keptEntries.filter((e) => e.vb === vb).at(-1)?.seq ?? 0);
           // appending is concatenation
           expect(
             decodeEntries(

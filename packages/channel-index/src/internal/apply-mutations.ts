@@ -99,17 +99,17 @@ export function applyMutations(
       body: !it.deleted && ctx.storeBodies ? it.value : undefined,
     };
     // (the entry's id bytes and rev are shared by every channel entry of this mutation)
-    const doc: EntryDoc = { seq: it.seq, id: Buffer.from(it.key, 'utf8'), rev };
+    const doc: EntryDoc = { vb: it.vb, seq: it.seq, id: Buffer.from(it.key, 'utf8'), rev };
     if (it.deleted) {
       out.deletions++;
       let wroteAll = false;
       if (prev)
         for (const [ch, m] of prev.channels) {
           if (m.state !== EntryState.Active) continue;
-          runs.add(ch, it.vb, doc, EntryState.Deleted);
+          runs.add(ch, doc, EntryState.Deleted);
           if (ch === all) wroteAll = true;
         }
-      if (all !== false && !wroteAll) runs.add(all, it.vb, doc, EntryState.Deleted);
+      if (all !== false && !wroteAll) runs.add(all, doc, EntryState.Deleted);
     } else {
       out.mutations++;
       newChannels.clear();
@@ -123,12 +123,11 @@ export function applyMutations(
       if (all !== false) newChannels.add(all);
       if (prev)
         for (const [ch, m] of prev.channels) {
-          if (m.state === EntryState.Active && !newChannels.has(ch))
-            runs.add(ch, it.vb, doc, EntryState.Removed);
+          if (m.state === EntryState.Active && !newChannels.has(ch)) runs.add(ch, doc, EntryState.Removed);
         }
       for (const ch of newChannels) {
         channels.set(ch, { seq: it.seq, state: EntryState.Active });
-        runs.add(ch, it.vb, doc, EntryState.Active);
+        runs.add(ch, doc, EntryState.Active);
       }
     }
     // (a deletion is remembered where it made a tombstone: the next version is a generation on)

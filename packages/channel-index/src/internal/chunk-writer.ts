@@ -1,9 +1,9 @@
 // The write side of channel index blocks: groups one batch's entries into runs (one channel, one
-// vbucket, one block) and turns each run into one chunk put, extending the block's last chunk
-// while it is small. Entries are encoded straight from each mutation's fields (id bytes and rev
+// block: a partition of vbuckets and a seqno range) and turns each run into one chunk put,
+// extending the block's last chunk while it is small. Entries are encoded straight from each mutation's fields (id bytes and rev
 // made once per mutation, shared by all of its channels) into the chunk's buffer: no entry object,
 // no intermediate buffer, no key string per chunk. Byte layout: records.ts encodeEntries; key
-// layout: keys.ts ("b/" channel 0x00 vb4 blk14 seq14).
+// layout: keys.ts ("b/" channel 0x00 part4 blk14 counter12).
 import type { BatchOp } from '@tributary/core';
 import type { ClockUpdates } from './clock-log.js';
 import { Lru } from './lru.js';
@@ -11,6 +11,7 @@ import { entrySize, writeEntry } from './records.js';
 
 /** One mutation's entry fields, shared by every channel entry it makes. */
 export interface EntryDoc {
+  vb: number;
   seq: number;
   /** The document id as UTF-8 bytes. */
   id: Buffer;
@@ -18,24 +19,24 @@ export interface EntryDoc {
   rev: string;
 }
 
-/** One channel's entries of one vbucket and block in a batch: a linked list in BatchRuns' arrays. */
+/** One channel's entries of one block in a batch: a linked list in BatchRuns' arrays. */
 interface Run {
   ch: ChannelRuns;
-  vb: number;
+  part: number;
   blk: number;
   /** First and last entry (indexes into BatchRuns' entry arrays). */
   head: number;
   tail: number;
-  firstSeq: number;
-  lastSeq: number;
   bytes: number;
 }
 
 interface ChannelRuns {
   ch: string;
   id: ChannelId;
-  /** Per vbucket, its latest run in this batch. */
-  byVb: Map<number, Run>;
+  /** Per block (blk * 65536 + part), its run in this batch. */
+  byBlock: Map<number, Run>;
+  /** Per vbucket, the highest seqno this batch wrote in the channel. */
+  clock: Map<number, number>;
 }
 
 interface ChannelId {
@@ -70,7 +71,7 @@ function writeHex(out: Buffer, o: number, n: number, width: number): void {
   }
 }
 
-/** Entries of one batch, grouped by channel, vbucket and block in arrival (seq) order. */
+/** Entries of one batch, grouped by channel and block in arrival order (ascending seqno per vbucket). */
 export class BatchRuns {
   readonly channels = new Map<string, ChannelRuns>();
   readonly runs: Run[] = [];
@@ -86,26 +87,34 @@ export class BatchRuns {
   constructor(
     private readonly writer: ChunkWriter,
     private readonly blockSize: number,
+    private readonly vbucketsPerBlock: number,
   ) {}
 
-  add(ch: string, vb: number, doc: EntryDoc, state: number): void {
+  add(ch: string, doc: EntryDoc, state: number): void {
     let c = this.channels.get(ch);
-    if (!c) this.channels.set(ch, (c = { ch, id: this.writer.channelId(ch), byVb: new Map() }));
+    if (!c)
+      this.channels.set(
+        ch,
+        (c = { ch, id: this.writer.channelId(ch), byBlock: new Map(), clock: new Map() }),
+      );
     const blk = Math.floor(doc.seq / this.blockSize);
+    const part = (doc.vb / this.vbucketsPerBlock) | 0;
+    const bk = blk * 65536 + part;
     const i = this.#docs.length;
     this.#docs.push(doc);
     this.#states.push(state);
     this.#next.push(-1);
-    let run = c.byVb.get(vb);
-    if (!run || run.blk !== blk) {
-      run = { ch: c, vb, blk, head: i, tail: i, firstSeq: doc.seq, lastSeq: doc.seq, bytes: 0 };
-      c.byVb.set(vb, run);
+    let run = c.byBlock.get(bk);
+    if (!run) {
+      run = { ch: c, part, blk, head: i, tail: i, bytes: 0 };
+      c.byBlock.set(bk, run);
       this.runs.push(run);
     } else {
       this.#next[run.tail] = i;
       run.tail = i;
-      run.lastSeq = doc.seq;
     }
+    // (a batch applies each vbucket's mutations in seqno order: the last is the highest)
+    c.clock.set(doc.vb, doc.seq);
     run.bytes += entrySize(doc.id, doc.rev);
     this.entries++;
     if (state === 1) this.removals++;
@@ -124,18 +133,14 @@ export class BatchRuns {
     const next = this.#next;
     for (let i = run.head; i !== -1; i = next[i]!) {
       const d = docs[i]!;
-      o = writeEntry(out, o, d.seq, states[i]!, d.id, d.rev);
+      o = writeEntry(out, o, d.vb, d.seq, states[i]!, d.id, d.rev);
     }
   }
 
-  /** Per channel, the highest seqno this batch wrote per vbucket (runs hold ascending seqnos). */
+  /** Per channel, the highest seqno this batch wrote per vbucket. */
   clockUpdates(): ClockUpdates {
     const out: ClockUpdates = new Map();
-    for (const [ch, c] of this.channels) {
-      const cu = new Map<number, number>();
-      for (const [vb, run] of c.byVb) cu.set(vb, run.lastSeq);
-      out.set(ch, cu);
-    }
+    for (const [ch, c] of this.channels) out.set(ch, c.clock);
     return out;
   }
 }
@@ -169,18 +174,20 @@ export class ChunkWriter {
     return id;
   }
 
-  batch(blockSize: number): BatchRuns {
-    return new BatchRuns(this, blockSize);
+  batch(blockSize: number, vbucketsPerBlock: number): BatchRuns {
+    return new BatchRuns(this, blockSize, vbucketsPerBlock);
   }
 
   /**
-   * Appends one put per run to `ops`; returns the new tails, to be kept with `keep` once the batch
-   * is built (the next batch extends them while this one commits).
+   * Appends one put per run to `ops` (new chunks are named by `counter`, the batch's number);
+   * returns the new tails, to be kept with `keep` once the batch is built (the next batch extends
+   * them while this one commits).
    */
-  write(batch: BatchRuns, ops: BatchOp[]): [number, Tail][] {
+  write(batch: BatchRuns, counter: number, ops: BatchOp[]): [number, Tail][] {
     const out: [number, Tail][] = [];
     for (const run of batch.runs) {
-      const tk = run.ch.id.cid * 65536 + run.vb;
+      // (one tail per channel and partition: a run of another block starts a chunk of its own)
+      const tk = run.ch.id.cid * 65536 + run.part;
       const tail = this.#tails.get(tk);
       let t: Tail;
       if (tail && tail.blk === run.blk && tail.bytes.length + run.bytes <= this.#chunkBytes) {
@@ -191,7 +198,7 @@ export class ChunkWriter {
       } else {
         const bytes = Buffer.allocUnsafe(run.bytes);
         batch.encode(run, bytes, 0);
-        t = { blk: run.blk, key: chunkKey(run.ch.id.prefix, run.vb, run.blk, run.firstSeq), bytes };
+        t = { blk: run.blk, key: chunkKey(run.ch.id.prefix, run.part, run.blk, counter), bytes };
       }
       out.push([tk, t]);
       ops.push({ type: 'put', key: t.key, value: t.bytes });
@@ -209,12 +216,12 @@ export class ChunkWriter {
   }
 }
 
-/** P "b/" channel 0x00 vb4 blk14 seq14, as keys.ts chunkOf(blockString(...)) spells it. */
-export function chunkKey(prefix: Buffer, vb: number, blk: number, firstSeq: number): Buffer {
-  const out = Buffer.allocUnsafe(prefix.length + 32);
+/** P "b/" channel 0x00 part4 blk14 counter12, as keys.ts chunkOf(blockString(...)) spells it. */
+export function chunkKey(prefix: Buffer, part: number, blk: number, counter: number): Buffer {
+  const out = Buffer.allocUnsafe(prefix.length + 30);
   prefix.copy(out, 0);
-  writeHex(out, prefix.length, vb, 4);
+  writeHex(out, prefix.length, part, 4);
   writeHex(out, prefix.length + 4, blk, 14);
-  writeHex(out, prefix.length + 18, firstSeq, 14);
+  writeHex(out, prefix.length + 18, counter, 12);
   return out;
 }

@@ -74,6 +74,7 @@ export function mergeUpdates(into: ClockUpdates, updates: ClockUpdates): void {
 const CK_VB = 0x10000;
 const EPOCH_VB = 0x10001;
 const BLOCK_VB = 0x10002;
+const PART_VB = 0x10003;
 
 export interface IndexState {
   counter: number;
@@ -82,6 +83,8 @@ export interface IndexState {
   epoch: number;
   /** 0 when the record predates it. */
   blockSize: number;
+  /** Vbuckets per block (0 when the record predates it). */
+  vbucketsPerBlock: number;
 }
 
 export function withStateFields(
@@ -89,11 +92,13 @@ export function withStateFields(
   checkpoint: number,
   epoch: number,
   blockSize: number,
+  vbucketsPerBlock: number,
 ): Map<number, number> {
   const m = new Map(stable);
   if (checkpoint > 0) m.set(CK_VB, checkpoint);
   if (epoch > 0) m.set(EPOCH_VB, epoch);
   m.set(BLOCK_VB, blockSize);
+  m.set(PART_VB, vbucketsPerBlock);
   return m;
 }
 
@@ -101,8 +106,10 @@ export function splitState(counter: number, clock: Map<number, number>): IndexSt
   const checkpoint = clock.get(CK_VB) ?? 0;
   const epoch = clock.get(EPOCH_VB) ?? 0;
   const blockSize = clock.get(BLOCK_VB) ?? 0;
+  const vbucketsPerBlock = clock.get(PART_VB) ?? 0;
   clock.delete(CK_VB);
   clock.delete(EPOCH_VB);
   clock.delete(BLOCK_VB);
-  return { counter, stable: clock, checkpoint, epoch, blockSize };
+  clock.delete(PART_VB);
+  return { counter, stable: clock, checkpoint, epoch, blockSize, vbucketsPerBlock };
 }

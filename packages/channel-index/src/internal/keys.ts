@@ -5,12 +5,16 @@
 //   P "ck/" u16 vb                 datasource checkpoint record of vb (createStoreCheckpoints' layout)
 //   P "v/" channel                 channel version (counter of the last batch that touched it) +
 //                                  channel clock (per vbucket, the highest seqno in the channel)
-//   P "b/" channel 0x00 vb4 blk14 seq14
-//                                  a chunk of a channel index block: entries of seqnos in
-//                                  [blk*B, (blk+1)*B) of vb, from seq on. A block is the run of its
-//                                  chunks in key order; a batch appends to the block's last chunk
-//                                  while that is small, else starts one (no block is rewritten
-//                                  whole, and the writer never reads a block back)
+//   P "b/" channel 0x00 part4 blk14 counter12
+//                                  a chunk of a channel index block: entries of the vbuckets of
+//                                  partition `part` (vbucketsPerBlock of them, vb / vbucketsPerBlock)
+//                                  with seqnos in [blk*B, (blk+1)*B), written by the batch `counter`
+//                                  (and extended by later ones while it is small). A block is the
+//                                  run of its chunks in key order; the writer never reads a block
+//                                  back. Several vbuckets per block, as Sync Gateway's partitions,
+//                                  so a batch makes about one chunk per channel, not one per
+//                                  channel and vbucket (with vbucketsPerBlock 1, a block is one
+//                                  vbucket's)
 //   P "d/" vb4 docId               document record: channel membership, rev, body
 //   P "cl/" counter12              clock log record: the channel clock pairs one batch raised
 //                                  (internal/clock-log.ts); `v/` is complete up to the checkpoint
@@ -18,6 +22,7 @@
 import { VarintReader, writeVarint } from './varint.js';
 
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
+const hex12 = (n: number) => n.toString(16).padStart(12, '0');
 const hex14 = (n: number) => n.toString(16).padStart(14, '0');
 
 export class Keys {
@@ -33,7 +38,7 @@ export class Keys {
     this.docPrefix = `${prefix}d/`;
   }
   clockLog(counter: number): Buffer {
-    return Buffer.from(`${this.prefix}cl/${counter.toString(16).padStart(12, '0')}`);
+    return Buffer.from(`${this.prefix}cl/${hex12(counter)}`);
   }
   counterOfClockLog(key: Uint8Array): number {
     return Number.parseInt(
@@ -50,22 +55,25 @@ export class Keys {
   version(ch: string): Buffer {
     return Buffer.from(`${this.prefix}v/${ch}`);
   }
-  blockString(ch: string, vb: number, blk: number): string {
-    return `${this.prefix}b/${ch}\u0000${hex4(vb)}${hex14(blk)}`;
+  blockString(ch: string, part: number, blk: number): string {
+    return `${this.prefix}b/${ch}\u0000${hex4(part)}${hex14(blk)}`;
   }
-  chunkString(ch: string, vb: number, blk: number, firstSeq: number): string {
-    return `${this.blockString(ch, vb, blk)}${hex14(firstSeq)}`;
-  }
-  /** The key of the chunk of block `blockString` that starts at `firstSeq`. */
-  chunkOf(blockString: string, firstSeq: number): Buffer {
-    return Buffer.from(`${blockString}${hex14(firstSeq)}`);
+  /** The key of a chunk of block `blockString` that the batch `counter` started. */
+  chunkOf(blockString: string, counter: number): Buffer {
+    return Buffer.from(`${blockString}${hex12(counter)}`);
   }
   /** The prefix of a block's chunks (and the lower bound of a scan from that block on). */
-  block(ch: string, vb: number, blk: number): Buffer {
-    return Buffer.from(this.blockString(ch, vb, blk));
+  block(ch: string, part: number, blk: number): Buffer {
+    return Buffer.from(this.blockString(ch, part, blk));
   }
-  blockVbPrefix(ch: string, vb: number): Buffer {
-    return Buffer.from(`${this.prefix}b/${ch}\u0000${hex4(vb)}`);
+  /** The prefix of every block of one channel and partition. */
+  blockPartPrefix(ch: string, part: number): Buffer {
+    return Buffer.from(`${this.prefix}b/${ch}\u0000${hex4(part)}`);
+  }
+  /** The block number in a chunk key (the 14 hex digits before the counter). */
+  blockOfChunk(key: Uint8Array): number {
+    const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+    return Number.parseInt(k.toString('latin1', k.length - 26, k.length - 12), 16);
   }
   docString(vb: number, id: string): string {
     return `${this.docPrefix}${hex4(vb)}${id}`;

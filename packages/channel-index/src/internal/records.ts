@@ -4,6 +4,7 @@ export const EntryState = { Active: 0, Removed: 1, Deleted: 2 } as const;
 export type EntryState = (typeof EntryState)[keyof typeof EntryState];
 
 export interface BlockEntry {
+  vb: number;
   seq: number;
   state: EntryState;
   id: string;
@@ -11,16 +12,22 @@ export interface BlockEntry {
 }
 
 const TWO32 = 2 ** 32;
+/** Bytes before an entry's id: seq u64, vb u16, state u8, id length u16. */
+const HEAD = 13;
 
-/** Bytes one entry takes: seq u64, state u8, id length u16, id, rev length u8, rev (latin1). */
+/**
+ * Bytes one entry takes: seq u64, vb u16, state u8, id length u16, id, rev length u8, rev (latin1).
+ * A block holds the entries of several vbuckets (keys.ts), so each entry names its vbucket.
+ */
 export function entrySize(id: Uint8Array, rev: string): number {
-  return 12 + id.length + rev.length;
+  return HEAD + 1 + id.length + rev.length;
 }
 
 /** Writes one entry at `o` (entrySize bytes free there); returns the offset after it. */
 export function writeEntry(
   out: Buffer,
   o: number,
+  vb: number,
   seq: number,
   state: number,
   id: Buffer,
@@ -28,16 +35,17 @@ export function writeEntry(
 ): number {
   out.writeUInt32BE(Math.floor(seq / TWO32), o);
   out.writeUInt32BE(seq % TWO32, o + 4);
-  out[o + 8] = state;
-  out.writeUInt16BE(id.length, o + 9);
-  id.copy(out, o + 11);
-  o += 11 + id.length;
+  out.writeUInt16BE(vb, o + 8);
+  out[o + 10] = state;
+  out.writeUInt16BE(id.length, o + 11);
+  id.copy(out, o + HEAD);
+  o += HEAD + id.length;
   out[o] = rev.length;
   out.write(rev, o + 1, 'latin1');
   return o + 1 + rev.length;
 }
 
-/** Encodes entries (ascending seq) as block bytes (a block is its chunks' bytes concatenated). */
+/** Encodes entries as block bytes (a block is its chunks' bytes concatenated). */
 export function encodeEntries(entries: readonly BlockEntry[]): Buffer {
   const ids = entries.map((e) => Buffer.from(e.id, 'utf8'));
   let size = 0;
@@ -46,59 +54,85 @@ export function encodeEntries(entries: readonly BlockEntry[]): Buffer {
   let o = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    o = writeEntry(out, o, e.seq, e.state, ids[i]!, e.rev);
+    o = writeEntry(out, o, e.vb, e.seq, e.state, ids[i]!, e.rev);
   }
   return out;
 }
 
-/** Decodes a block; `after` skips entries with seq <= after (cheaply, without decoding strings). */
-export function decodeEntries(
-  buf: Uint8Array,
-  after = 0,
-  upTo = Number.MAX_SAFE_INTEGER,
-  max = Number.POSITIVE_INFINITY,
-): BlockEntry[] {
-  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+const asBuffer = (buf: Uint8Array) =>
+  Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+
+/**
+ * Calls `f(vb, seq, o, next)` for each whole entry of a block (o: where it starts, next: where the
+ * next one does); a block cut short ends at its last whole entry. Nothing is decoded but the two
+ * numbers, so skipping an entry costs no string.
+ */
+function eachEntry(b: Buffer, f: (vb: number, seq: number, o: number, next: number) => boolean | void): void {
+  let o = 0;
+  while (o + HEAD <= b.length) {
+    const seq = b.readUInt32BE(o) * TWO32 + b.readUInt32BE(o + 4);
+    const idLen = b.readUInt16BE(o + 11);
+    const revAt = o + HEAD + idLen;
+    if (revAt >= b.length) return;
+    const next = revAt + 1 + b[revAt]!;
+    if (next > b.length) return;
+    if (f(b.readUInt16BE(o + 8), seq, o, next) === false) return;
+    o = next;
+  }
+}
+
+function entryAt(b: Buffer, o: number, next: number, vb: number, seq: number): BlockEntry {
+  const idEnd = o + HEAD + b.readUInt16BE(o + 11);
+  return {
+    vb,
+    seq,
+    state: b[o + 10] as EntryState,
+    id: b.toString('utf8', o + HEAD, idEnd),
+    rev: b.toString('latin1', idEnd + 1, next),
+  };
+}
+
+/** Decodes a block's entries, all of them or those `keep(vb, seq)` accepts (decoding only those). */
+export function decodeEntries(buf: Uint8Array, keep?: (vb: number, seq: number) => boolean): BlockEntry[] {
+  const b = asBuffer(buf);
   const out: BlockEntry[] = [];
-  let o = 0;
-  while (o + 11 <= b.length) {
-    const seq = b.readUInt32BE(o) * TWO32 + b.readUInt32BE(o + 4);
-    const state = b[o + 8] as EntryState;
-    const idLen = b.readUInt16BE(o + 9);
-    const idStart = o + 11;
-    if (idStart + idLen >= b.length) break;
-    const revLen = b[idStart + idLen]!;
-    const next = idStart + idLen + 1 + revLen;
-    if (next > b.length) break;
-    if (seq > after && seq <= upTo) {
-      out.push({
-        seq,
-        state,
-        id: b.toString('utf8', idStart, idStart + idLen),
-        rev: b.toString('latin1', idStart + idLen + 1, next),
-      });
-      if (out.length >= max) break;
-    }
-    o = next;
-  }
+  eachEntry(b, (vb, seq, o, next) => {
+    if (!keep || keep(vb, seq)) out.push(entryAt(b, o, next, vb, seq));
+  });
   return out;
 }
 
-/** Drops entries with seq > keepUpTo; returns the kept bytes and the highest kept seq (0 if none). */
-export function truncateBlock(buf: Uint8Array, keepUpTo: number): { bytes: Buffer; maxSeq: number } {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  let o = 0;
+/**
+ * Drops the entries of `vb` above `keepUpTo` (other vbuckets' entries stay, in order). Returns the
+ * kept bytes (the input itself when nothing went) and the highest kept seqno of vb (0 if none).
+ */
+export function truncateBlock(
+  buf: Uint8Array,
+  vb: number,
+  keepUpTo: number,
+): { bytes: Buffer; maxSeq: number; changed: boolean } {
+  const b = asBuffer(buf);
+  const parts: Buffer[] = [];
   let maxSeq = 0;
-  while (o + 11 <= b.length) {
-    const seq = b.readUInt32BE(o) * TWO32 + b.readUInt32BE(o + 4);
-    const idLen = b.readUInt16BE(o + 9);
-    if (o + 11 + idLen >= b.length) break;
-    const next = o + 11 + idLen + 1 + b[o + 11 + idLen]!;
-    if (next > b.length || seq > keepUpTo) break;
-    maxSeq = seq;
-    o = next;
-  }
-  return { bytes: Buffer.from(b.subarray(0, o)), maxSeq };
+  let from = 0;
+  let end = 0;
+  let changed = false;
+  eachEntry(b, (evb, seq, o, next) => {
+    end = next;
+    if (evb !== vb) return;
+    if (seq <= keepUpTo) {
+      if (seq > maxSeq) maxSeq = seq;
+      return;
+    }
+    changed = true;
+    if (o > from) parts.push(b.subarray(from, o));
+    from = next;
+  });
+  // (a torn tail, which a whole write never leaves, is dropped too)
+  if (end < b.length) changed = true;
+  if (!changed) return { bytes: b, maxSeq, changed };
+  if (end > from) parts.push(b.subarray(from, end));
+  return { bytes: Buffer.concat(parts), maxSeq, changed };
 }
 
 export interface ChannelMembership {
