@@ -35,7 +35,6 @@ import { decodeClock, encodeClock, Keys } from './internal/keys.js';
 import { Lru } from './internal/lru.js';
 import {
   type BlockEntry,
-  type ChannelMembership,
   type DocRecord,
   decodeDoc,
   decodeEntries,
@@ -273,6 +272,14 @@ interface Candidate {
   active: boolean;
   deleted: boolean;
   removed: string[];
+}
+
+/** A chunk a rollback keeps (its bytes truncated; entries once a compensation decodes it). */
+interface KeptChunk {
+  key: Buffer;
+  bytes: Buffer;
+  entries?: BlockEntry[];
+  changed: boolean;
 }
 
 interface CommitGroup {
@@ -1077,20 +1084,19 @@ export class ChannelIndex implements AsyncDisposable {
     // (a rollback is a batch of its own: chunks it adds are named by its counter)
     const counter = Math.max(this.#counter, this.#wCounter) + 1;
     const part = Math.floor(vb / this.#vbucketsPerBlock);
-    // Latest surviving entry per (doc, channel), and vb's highest surviving seqno per channel.
+    // Latest surviving entry per (doc, channel), vb's highest surviving seqno per channel, and the
+    // partition's chunks per channel as they stay (compensations below go into them).
     const survivors = new Map<string, Map<string, BlockEntry>>();
     const newClock = new Map<string, number>();
+    const kept = new Map<string, KeptChunk[]>();
     for (const ch of channels) {
       let maxKept = 0;
+      const list: KeptChunk[] = [];
       // (the partition's blocks hold other vbuckets' entries too: only vb's above seq go)
       for await (const { key, value } of this.store.scan({ prefix: K.blockPartPrefix(ch, part) })) {
         const { bytes, maxSeq, changed } = truncateBlock(value, vb, seq);
-        if (changed)
-          ops.push(
-            bytes.length === 0
-              ? { type: 'del', key: Buffer.from(key) }
-              : { type: 'put', key: Buffer.from(key), value: bytes },
-          );
+        if (bytes.length === 0) ops.push({ type: 'del', key: Buffer.from(key) });
+        else list.push({ key: Buffer.from(key), bytes, changed });
         if (maxSeq > maxKept) maxKept = maxSeq;
         for (const e of decodeEntries(bytes, (evb) => evb === vb)) {
           if (!affected.has(e.id)) continue;
@@ -1100,18 +1106,37 @@ export class ChannelIndex implements AsyncDisposable {
           if (!was || e.seq > was.seq) s.set(ch, e);
         }
       }
+      kept.set(ch, list);
       newClock.set(ch, maxKept);
     }
     // A document the rollback takes out of a channel it was in (it joined above the rollback
     // point) gets a removal entry there at its restored seqno: a reader that saw it join learns it
-    // left when it replays from there (the new branch has no entry of its own to say so). They go
-    // in a new chunk of their block (readers order a block's entries themselves).
-    const added = new Map<string, BlockEntry[]>();
+    // left when it replays from there (the new branch has no entry of its own to say so). It goes
+    // where vb's entries of its block stay in seqno order (readers rely on that): before vb's first
+    // later entry, else at the block's end, else in a new chunk named by this rollback's counter.
     const compensate = (ch: string, e: BlockEntry) => {
+      const list = kept.get(ch)!;
       const bk = K.blockString(ch, part, Math.floor(e.seq / this.#blockSize));
-      let list = added.get(bk);
-      if (!list) added.set(bk, (list = []));
-      list.push(e);
+      const prefix = Buffer.from(bk);
+      let last: KeptChunk | undefined;
+      let placed = false;
+      for (const c of list) {
+        if (c.key.length !== prefix.length + 12 || !c.key.subarray(0, prefix.length).equals(prefix)) continue;
+        last = c;
+        c.entries ??= decodeEntries(c.bytes);
+        const at = c.entries.findIndex((x) => x.vb === vb && x.seq > e.seq);
+        if (at < 0) continue;
+        c.entries.splice(at, 0, e);
+        c.changed = true;
+        placed = true;
+        break;
+      }
+      if (!placed && last) {
+        last.entries!.push(e);
+        last.changed = true;
+      } else if (!placed) {
+        list.push({ key: K.chunkOf(bk, counter), bytes: Buffer.alloc(0), entries: [e], changed: true });
+      }
       if (e.seq > newClock.get(ch)!) newClock.set(ch, e.seq);
       this.#m.counter('rollbackRemovals').inc(1);
     };
@@ -1126,9 +1151,8 @@ export class ChannelIndex implements AsyncDisposable {
         // No entry of it survives (it was created above the rollback point). Readers may have seen
         // it in channels: keep a ghost record with those channels, so when the new branch streams
         // the document again, the channels it is no longer in get removal entries.
-        const ghost = new Map<string, ChannelMembership>();
-        for (const [ch, m] of rec.channels)
-          if (m.state === EntryState.Active) ghost.set(ch, { seq: 0, state: EntryState.Active });
+        const ghost = new Map<string, number>();
+        for (const ch of rec.channels.keys()) ghost.set(ch, 0);
         if (ghost.size === 0) ops.push({ type: 'del', key: Buffer.from(dk) });
         else {
           // (gen 0: the new branch's first version of it is generation 1 again)
@@ -1138,14 +1162,14 @@ export class ChannelIndex implements AsyncDisposable {
         continue;
       }
       let latest: BlockEntry | undefined;
-      const chans = new Map<string, ChannelMembership>();
+      const chans = new Map<string, number>();
       for (const [ch, e] of s) {
-        if (e.state === EntryState.Active) chans.set(ch, { seq: e.seq, state: e.state });
+        if (e.state === EntryState.Active) chans.set(ch, e.seq);
         if (!latest || e.seq > latest.seq) latest = e;
       }
       const gen = Number.parseInt(latest!.rev, 10) || rec.gen;
-      for (const [ch, m] of rec.channels) {
-        if (m.state !== EntryState.Active || m.seq <= seq) continue;
+      for (const [ch, joined] of rec.channels) {
+        if (joined <= seq) continue;
         const was = s.get(ch);
         if (was?.state === EntryState.Active || was?.seq === latest!.seq) continue;
         compensate(ch, {
@@ -1166,8 +1190,10 @@ export class ChannelIndex implements AsyncDisposable {
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(restored) });
       replayFrom = Math.min(replayFrom, latest!.seq - 1);
     }
-    for (const [bk, list] of added)
-      ops.push({ type: 'put', key: K.chunkOf(bk, counter), value: encodeEntries(list) });
+    for (const list of kept.values())
+      for (const c of list)
+        if (c.changed)
+          ops.push({ type: 'put', key: c.key, value: c.entries ? encodeEntries(c.entries) : c.bytes });
     // A rollback is a full checkpoint (clocks go down, which clock records cannot say): every
     // changed clock and the rewound ones to `v/`, the records deleted, a new epoch.
     const current = await this.#writerClocks(newClock.keys());
@@ -1386,16 +1412,17 @@ export class ChannelIndex implements AsyncDisposable {
 
   /**
    * Channel `ch`'s entries in partition `part` for the vbuckets in `want` (vb → [lo, hi]: seqnos in
-   * (lo, hi]), in block order. Reads block by block from the lowest lo; once `cap` entries are in
-   * and a block is done, it stops, and `complete` says up to which seqno every wanted vbucket is
-   * read (blocks are seqno ranges: entries below the next block are all in). Infinity: all of it.
+   * (lo, hi]), in key order. Once `cap` entries are in it stops after the chunk it is in, and
+   * `complete` says up to which seqno each wanted vbucket is read: a block's chunks are in write
+   * order, so each vbucket's entries are in seqno order and everything up to the last one seen is
+   * in (a vbucket not seen in the last block is read up to that block's start). Undefined: all of it.
    */
   async #readChannelPart(
     ch: string,
     part: number,
     want: Map<number, [number, number]>,
     cap: number,
-  ): Promise<{ entries: BlockEntry[]; complete: number }> {
+  ): Promise<{ entries: BlockEntry[]; complete?: Map<number, number> }> {
     const K = this.#keys;
     const B = this.#blockSize;
     let lo = Number.POSITIVE_INFINITY;
@@ -1404,9 +1431,13 @@ export class ChannelIndex implements AsyncDisposable {
       if (l < lo) lo = l;
       if (h > hi) hi = h;
     }
+    // per wanted vbucket, the last seqno seen in the current block
+    const seen = new Map<number, number>();
     const keep = (vb: number, seq: number) => {
       const w = want.get(vb);
-      return w !== undefined && seq > w[0] && seq <= w[1];
+      if (w === undefined) return false;
+      seen.set(vb, seq);
+      return seq > w[0] && seq <= w[1];
     };
     const entries: BlockEntry[] = [];
     let blk = -1;
@@ -1416,12 +1447,17 @@ export class ChannelIndex implements AsyncDisposable {
     })) {
       const b = K.blockOfChunk(key);
       if (b !== blk) {
-        if (entries.length >= cap && blk >= 0) return { entries, complete: (blk + 1) * B - 1 };
         blk = b;
+        seen.clear();
       }
       for (const e of decodeEntries(value, keep)) entries.push(e);
+      if (entries.length >= cap) {
+        const complete = new Map<number, number>();
+        for (const vb of want.keys()) complete.set(vb, seen.get(vb) ?? blk * B - 1);
+        return { entries, complete };
+      }
     }
-    return { entries, complete: Number.POSITIVE_INFINITY };
+    return { entries };
   }
 
   /**
@@ -1523,8 +1559,11 @@ export class ChannelIndex implements AsyncDisposable {
       const { ch, want } = reads[i]!;
       const { entries, complete } = got[i]!;
       // (a vbucket whose own position is past where the read stopped stays where it is)
-      for (const [vb, [lo, hi]] of want)
-        if (complete < hi && complete < bound.get(vb)!) bound.set(vb, Math.max(lo, complete));
+      if (complete)
+        for (const [vb, [lo]] of want) {
+          const c = complete.get(vb)!;
+          if (c < bound.get(vb)!) bound.set(vb, Math.max(lo, c));
+        }
       for (const e of entries) {
         let bySeq = byVb.get(e.vb);
         if (!bySeq) byVb.set(e.vb, (bySeq = new Map()));
@@ -1645,8 +1684,7 @@ export class ChannelIndex implements AsyncDisposable {
         return;
       }
       // Only a body the reader may see: the document must still be in one of the channels asked for.
-      const visible =
-        rec && [...rec.channels].some(([ch, m]) => m.state === EntryState.Active && asked.has(ch));
+      const visible = rec && [...rec.channels.keys()].some((ch) => asked.has(ch));
       if (r.removed || !visible || !rec) {
         r.doc = { _id: r.id, _rev: rec?.rev ?? r.rev, _removed: true };
         return;

@@ -4,7 +4,7 @@
 // records it needs are read beforehand) and no writer state changed (the caller commits it).
 import type { DocMeta } from '../channel-index.js';
 import type { BatchRuns, EntryDoc } from './chunk-writer.js';
-import { type ChannelMembership, type DocRecord, EntryState } from './records.js';
+import { type DocRecord, EntryState } from './records.js';
 
 /** A mutation as the write worker queued it. */
 export interface UpdateItem {
@@ -89,7 +89,7 @@ export function applyMutations(
     const rev = revOf(gen, it.meta.cas);
     // Only the channels a document is in are kept: where it left is in the blocks, and a rollback
     // finds those channels from the channel clocks (a record must not grow with every move).
-    const channels = new Map<string, ChannelMembership>();
+    const channels = new Map<string, number>();
     const rec: DocRecord = {
       seq: it.seq,
       gen,
@@ -104,8 +104,7 @@ export function applyMutations(
       out.deletions++;
       let wroteAll = false;
       if (prev)
-        for (const [ch, m] of prev.channels) {
-          if (m.state !== EntryState.Active) continue;
+        for (const ch of prev.channels.keys()) {
           runs.add(ch, doc, EntryState.Deleted);
           if (ch === all) wroteAll = true;
         }
@@ -122,11 +121,11 @@ export function applyMutations(
       ctx.channelsOf(it.key, body, it.meta, newChannels);
       if (all !== false) newChannels.add(all);
       if (prev)
-        for (const [ch, m] of prev.channels) {
-          if (m.state === EntryState.Active && !newChannels.has(ch)) runs.add(ch, doc, EntryState.Removed);
+        for (const ch of prev.channels.keys()) {
+          if (!newChannels.has(ch)) runs.add(ch, doc, EntryState.Removed);
         }
       for (const ch of newChannels) {
-        channels.set(ch, { seq: it.seq, state: EntryState.Active });
+        channels.set(ch, it.seq);
         runs.add(ch, doc, EntryState.Active);
       }
     }

@@ -135,18 +135,14 @@ export function truncateBlock(
   return { bytes: Buffer.concat(parts), maxSeq, changed };
 }
 
-export interface ChannelMembership {
-  seq: number;
-  state: EntryState;
-}
-
 /** What the index remembers about a document: where it has entries, its rev, its body. */
 export interface DocRecord {
   seq: number;
   gen: number;
   rev: string;
   deleted: boolean;
-  channels: Map<string, ChannelMembership>;
+  /** The channels the document is in, each with the seqno of the entry that put it there. */
+  channels: Map<string, number>;
   body?: Buffer | undefined;
 }
 
@@ -165,12 +161,12 @@ export function encodeDoc(d: DocRecord): Buffer {
   // rebuilds records from the blocks, and an index must equal one rebuilt from scratch).
   const names = d.channels.size > 1 ? [...d.channels.keys()].sort() : d.channels.keys();
   for (const ch of names) {
-    const m = d.channels.get(ch)!;
+    const seq = d.channels.get(ch)!;
     const len = out.write(ch, o + 11, 'utf8');
     out.writeUInt16BE(len, o);
-    out.writeUInt32BE(Math.floor(m.seq / TWO32), o + 2);
-    out.writeUInt32BE(m.seq % TWO32, o + 6);
-    out[o + 10] = m.state;
+    out.writeUInt32BE(Math.floor(seq / TWO32), o + 2);
+    out.writeUInt32BE(seq % TWO32, o + 6);
+    out[o + 10] = EntryState.Active;
     o += 11 + len;
   }
   if (d.body) o += d.body.copy(out, o);
@@ -187,13 +183,14 @@ export function decodeDoc(buf: Uint8Array): DocRecord {
   let o = 18;
   const rev = b.toString('latin1', o, o + revLen);
   o += revLen;
-  const channels = new Map<string, ChannelMembership>();
+  const channels = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const len = b.readUInt16BE(o);
     const s = b.readUInt32BE(o + 2) * TWO32 + b.readUInt32BE(o + 6);
-    const state = b[o + 10] as EntryState;
+    // (records of earlier versions also listed channels the document had left: not kept)
+    const active = b[o + 10] === EntryState.Active;
     o += 11;
-    channels.set(b.toString('utf8', o, o + len), { seq: s, state });
+    if (active) channels.set(b.toString('utf8', o, o + len), s);
     o += len;
   }
   const body = o < b.length ? Buffer.from(b.subarray(o)) : undefined;
