@@ -67,9 +67,19 @@ describe('block and document record encodings', () => {
       rev: fc.stringMatching(/^[0-9]{1,6}-[0-9a-f]{16}$/),
       deleted: fc.boolean(),
       channels: fc
-        .array(fc.tuple(fc.string({ minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 2 ** 40 })), {
-          maxLength: 8,
-        })
+        .array(
+          fc.tuple(
+            // (ASCII names and any others: both encodings' paths)
+            fc.oneof(
+              fc.string({ minLength: 1, maxLength: 20 }),
+              fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
+            ),
+            fc.integer({ min: 0, max: 2 ** 40 }),
+          ),
+          {
+            maxLength: 8,
+          },
+        )
         .map((pairs) => new Map(pairs)),
       body: fc.option(
         fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b)),

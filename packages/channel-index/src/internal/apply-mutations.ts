@@ -4,7 +4,7 @@
 // records it needs are read beforehand) and no writer state changed (the caller commits it).
 import type { DocMeta } from '../channel-index.js';
 import type { BatchRuns, EntryDoc } from './chunk-writer.js';
-import { type DocRecord, EntryState } from './records.js';
+import { type DocRecord, EntryState, entryTail } from './records.js';
 
 /** A mutation as the write worker queued it. */
 export interface UpdateItem {
@@ -99,7 +99,12 @@ export function applyMutations(
       body: !it.deleted && ctx.storeBodies ? it.value : undefined,
     };
     // (the entry's id bytes and rev are shared by every channel entry of this mutation)
-    const doc: EntryDoc = { vb: it.vb, seq: it.seq, id: Buffer.from(it.key, 'utf8'), rev };
+    const doc: EntryDoc = {
+      vb: it.vb,
+      seq: it.seq,
+      id: it.key,
+      tail: entryTail(Buffer.from(it.key, 'utf8'), rev),
+    };
     if (it.deleted) {
       out.deletions++;
       let wroteAll = false;

@@ -1,8 +1,8 @@
 // The write side of channel index blocks: groups one batch's entries into runs (one channel, one
 // block: a partition of vbuckets and a seqno range) and turns each run into one chunk put,
-// extending the block's last chunk while it is small. Entries are encoded straight from each mutation's fields (id bytes and rev
-// made once per mutation, shared by all of its channels) into the chunk's buffer: no entry object,
-// no intermediate buffer, no key string per chunk. Byte layout: records.ts encodeEntries; key
+// extending the block's last chunk while it is small. Entries are encoded straight into the
+// chunk's buffer from each mutation's fields (its id and rev bytes made once per mutation, shared
+// by all of its channels): no entry object, no intermediate buffer, no key string per chunk. Byte layout: records.ts encodeEntries; key
 // layout: keys.ts ("b/" channel 0x00 part4 blk14 counter12).
 import type { BatchOp } from '@tributary/core';
 import type { ClockUpdates } from './clock-log.js';
@@ -13,10 +13,10 @@ import { entrySize, writeEntry } from './records.js';
 export interface EntryDoc {
   vb: number;
   seq: number;
-  /** The document id as UTF-8 bytes. */
-  id: Buffer;
-  /** The rev as latin1 (it is ASCII: generation-hexcas). */
-  rev: string;
+  /** The document id (for tests and diagnostics: the bytes are in `tail`). */
+  id: string;
+  /** The entry's id and rev bytes (records.ts entryTail). */
+  tail: Buffer;
 }
 
 /** One channel's entries of one block in a batch: a linked list in BatchRuns' arrays. */
@@ -115,7 +115,7 @@ export class BatchRuns {
     }
     // (a batch applies each vbucket's mutations in seqno order: the last is the highest)
     c.clock.set(doc.vb, doc.seq);
-    run.bytes += entrySize(doc.id, doc.rev);
+    run.bytes += entrySize(doc.tail);
     this.entries++;
     if (state === 1) this.removals++;
     else if (state === 2) this.tombstones++;
@@ -133,7 +133,7 @@ export class BatchRuns {
     const next = this.#next;
     for (let i = run.head; i !== -1; i = next[i]!) {
       const d = docs[i]!;
-      o = writeEntry(out, o, d.vb, d.seq, states[i]!, d.id, d.rev);
+      o = writeEntry(out, o, d.vb, d.seq, states[i]!, d.tail);
     }
   }
 

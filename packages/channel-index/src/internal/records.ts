@@ -16,11 +16,27 @@ const TWO32 = 2 ** 32;
 const HEAD = 13;
 
 /**
- * Bytes one entry takes: seq u64, vb u16, state u8, id length u16, id, rev length u8, rev (latin1).
- * A block holds the entries of several vbuckets (keys.ts), so each entry names its vbucket.
+ * An entry's bytes after its header: id length u16, id (UTF-8), rev length u8, rev (latin1). The
+ * same for every channel entry of one mutation, so it is made once per mutation.
  */
-export function entrySize(id: Uint8Array, rev: string): number {
-  return HEAD + 1 + id.length + rev.length;
+export function entryTail(id: Buffer, rev: string): Buffer {
+  const out = Buffer.allocUnsafe(3 + id.length + rev.length);
+  out[0] = id.length >>> 8;
+  out[1] = id.length & 0xff;
+  out.set(id, 2);
+  let o = 2 + id.length;
+  out[o++] = rev.length;
+  // (a rev is ASCII: generation-hexcas)
+  for (let i = 0; i < rev.length; i++) out[o++] = rev.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Bytes one entry takes: seq u64, vb u16, state u8, then its tail (entryTail). A block holds the
+ * entries of several vbuckets (keys.ts), so each entry names its vbucket.
+ */
+export function entrySize(tail: Uint8Array): number {
+  return HEAD - 2 + tail.length;
 }
 
 /** Writes one entry at `o` (entrySize bytes free there); returns the offset after it. */
@@ -30,31 +46,36 @@ export function writeEntry(
   vb: number,
   seq: number,
   state: number,
-  id: Buffer,
-  rev: string,
+  tail: Buffer,
 ): number {
-  out.writeUInt32BE(Math.floor(seq / TWO32), o);
-  out.writeUInt32BE(seq % TWO32, o + 4);
-  out.writeUInt16BE(vb, o + 8);
+  // (bytes written one by one: the Buffer write methods cost more than the entry for small ones)
+  const hi = Math.floor(seq / TWO32);
+  const lo = seq >>> 0;
+  out[o] = hi >>> 24;
+  out[o + 1] = (hi >>> 16) & 0xff;
+  out[o + 2] = (hi >>> 8) & 0xff;
+  out[o + 3] = hi & 0xff;
+  out[o + 4] = lo >>> 24;
+  out[o + 5] = (lo >>> 16) & 0xff;
+  out[o + 6] = (lo >>> 8) & 0xff;
+  out[o + 7] = lo & 0xff;
+  out[o + 8] = vb >>> 8;
+  out[o + 9] = vb & 0xff;
   out[o + 10] = state;
-  out.writeUInt16BE(id.length, o + 11);
-  id.copy(out, o + HEAD);
-  o += HEAD + id.length;
-  out[o] = rev.length;
-  out.write(rev, o + 1, 'latin1');
-  return o + 1 + rev.length;
+  out.set(tail, o + 11);
+  return o + 11 + tail.length;
 }
 
 /** Encodes entries as block bytes (a block is its chunks' bytes concatenated). */
 export function encodeEntries(entries: readonly BlockEntry[]): Buffer {
-  const ids = entries.map((e) => Buffer.from(e.id, 'utf8'));
+  const tails = entries.map((e) => entryTail(Buffer.from(e.id, 'utf8'), e.rev));
   let size = 0;
-  for (let i = 0; i < entries.length; i++) size += entrySize(ids[i]!, entries[i]!.rev);
+  for (const t of tails) size += entrySize(t);
   const out = Buffer.allocUnsafe(size);
   let o = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    o = writeEntry(out, o, e.vb, e.seq, e.state, ids[i]!, e.rev);
+    o = writeEntry(out, o, e.vb, e.seq, e.state, tails[i]!);
   }
   return out;
 }
@@ -146,9 +167,25 @@ export interface DocRecord {
   body?: Buffer | undefined;
 }
 
+/** Writes `s` at `o` as UTF-8, by hand when it is ASCII (a native write costs more for short ones). */
+function writeText(out: Buffer, o: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return out.write(s, o, 'utf8');
+    out[o + i] = c;
+  }
+  return s.length;
+}
+
+/** Byte length of `s` as UTF-8 (its length when ASCII, without a native call). */
+function textLength(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
 export function encodeDoc(d: DocRecord): Buffer {
   let size = 18 + d.rev.length + (d.body?.length ?? 0);
-  for (const ch of d.channels.keys()) size += 11 + Buffer.byteLength(ch, 'utf8');
+  for (const ch of d.channels.keys()) size += 11 + textLength(ch);
   const out = Buffer.allocUnsafe(size);
   out.writeUInt32BE(Math.floor(d.seq / TWO32), 0);
   out.writeUInt32BE(d.seq % TWO32, 4);
@@ -156,20 +193,24 @@ export function encodeDoc(d: DocRecord): Buffer {
   out[12] = d.deleted ? 1 : 0;
   out[13] = d.rev.length;
   out.writeUInt32BE(d.channels.size, 14);
-  let o = 18 + out.write(d.rev, 18, 'latin1');
+  // (a rev is ASCII: generation-hexcas)
+  let o = 18 + writeText(out, 18, d.rev);
   // Channels in name order: a record reads the same however its channels were added (a rollback
   // rebuilds records from the blocks, and an index must equal one rebuilt from scratch).
   const names = d.channels.size > 1 ? [...d.channels.keys()].sort() : d.channels.keys();
   for (const ch of names) {
     const seq = d.channels.get(ch)!;
-    const len = out.write(ch, o + 11, 'utf8');
+    const len = writeText(out, o + 11, ch);
     out.writeUInt16BE(len, o);
     out.writeUInt32BE(Math.floor(seq / TWO32), o + 2);
     out.writeUInt32BE(seq % TWO32, o + 6);
     out[o + 10] = EntryState.Active;
     o += 11 + len;
   }
-  if (d.body) o += d.body.copy(out, o);
+  if (d.body) {
+    out.set(d.body, o);
+    o += d.body.length;
+  }
   return out.subarray(0, o);
 }
 
