@@ -298,6 +298,8 @@ const MAX_GROUP_OPS = 200_000;
 const CHUNK_BYTES = 1024;
 /** Clock records kept before a checkpoint writes the changed channels' full clocks. */
 const CHECKPOINT_RECORDS = 64;
+/** A read from a known complete position seeks chunks by batch only this many batches back. */
+const MAX_CHUNK_SEEK_BATCHES = 64;
 /** Changed channels kept pinned before a checkpoint. */
 const MAX_DIRTY_CLOCKS = 10_000;
 
@@ -408,6 +410,8 @@ export class ChannelIndex implements AsyncDisposable {
   #pendingRefresh: Promise<void> | undefined;
   readonly #sinceCache = new Lru<string, SinceArg>(1024);
   readonly #resultCache = new Lru<string, Promise<{ cands: Candidate[]; lastSeq: string }>>(256);
+  /** Positions this index handed out as complete: by channels and token, the batch they hold all of. */
+  readonly #completeAt = new Lru<string, { gen: number; epoch: number }>(10_000);
 
   // notification
   readonly #waiters: Waiters;
@@ -1422,6 +1426,7 @@ export class ChannelIndex implements AsyncDisposable {
     part: number,
     want: Map<number, [number, number]>,
     cap: number,
+    sinceGen: number | undefined,
   ): Promise<{ entries: BlockEntry[]; complete?: Map<number, number> }> {
     const K = this.#keys;
     const B = this.#blockSize;
@@ -1430,6 +1435,21 @@ export class ChannelIndex implements AsyncDisposable {
     for (const [l, h] of want.values()) {
       if (l < lo) lo = l;
       if (h > hi) hi = h;
+    }
+    const first = Math.floor((lo + 1) / B);
+    const last = Math.floor(hi / B);
+    // Newest first when that reads little (a woken reader's few new entries); a backlog of more
+    // than `cap` found that way is read forward from its start, a page at a time, instead.
+    if (sinceGen !== undefined || first === last) {
+      const entries: BlockEntry[] = [];
+      let small = true;
+      for (let b = first; b <= last && small; b++) {
+        const got = await this.#readBlockBack(ch, part, b, want, cap - entries.length, sinceGen);
+        if (got === undefined) small = false;
+        else for (const e of got) entries.push(e);
+      }
+      if (small) return { entries };
+      this.#m.counter('backwardReadsAbandoned').inc(1);
     }
     // per wanted vbucket, the last seqno seen in the current block
     const seen = new Map<number, number>();
@@ -1458,6 +1478,51 @@ export class ChannelIndex implements AsyncDisposable {
       }
     }
     return { entries };
+  }
+
+  /**
+   * One block's entries for `want` (as #readChannelPart), read newest chunk first: what a woken
+   * reader asks for is at the end of a block that may hold every vbucket's last `blockSize`
+   * seqnos (a busy channel's, "*" above all). Each vbucket's entries are in seqno order, so once a
+   * vbucket shows an entry at or below its lo, older chunks hold nothing more of it; the read
+   * stops when every wanted vbucket has, or at the block's start. With `sinceGen` (nothing above
+   * lo was written by batch sinceGen or before) it also stops after the first chunk that batch
+   * sinceGen or an earlier one started: later batches start chunks of their own, and only the one
+   * chunk that was the newest then can have been extended since. Undefined once more than `max`
+   * entries are found (the caller reads forward instead).
+   */
+  async #readBlockBack(
+    ch: string,
+    part: number,
+    blk: number,
+    want: Map<number, [number, number]>,
+    max: number,
+    sinceGen?: number,
+  ): Promise<BlockEntry[] | undefined> {
+    const open = new Set(want.keys());
+    const keep = (vb: number, seq: number) => {
+      const w = want.get(vb);
+      if (w === undefined) return false;
+      if (seq <= w[0]) {
+        open.delete(vb);
+        return false;
+      }
+      return seq <= w[1];
+    };
+    const chunks: BlockEntry[][] = [];
+    let n = 0;
+    for await (const { key, value } of this.store.scan({
+      prefix: this.#keys.block(ch, part, blk),
+      reverse: true,
+    })) {
+      const got = decodeEntries(value, keep);
+      chunks.push(got);
+      n += got.length;
+      if (n > max) return undefined;
+      if (open.size === 0) break;
+      if (sinceGen !== undefined && this.#keys.counterOfChunk(key) <= sinceGen) break;
+    }
+    return chunks.reverse().flat();
   }
 
   /**
@@ -1498,12 +1563,20 @@ export class ChannelIndex implements AsyncDisposable {
     const snap = await this.#snapshot(channels);
     const { clock: since, token, rolledBack = false } = this.#rewind(since0, snap);
     const key = `${snap.gen}|${snap.epoch}|${channels.join('\u0000')}|${token}|${limit}|${activeOnly ? 1 : 0}`;
+    // A position this index handed out complete (everything up to batch g read) needs only what
+    // later batches wrote: the chunks they started and the one they extended, read newest first.
+    const known = this.#completeAt.peek(`${channels.join('\u0000')}|${token}`);
+    const sinceGen =
+      known && known.epoch === snap.epoch && snap.gen - known.gen <= MAX_CHUNK_SEEK_BATCHES
+        ? known.gen
+        : undefined;
     let p = this.#resultCache.get(key);
     if (p) this.#m.counter('changesCoalesced').inc(1);
     else {
       // Shared by every caller asking the same question of the same state (10,000 woken longpolls
       // on one channel cost one read), so it takes no caller's signal.
-      p = this.#computeCandidates(snap, channels, since, limit, activeOnly);
+      if (sinceGen !== undefined) this.#m.counter('readsFromBatch').inc(1);
+      p = this.#computeCandidates(snap, channels, since, limit, activeOnly, sinceGen);
       this.#resultCache.set(key, p);
       const q = p;
       p.catch(() => {
@@ -1520,6 +1593,7 @@ export class ChannelIndex implements AsyncDisposable {
     since: VectorClock,
     limit: number,
     activeOnly: boolean,
+    sinceGen: number | undefined,
   ): Promise<{ cands: Candidate[]; lastSeq: string }> {
     const vbs = new Map<number, number>(); // vb → highest clock among channels
     for (const clock of snap.clocks.values()) {
@@ -1552,18 +1626,23 @@ export class ChannelIndex implements AsyncDisposable {
       for (const [part, want] of parts) reads.push({ ch, part, want });
     }
     const cap = 2 * limit;
-    const got = await Promise.all(reads.map((r) => this.#readChannelPart(r.ch, r.part, r.want, cap)));
+    const got = await Promise.all(
+      reads.map((r) => this.#readChannelPart(r.ch, r.part, r.want, cap, sinceGen)),
+    );
+    let complete = true;
     const byVb = new Map<number, Map<number, Candidate>>();
     // (in channel order, so each entry's removed list is too)
     for (let i = 0; i < reads.length; i++) {
       const { ch, want } = reads[i]!;
-      const { entries, complete } = got[i]!;
+      const { entries, complete: upTo } = got[i]!;
       // (a vbucket whose own position is past where the read stopped stays where it is)
-      if (complete)
+      if (upTo) {
+        complete = false;
         for (const [vb, [lo]] of want) {
-          const c = complete.get(vb)!;
+          const c = upTo.get(vb)!;
           if (c < bound.get(vb)!) bound.set(vb, Math.max(lo, c));
         }
+      }
       for (const e of entries) {
         let bySeq = byVb.get(e.vb);
         if (!bySeq) byVb.set(e.vb, (bySeq = new Map()));
@@ -1619,7 +1698,12 @@ export class ChannelIndex implements AsyncDisposable {
       if (!remainingVbs.has(v.vb)) next.set(v.vb, v.bound);
       else if (consumed.has(v.vb)) next.set(v.vb, consumed.get(v.vb)!);
     }
-    return { cands: out, lastSeq: encodeSince(next, snap.epoch) };
+    const lastSeq = encodeSince(next, snap.epoch);
+    // Every read went to its end and the page took everything: lastSeq holds all that batch
+    // snap.gen and those before it wrote in these channels.
+    if (done && complete)
+      this.#completeAt.set(`${channels.join('\u0000')}|${lastSeq}`, { gen: snap.gen, epoch: snap.epoch });
+    return { cands: out, lastSeq };
   }
 
   /**

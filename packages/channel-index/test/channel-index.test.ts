@@ -161,6 +161,57 @@ describe('channel index on the memory store', () => {
     },
   );
 
+  it('a reader following its lastSeq batch after batch misses nothing (reads seek chunks by batch)', async () => {
+    const index = createChannelIndex({ store: createMemoryStore(), maxBatchDelayMs: 0, blockSize: 16 });
+    const muts = workload(2500, 8, 6, 11);
+    const chans = [['ch1'], ['ch2', 'ch4'], ['*']];
+    const seen = chans.map(() => new Map<string, ChangeEntry>());
+    const since = chans.map(() => '0');
+    let at = 0;
+    let n = 1;
+    while (at < muts.length) {
+      // batches of 1 to 60 mutations: chunks extended across batches and new ones started
+      n = (n * 7 + 3) % 60;
+      await index.applyBatch(muts.slice(at, at + n + 1));
+      await index.flush();
+      at += n + 1;
+      for (let c = 0; c < chans.length; c++) {
+        const r = await index.changes({ channels: chans[c]!, since: since[c] });
+        for (const e of r.results) seen[c]!.set(e.id, e);
+        since[c] = r.lastSeq;
+      }
+    }
+    for (let c = 0; c < chans.length; c++) {
+      const whole = await index.changes({ channels: chans[c]! });
+      expect(seen[c]).toEqual(new Map(whole.results.map((e) => [e.id, e])));
+      expect(since[c]).toBe(whole.lastSeq);
+    }
+    expect(index.stats().counters.readsFromBatch).toBeGreaterThan(100);
+    await index.close();
+  });
+
+  it('pages through a backlog inside one block a page at a time', async () => {
+    // (every seqno in block 0: a read from 0 finds more than a page newest-first and goes forward)
+    const index = createChannelIndex({
+      store: createMemoryStore(),
+      maxBatch: 40,
+      maxBatchDelayMs: 0,
+      blockSize: 1000,
+    });
+    await index.applyBatch(workload(800, 8, 4));
+    await index.flush();
+    for (const chans of [['ch0'], ['*']]) {
+      const whole = await index.changes({ channels: chans });
+      const paged = await allChanges(index, chans, undefined, 5);
+      expect(new Map(paged.results.map((r) => [r.id, r]))).toEqual(
+        new Map(whole.results.map((r) => [r.id, r])),
+      );
+      expect(paged.lastSeq).toBe(whole.lastSeq);
+    }
+    expect(index.stats().counters.backwardReadsAbandoned).toBeGreaterThan(0);
+    await index.close();
+  });
+
   it('include_docs returns bodies only for documents still visible in the channels asked for', async () => {
     const store = createMemoryStore();
     const index = createChannelIndex({ store, maxBatchDelayMs: 0 });

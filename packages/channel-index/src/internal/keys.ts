@@ -70,6 +70,11 @@ export class Keys {
   blockPartPrefix(ch: string, part: number): Buffer {
     return Buffer.from(`${this.prefix}b/${ch}\u0000${hex4(part)}`);
   }
+  /** The counter of the batch that started a chunk (its key's last 12 hex digits). */
+  counterOfChunk(key: Uint8Array): number {
+    const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+    return Number.parseInt(k.toString('latin1', k.length - 12), 16);
+  }
   /** The block number in a chunk key (the 14 hex digits before the counter). */
   blockOfChunk(key: Uint8Array): number {
     const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
