@@ -14,6 +14,7 @@ import {
   ErrBadChannel,
   ErrChannelIndexClosed,
   ErrChannelIndexFailed,
+  ErrChannelIndexOldLayout,
   ErrChannelIndexReadOnly,
 } from './errors.js';
 import {
@@ -581,7 +582,9 @@ export class ChannelIndex implements AsyncDisposable {
     return out;
   }
 
-  #adoptLayout(st: { blockSize: number; vbucketsPerBlock: number }): void {
+  #adoptLayout(st: { counter: number; blockSize: number; vbucketsPerBlock: number }): void {
+    // (an index written before blocks held several vbuckets has entries without one: unreadable)
+    if (st.counter > 0 && st.vbucketsPerBlock === 0) throw ErrChannelIndexOldLayout(this.#keys.prefix);
     // Block keys depend on them: the index goes on with the layout it was built with.
     if (st.blockSize !== 0 && st.blockSize !== this.#blockSize) {
       this.#log.warn(

@@ -12,6 +12,11 @@ export const ErrChannelIndexFailed = defineError(
   'TRIB_CHANNEL_INDEX_FAILED',
   (why: string) => `channel index stopped writing: ${why}`,
 );
+export const ErrChannelIndexOldLayout = defineError(
+  'TRIB_CHANNEL_INDEX_OLD_LAYOUT',
+  (prefix: string) =>
+    `the channel index under "${prefix}" was written by an earlier version in another block layout; rebuild it (delete its keys and stream again from the start)`,
+);
 export const ErrBadSince = defineError(
   'TRIB_CHANNEL_INDEX_BAD_SINCE',
   (why: string) => `invalid since token: ${why}`,

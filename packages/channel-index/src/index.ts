@@ -27,6 +27,7 @@ export {
   ErrBadSince,
   ErrChannelIndexClosed,
   ErrChannelIndexFailed,
+  ErrChannelIndexOldLayout,
   ErrChannelIndexReadOnly,
   ErrTooManyConnections,
   ErrTooManyWaitingClients,

@@ -8,6 +8,7 @@ import {
 import { type BatchOp, isTributaryError, type Store } from '@tributary/core';
 import { createMemoryBackend, createMemoryStore } from '@tributary/store-memory';
 import { describe, expect, it } from 'vitest';
+import { encodeClock } from '../src/internal/keys.js';
 import { allChanges, del, dumpIndex, mut, until, workload } from './helpers.js';
 
 describe('channel index on the memory store', () => {
@@ -610,6 +611,36 @@ describe('channel index on the memory store', () => {
     expect((await reader.changes({ channels: ['c1'] })).results.length).toBe(140);
     await writer.close();
     await reader.close();
+  });
+
+  it('refuses an index written in the earlier block layout with a typed error', async () => {
+    const store = createMemoryStore();
+    // the state record as earlier versions wrote it: batch counter, stable clock, block size, and
+    // no vbuckets-per-block field
+    await store.batch([
+      {
+        type: 'put',
+        key: Buffer.from('ci:s'),
+        value: encodeClock(
+          7,
+          new Map([
+            [3, 9],
+            [0x10002, 100],
+          ]),
+        ),
+      },
+    ]);
+    const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+    await expect(index.ready()).rejects.toMatchObject({ code: 'TRIB_CHANNEL_INDEX_OLD_LAYOUT' });
+    await index.close();
+    // an empty store, or one this version wrote, opens
+    const fresh = createChannelIndex({ store: createMemoryStore(), maxBatchDelayMs: 0 });
+    await fresh.applyBatch([mut(3, 1, 'a', { channels: ['x'] })]);
+    await fresh.flush();
+    const again = createChannelIndex({ store: fresh.store, maxBatchDelayMs: 0 });
+    await expect(again.ready()).resolves.toBeUndefined();
+    await again.close();
+    await fresh.close();
   });
 
   it('refuses bad input with typed errors and work after close', async () => {
