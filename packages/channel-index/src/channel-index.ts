@@ -961,7 +961,11 @@ export class ChannelIndex implements AsyncDisposable {
       ops.push(...this.#checkpoints.ops(vb, value, lastSeq));
     }
     // 4. the writer's own state moves now (the next batch builds on it while this one commits)
-    for (const dk of dirtyDocs) this.#docCache.set(dk, docs.get(dk)!);
+    for (const dk of dirtyDocs) {
+      // (a record updated in place is the cached one already)
+      const rec = docs.get(dk)!;
+      if (this.#docCache.peek(dk) !== rec) this.#docCache.set(dk, rec);
+    }
     for (const [dk, rec] of docs) if (rec === null && !this.#docCache.has(dk)) this.#docCache.set(dk, null);
     this.#chunks.keep(newTails);
     for (const [vb, seq] of stableUp) this.#applied.set(vb, seq);

@@ -88,16 +88,18 @@ export function applyMutations(
     const gen = it.meta.revSeqno ?? (prev ? prev.gen + 1 : 1);
     const rev = revOf(gen, it.meta.cas);
     // Only the channels a document is in are kept: where it left is in the blocks, and a rollback
-    // finds those channels from the channel clocks (a record must not grow with every move).
-    const channels = new Map<string, number>();
-    const rec: DocRecord = {
-      seq: it.seq,
-      gen,
-      rev,
-      deleted: it.deleted,
-      channels,
-      body: !it.deleted && ctx.storeBodies ? it.value : undefined,
+    // finds those channels from the channel clocks (a record must not grow with every move). A
+    // known document's record is updated in place (the writer's cache holds it; what an earlier
+    // batch wrote was encoded when that batch was built), after its old channels are read.
+    const rec: DocRecord = prev ?? {
+      seq: 0,
+      gen: 0,
+      rev: '',
+      deleted: false,
+      channels: new Map(),
+      body: undefined,
     };
+    const channels = rec.channels;
     // (the entry's id bytes and rev are shared by every channel entry of this mutation)
     const doc: EntryDoc = {
       vb: it.vb,
@@ -114,6 +116,7 @@ export function applyMutations(
           if (ch === all) wroteAll = true;
         }
       if (all !== false && !wroteAll) runs.add(all, doc, EntryState.Deleted);
+      channels.clear();
     } else {
       out.mutations++;
       newChannels.clear();
@@ -129,6 +132,7 @@ export function applyMutations(
         for (const ch of prev.channels.keys()) {
           if (!newChannels.has(ch)) runs.add(ch, doc, EntryState.Removed);
         }
+      channels.clear();
       for (const ch of newChannels) {
         channels.set(ch, it.seq);
         runs.add(ch, doc, EntryState.Active);
@@ -136,6 +140,11 @@ export function applyMutations(
     }
     // (a deletion is remembered where it made a tombstone: the next version is a generation on)
     if (prev || channels.size > 0 || (it.deleted && all !== false)) {
+      rec.seq = it.seq;
+      rec.gen = gen;
+      rec.rev = rev;
+      rec.deleted = it.deleted;
+      rec.body = !it.deleted && ctx.storeBodies ? it.value : undefined;
       docs.set(dk, rec);
       out.dirtyDocs.add(dk);
     }
