@@ -586,20 +586,13 @@ export class ChannelIndex implements AsyncDisposable {
     // (an index written before blocks held several vbuckets has entries without one: unreadable)
     if (st.counter > 0 && st.vbucketsPerBlock === 0) throw ErrChannelIndexOldLayout(this.#keys.prefix);
     // Block keys depend on them: the index goes on with the layout it was built with.
-    if (st.blockSize !== 0 && st.blockSize !== this.#blockSize) {
-      this.#log.warn(
-        { configured: this.#blockSize, stored: st.blockSize },
-        'blockSize differs from the stored index; using the stored one',
-      );
-      this.#blockSize = st.blockSize;
-    }
-    if (st.vbucketsPerBlock !== 0 && st.vbucketsPerBlock !== this.#vbucketsPerBlock) {
-      this.#log.warn(
-        { configured: this.#vbucketsPerBlock, stored: st.vbucketsPerBlock },
-        'vbucketsPerBlock differs from the stored index; using the stored one',
-      );
-      this.#vbucketsPerBlock = st.vbucketsPerBlock;
-    }
+    const adopt = (name: string, configured: number, stored: number) => {
+      if (stored === 0 || stored === configured) return configured;
+      this.#log.warn({ configured, stored }, `${name} differs from the stored index; using the stored one`);
+      return stored;
+    };
+    this.#blockSize = adopt('blockSize', this.#blockSize, st.blockSize);
+    this.#vbucketsPerBlock = adopt('vbucketsPerBlock', this.#vbucketsPerBlock, st.vbucketsPerBlock);
   }
 
   /** Resolves once the index has read its state from the store. */

@@ -613,6 +613,31 @@ describe('channel index on the memory store', () => {
     await reader.close();
   });
 
+  it('a later writer or reader opened with another layout goes on with the stored one', async () => {
+    const store = createMemoryStore();
+    const muts = workload(400, 8, 5);
+    const first = createChannelIndex({ store, maxBatchDelayMs: 0, blockSize: 4, vbucketsPerBlock: 2 });
+    await first.applyBatch(muts.slice(0, 200));
+    await first.close();
+    // reopened with other values: the stored ones win, so the blocks written so far stay readable
+    const second = createChannelIndex({ store, maxBatchDelayMs: 0, blockSize: 64, vbucketsPerBlock: 1024 });
+    await second.applyBatch(muts.slice(200));
+    await second.flush();
+    const ref = createChannelIndex({
+      store: createMemoryStore(),
+      maxBatchDelayMs: 0,
+      blockSize: 4,
+      vbucketsPerBlock: 2,
+    });
+    await ref.applyBatch(muts);
+    await ref.flush();
+    expect(await dumpIndex(store)).toEqual(await dumpIndex(ref.store));
+    for (const chans of [['ch1'], ['*']])
+      expect(await second.changes({ channels: chans })).toEqual(await ref.changes({ channels: chans }));
+    await second.close();
+    await ref.close();
+  });
+
   it('refuses an index written in the earlier block layout with a typed error', async () => {
     const store = createMemoryStore();
     // the state record as earlier versions wrote it: batch counter, stable clock, block size, and
