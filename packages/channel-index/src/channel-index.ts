@@ -1462,8 +1462,8 @@ export class ChannelIndex implements AsyncDisposable {
     const entries: BlockEntry[] = [];
     let blk = -1;
     for await (const { key, value } of this.store.scan({
-      gte: K.block(ch, part, Math.floor((lo + 1) / B)),
-      lt: K.block(ch, part, Math.floor(hi / B) + 1),
+      gte: K.block(ch, part, first),
+      lt: K.block(ch, part, last + 1),
     })) {
       const b = K.blockOfChunk(key);
       if (b !== blk) {
