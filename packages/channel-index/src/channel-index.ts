@@ -1504,24 +1504,33 @@ export class ChannelIndex implements AsyncDisposable {
    * Changes in `channels` after `since`, each document once at its latest change, in a stable
    * order (seqno, then vbucket). lastSeq resumes exactly after the last entry returned.
    */
-  async changes(options: ChangesOptions): Promise<ChangesResult> {
-    this.#checkOpen();
-    options.signal?.throwIfAborted();
-    // A writer shares one answer among every caller asking the same thing while no batch commits
-    // (10,000 woken longpolls cost one read and one decode, and each gets its own copy).
-    const key = this.readOnly || !this.#loaded || options.includeDocs ? undefined : answerKey(options);
-    if (key === undefined) return this.#changes(options);
-    let a = this.#answers.peek(key);
-    if (!a || a.gen !== this.#counter || a.epoch !== this.#epoch) {
-      a = { gen: this.#counter, epoch: this.#epoch, p: this.#changes({ ...options, signal: undefined }) };
-      this.#answers.set(key, a);
-      a.p.catch(() => {});
+  changes(options: ChangesOptions): Promise<ChangesResult> {
+    // (not async: 10,000 woken longpolls each call this, and every promise and turn it saves is
+    // theirs; errors still come back as rejections)
+    try {
+      this.#checkOpen();
+      options.signal?.throwIfAborted();
+      // A writer shares one answer among every caller asking the same thing while no batch commits
+      // (10,000 woken longpolls cost one read and one decode, and each gets its own copy).
+      const key = this.readOnly || !this.#loaded || options.includeDocs ? undefined : answerKey(options);
+      if (key === undefined) return this.#changes(options);
+      let a = this.#answers.peek(key);
+      if (!a || a.gen !== this.#counter || a.epoch !== this.#epoch) {
+        a = { gen: this.#counter, epoch: this.#epoch, p: this.#changes({ ...options, signal: undefined }) };
+        this.#answers.set(key, a);
+        a.p.catch(() => {});
+      }
+      return a.p.then((r) => {
+        options.signal?.throwIfAborted();
+        this.#m.counter('changesShared').inc(1);
+        const results = r.results.map(copyEntry);
+        return r.rolledBack
+          ? { results, lastSeq: r.lastSeq, rolledBack: true }
+          : { results, lastSeq: r.lastSeq };
+      });
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const r = await a.p;
-    options.signal?.throwIfAborted();
-    this.#m.counter('changesShared').inc(1);
-    const results = r.results.map(copyEntry);
-    return r.rolledBack ? { results, lastSeq: r.lastSeq, rolledBack: true } : { results, lastSeq: r.lastSeq };
   }
 
   async #changes(options: ChangesOptions): Promise<ChangesResult> {
@@ -1584,22 +1593,36 @@ export class ChannelIndex implements AsyncDisposable {
    * Resolves true as soon as one of `channels` has entries after `since` (at once if it already
    * has), false on timeout; rejects with TRIB_ABORTED when the signal aborts.
    */
-  async waitForChanges(options: WaitOptions): Promise<boolean> {
-    this.#checkOpen();
-    const channels = this.#channelList(options.channels);
-    const since = options.since === 'now' ? await this.#since('now') : this.#sinceSync(options.since);
+  waitForChanges(options: WaitOptions): Promise<boolean> {
+    // (not async, as changes(): one promise per waiter, the waiter's own; errors are rejections)
+    try {
+      this.#checkOpen();
+      const channels = this.#channelList(options.channels);
+      if (options.since === 'now')
+        return this.#since('now').then((since) => this.#waitFrom(channels, since, options));
+      return this.#waitFrom(channels, this.#sinceSync(options.since), options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** A wait on no channel: the timeout (or the abort), then false. */
+  async #waitForNothing(options: WaitOptions): Promise<boolean> {
+    const signal = options.signal;
+    if (options.timeoutMs !== undefined)
+      await sleep(options.timeoutMs, undefined, { signal }).catch(() => {});
+    if (signal?.aborted) throw ErrAborted('waitForChanges', { cause: signal.reason });
+    return false;
+  }
+
+  #waitFrom(channels: string[], since: SinceArg, options: WaitOptions): Promise<boolean> {
     const signal = options.signal;
     if (signal?.aborted) throw ErrAborted('waitForChanges', { cause: signal.reason });
-    if (channels.length === 0) {
-      if (options.timeoutMs !== undefined)
-        await sleep(options.timeoutMs, undefined, { signal }).catch(() => {});
-      if (signal?.aborted) throw ErrAborted('waitForChanges', { cause: signal.reason });
-      return false;
-    }
+    if (channels.length === 0) return this.#waitForNothing(options);
     // A writer answers from its in-memory clocks, and registers in the same turn: every later
     // commit wakes it (no snapshot, no store read per waiter).
     const now = this.#writerHasNew(channels, since);
-    if (now === true) return true;
+    if (now === true) return Promise.resolve(true);
     const waiter = new Waiter(this.#waiters, channels, signal, options.timeoutMs);
     if (now === false) return waiter.promise;
     // Registered first, then checked: a write between the two still wakes us.

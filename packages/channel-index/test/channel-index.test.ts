@@ -679,8 +679,17 @@ describe('channel index on the memory store', () => {
     await expect(index.changes({ channels: ['a'], limit: 0 })).rejects.toSatisfy((e) =>
       isTributaryError(e, 'TRIB_INVALID_ARGUMENT'),
     );
+    // waits refuse bad input as rejections too (never a throw from the call itself)
+    const badWait = index.waitForChanges({ channels: ['a'], since: 'garbage' });
+    await expect(badWait).rejects.toSatisfy((e) => isTributaryError(e, 'TRIB_CHANNEL_INDEX_BAD_SINCE'));
+    await expect(index.waitForChanges({ channels: ['a\u0000b'] })).rejects.toSatisfy((e) =>
+      isTributaryError(e, 'TRIB_CHANNEL_INDEX_BAD_CHANNEL'),
+    );
     expect(() => createChannelIndex({ store: createMemoryStore(), maxBatch: 0 })).toThrow(/maxBatch/);
     await index.close();
+    await expect(index.waitForChanges({ channels: ['a'] })).rejects.toSatisfy((e) =>
+      isTributaryError(e, 'TRIB_CHANNEL_INDEX_CLOSED'),
+    );
     await index.close();
     await expect(index.applyBatch([mut(0, 1, 'a', {})])).rejects.toSatisfy((e) =>
       isTributaryError(e, 'TRIB_CHANNEL_INDEX_CLOSED'),
