@@ -580,6 +580,40 @@ describe('channel index on the memory store', () => {
     await reader.close();
   });
 
+  it('a read-only reader following its lastSeq batch after batch misses nothing (reads seek chunks by batch)', async () => {
+    const backend = createMemoryBackend();
+    const writer = createChannelIndex({
+      store: createMemoryStore({ backend }),
+      maxBatchDelayMs: 0,
+      blockSize: 16,
+    });
+    const reader = createChannelIndex({ store: createMemoryStore({ backend }), readOnly: true });
+    const muts = workload(1500, 8, 6, 5);
+    const seen = new Map<string, ChangeEntry>();
+    let since = '0';
+    let at = 0;
+    let n = 1;
+    while (at < muts.length) {
+      // a batch, flushed and also one still being written while the reader reads
+      n = (n * 5 + 7) % 50;
+      await writer.applyBatch(muts.slice(at, at + n + 1));
+      if (n % 2 === 0) await writer.flush();
+      at += n + 1;
+      const r = await reader.changes({ channels: ['ch2', 'ch3'], since });
+      for (const e of r.results) seen.set(e.id, e);
+      since = r.lastSeq;
+    }
+    await writer.flush();
+    const last = await reader.changes({ channels: ['ch2', 'ch3'], since });
+    for (const e of last.results) seen.set(e.id, e);
+    const whole = await reader.changes({ channels: ['ch2', 'ch3'] });
+    expect(seen).toEqual(new Map(whole.results.map((e) => [e.id, e])));
+    expect(last.lastSeq).toBe(whole.lastSeq);
+    expect(reader.stats().counters.readsFromBatch).toBeGreaterThan(10);
+    await writer.close();
+    await reader.close();
+  });
+
   it('a read-only reader follows the writer across clock-record checkpoints', async () => {
     const backend = createMemoryBackend();
     const writer = createChannelIndex({ store: createMemoryStore({ backend }), maxBatchDelayMs: 0 });
