@@ -129,8 +129,12 @@ export class LmdbStore implements Store {
     const checked = checkOps(ops);
     if (checked.length === 0) return;
     let puts = 0;
+    // lmdb's batch() queues the ops as one block that its write thread applies in a single
+    // transaction (all or none); this thread only encodes them. transaction() ran every put on
+    // this thread inside the writer's transaction: a B-tree insert per op where the index's own
+    // work runs.
     await this.#callAsync('batch', () =>
-      db.transaction(() => {
+      db.batch(() => {
         for (const op of checked) {
           if (op.type === 'put') {
             db.put(op.key, op.value!);
