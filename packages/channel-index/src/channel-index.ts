@@ -43,6 +43,7 @@ import {
   EntryState,
   encodeDoc,
   encodeEntries,
+  recordChannels,
   truncateBlock,
 } from './internal/records.js';
 import {
@@ -1073,7 +1074,7 @@ export class ChannelIndex implements AsyncDisposable {
     // The channels with entries of vb above the rollback point: those the affected documents are in,
     // and any whose clock says so (a document's record forgets channels it left).
     const channels = new Set<string>();
-    for (const rec of affected.values()) for (const ch of rec.channels.keys()) channels.add(ch);
+    for (const rec of affected.values()) for (const ch of rec.channels) channels.add(ch);
     for (const ch of await this.#channelsAbove(vb, seq)) channels.add(ch);
     const ops: BatchOp[] = [];
     // (a rollback is a batch of its own: chunks it adds are named by its counter)
@@ -1146,12 +1147,17 @@ export class ChannelIndex implements AsyncDisposable {
         // No entry of it survives (it was created above the rollback point). Readers may have seen
         // it in channels: keep a ghost record with those channels, so when the new branch streams
         // the document again, the channels it is no longer in get removal entries.
-        const ghost = new Map<string, number>();
-        for (const ch of rec.channels.keys()) ghost.set(ch, 0);
-        if (ghost.size === 0) ops.push({ type: 'del', key: Buffer.from(dk) });
+        if (rec.channels.length === 0) ops.push({ type: 'del', key: Buffer.from(dk) });
         else {
           // (gen 0: the new branch's first version of it is generation 1 again)
-          const g: DocRecord = { seq: 0, gen: 0, rev: rec.rev, deleted: true, channels: ghost };
+          const g: DocRecord = {
+            seq: 0,
+            gen: 0,
+            rev: rec.rev,
+            deleted: true,
+            channels: rec.channels,
+            joined: rec.joined.map(() => 0),
+          };
           ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(g) });
         }
         continue;
@@ -1163,8 +1169,9 @@ export class ChannelIndex implements AsyncDisposable {
         if (!latest || e.seq > latest.seq) latest = e;
       }
       const gen = Number.parseInt(latest!.rev, 10) || rec.gen;
-      for (const [ch, joined] of rec.channels) {
-        if (joined <= seq) continue;
+      for (let i = 0; i < rec.channels.length; i++) {
+        const ch = rec.channels[i]!;
+        if (rec.joined[i]! <= seq) continue;
         const was = s.get(ch);
         if (was?.state === EntryState.Active || was?.seq === latest!.seq) continue;
         compensate(ch, {
@@ -1180,7 +1187,7 @@ export class ChannelIndex implements AsyncDisposable {
         gen,
         rev: latest!.rev,
         deleted: latest!.state === EntryState.Deleted,
-        channels: chans,
+        ...recordChannels(chans),
       };
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(restored) });
       replayFrom = Math.min(replayFrom, latest!.seq - 1);
@@ -1571,7 +1578,7 @@ export class ChannelIndex implements AsyncDisposable {
         return;
       }
       // Only a body the reader may see: the document must still be in one of the channels asked for.
-      const visible = rec && [...rec.channels.keys()].some((ch) => asked.has(ch));
+      const visible = rec?.channels.some((ch) => asked.has(ch));
       if (r.removed || !visible || !rec) {
         r.doc = { _id: r.id, _rev: rec?.rev ?? r.rev, _removed: true };
         return;

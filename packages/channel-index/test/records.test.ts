@@ -7,6 +7,8 @@ import {
   decodeEntries,
   encodeDoc,
   encodeEntries,
+  recordChannels,
+  setRecordChannels,
   truncateBlock,
 } from '../src/internal/records.js';
 
@@ -61,35 +63,65 @@ describe('block and document record encodings', () => {
   });
 
   it('document records round-trip', () => {
-    const recArb = fc.record({
-      seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-      gen: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-      rev: fc.stringMatching(/^[0-9]{1,6}-[0-9a-f]{16}$/),
-      deleted: fc.boolean(),
-      channels: fc
-        .array(
-          fc.tuple(
-            // (ASCII names and any others: both encodings' paths)
-            fc.oneof(
-              fc.string({ minLength: 1, maxLength: 20 }),
-              fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
+    const recArb = fc
+      .record({
+        seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        gen: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        rev: fc.stringMatching(/^[0-9]{1,6}-[0-9a-f]{16}$/),
+        deleted: fc.boolean(),
+        channels: fc
+          .array(
+            fc.tuple(
+              // (ASCII names and any others: both encodings' paths)
+              fc.oneof(
+                fc.string({ minLength: 1, maxLength: 20 }),
+                fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
+              ),
+              fc.integer({ min: 0, max: 2 ** 40 }),
             ),
-            fc.integer({ min: 0, max: 2 ** 40 }),
-          ),
-          {
-            maxLength: 8,
-          },
-        )
-        .map((pairs) => new Map(pairs)),
-      body: fc.option(
-        fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b)),
-        { nil: undefined },
-      ),
-    });
+            {
+              maxLength: 8,
+            },
+          )
+          // (a record holds its channels in name order, each once)
+          .map((pairs) => recordChannels(new Map(pairs))),
+        body: fc.option(
+          fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b)),
+          { nil: undefined },
+        ),
+      })
+      .map(({ channels, ...rest }) => ({ ...rest, ...channels }));
     fc.assert(
       fc.property(recArb, (rec: DocRecord) => {
         expect(decodeDoc(encodeDoc(rec))).toEqual(rec);
       }),
+    );
+  });
+
+  it("setRecordChannels keeps a record's channels in name order, each joined at the seqno, in place", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 10 }),
+        fc.uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 10 }),
+        fc.integer({ min: 1, max: 2 ** 40 }),
+        (before, names, seq) => {
+          const rec: DocRecord = {
+            seq: 0,
+            gen: 0,
+            rev: '',
+            deleted: false,
+            ...recordChannels(before.map((c) => [c, 1])),
+          };
+          const arrays = [rec.channels, rec.joined];
+          setRecordChannels(rec, new Set(names), seq);
+          expect(rec.channels).toEqual([...names].sort());
+          expect(rec.joined).toEqual(names.map(() => seq));
+          // (the writer updates cached records in place: no new arrays per mutation)
+          expect([rec.channels, rec.joined]).toEqual(arrays);
+          expect(rec.channels).toBe(arrays[0]);
+          expect(rec.joined).toBe(arrays[1]);
+        },
+      ),
     );
   });
 });

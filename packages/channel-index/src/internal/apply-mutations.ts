@@ -4,7 +4,7 @@
 // records it needs are read beforehand) and no writer state changed (the caller commits it).
 import type { DocMeta } from '../channel-index.js';
 import type { BatchRuns, EntryDoc } from './chunk-writer.js';
-import { type DocRecord, EntryState, entryTail } from './records.js';
+import { type DocRecord, EntryState, entryTail, setRecordChannels } from './records.js';
 
 /** A mutation as the write worker queued it. */
 export interface UpdateItem {
@@ -96,10 +96,11 @@ export function applyMutations(
       gen: 0,
       rev: '',
       deleted: false,
-      channels: new Map(),
+      channels: [],
+      joined: [],
       body: undefined,
     };
-    const channels = rec.channels;
+    const was = rec.channels;
     // (the entry's id bytes and rev are shared by every channel entry of this mutation)
     const doc: EntryDoc = {
       vb: it.vb,
@@ -110,13 +111,14 @@ export function applyMutations(
     if (it.deleted) {
       out.deletions++;
       let wroteAll = false;
-      if (prev)
-        for (const ch of prev.channels.keys()) {
-          runs.add(ch, doc, EntryState.Deleted);
-          if (ch === all) wroteAll = true;
-        }
+      for (let i = 0; i < was.length; i++) {
+        const ch = was[i]!;
+        runs.add(ch, doc, EntryState.Deleted);
+        if (ch === all) wroteAll = true;
+      }
       if (all !== false && !wroteAll) runs.add(all, doc, EntryState.Deleted);
-      channels.clear();
+      was.length = 0;
+      rec.joined.length = 0;
     } else {
       out.mutations++;
       newChannels.clear();
@@ -128,18 +130,13 @@ export function applyMutations(
       }
       ctx.channelsOf(it.key, body, it.meta, newChannels);
       if (all !== false) newChannels.add(all);
-      if (prev)
-        for (const ch of prev.channels.keys()) {
-          if (!newChannels.has(ch)) runs.add(ch, doc, EntryState.Removed);
-        }
-      channels.clear();
-      for (const ch of newChannels) {
-        channels.set(ch, it.seq);
-        runs.add(ch, doc, EntryState.Active);
-      }
+      for (let i = 0; i < was.length; i++)
+        if (!newChannels.has(was[i]!)) runs.add(was[i]!, doc, EntryState.Removed);
+      for (const ch of newChannels) runs.add(ch, doc, EntryState.Active);
+      setRecordChannels(rec, newChannels, it.seq);
     }
     // (a deletion is remembered where it made a tombstone: the next version is a generation on)
-    if (prev || channels.size > 0 || (it.deleted && all !== false)) {
+    if (prev || rec.channels.length > 0 || (it.deleted && all !== false)) {
       rec.seq = it.seq;
       rec.gen = gen;
       rec.rev = rev;

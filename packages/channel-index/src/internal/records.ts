@@ -39,6 +39,19 @@ export function entrySize(tail: Uint8Array): number {
   return HEAD - 2 + tail.length;
 }
 
+// (bytes written one by one: the Buffer write methods cost more than these short fields)
+function writeU32(out: Buffer, o: number, n: number): void {
+  out[o] = n >>> 24;
+  out[o + 1] = (n >>> 16) & 0xff;
+  out[o + 2] = (n >>> 8) & 0xff;
+  out[o + 3] = n & 0xff;
+}
+
+function writeU64(out: Buffer, o: number, n: number): void {
+  writeU32(out, o, Math.floor(n / TWO32));
+  writeU32(out, o + 4, n >>> 0);
+}
+
 /** Writes one entry at `o` (entrySize bytes free there); returns the offset after it. */
 export function writeEntry(
   out: Buffer,
@@ -48,17 +61,7 @@ export function writeEntry(
   state: number,
   tail: Buffer,
 ): number {
-  // (bytes written one by one: the Buffer write methods cost more than the entry for small ones)
-  const hi = Math.floor(seq / TWO32);
-  const lo = seq >>> 0;
-  out[o] = hi >>> 24;
-  out[o + 1] = (hi >>> 16) & 0xff;
-  out[o + 2] = (hi >>> 8) & 0xff;
-  out[o + 3] = hi & 0xff;
-  out[o + 4] = lo >>> 24;
-  out[o + 5] = (lo >>> 16) & 0xff;
-  out[o + 6] = (lo >>> 8) & 0xff;
-  out[o + 7] = lo & 0xff;
+  writeU64(out, o, seq);
   out[o + 8] = vb >>> 8;
   out[o + 9] = vb & 0xff;
   out[o + 10] = state;
@@ -162,9 +165,41 @@ export interface DocRecord {
   gen: number;
   rev: string;
   deleted: boolean;
-  /** The channels the document is in, each with the seqno of the entry that put it there. */
-  channels: Map<string, number>;
+  /**
+   * The channels the document is in, in name order (a record reads the same however its channels
+   * were added: a rollback rebuilds records from the blocks, and an index must equal one rebuilt
+   * from scratch). Two short arrays rather than a Map: the write path reads and rewrites a record
+   * per mutation, and a small Map costs more to build, walk and collect than the arrays.
+   */
+  channels: string[];
+  /** Per channel (same index), the seqno of the entry that put the document there. */
+  joined: number[];
   body?: Buffer | undefined;
+}
+
+/** Sets `rec`'s channels to `names` in name order, each joined at `seq` (arrays reused). */
+export function setRecordChannels(rec: DocRecord, names: Iterable<string>, seq: number): void {
+  const chs = rec.channels;
+  const joined = rec.joined;
+  let n = 0;
+  for (const ch of names) {
+    // (insertion sort: a document is in a handful of channels)
+    let i = n++;
+    while (i > 0 && chs[i - 1]! > ch) {
+      chs[i] = chs[i - 1]!;
+      i--;
+    }
+    chs[i] = ch;
+  }
+  chs.length = n;
+  joined.length = n;
+  joined.fill(seq);
+}
+
+/** A record's channels from (channel, joined) pairs in any order. */
+export function recordChannels(pairs: Iterable<[string, number]>): { channels: string[]; joined: number[] } {
+  const sorted = [...pairs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return { channels: sorted.map((p) => p[0]), joined: sorted.map((p) => p[1]) };
 }
 
 /** Writes `s` at `o` as UTF-8, by hand when it is ASCII (a native write costs more for short ones). */
@@ -184,26 +219,22 @@ function textLength(s: string): number {
 }
 
 export function encodeDoc(d: DocRecord): Buffer {
+  const chs = d.channels;
   let size = 18 + d.rev.length + (d.body?.length ?? 0);
-  for (const ch of d.channels.keys()) size += 11 + textLength(ch);
+  for (let i = 0; i < chs.length; i++) size += 11 + textLength(chs[i]!);
   const out = Buffer.allocUnsafe(size);
-  out.writeUInt32BE(Math.floor(d.seq / TWO32), 0);
-  out.writeUInt32BE(d.seq % TWO32, 4);
-  out.writeUInt32BE(d.gen >>> 0, 8);
+  writeU64(out, 0, d.seq);
+  writeU32(out, 8, d.gen >>> 0);
   out[12] = d.deleted ? 1 : 0;
   out[13] = d.rev.length;
-  out.writeUInt32BE(d.channels.size, 14);
+  writeU32(out, 14, chs.length);
   // (a rev is ASCII: generation-hexcas)
   let o = 18 + writeText(out, 18, d.rev);
-  // Channels in name order: a record reads the same however its channels were added (a rollback
-  // rebuilds records from the blocks, and an index must equal one rebuilt from scratch).
-  const names = d.channels.size > 1 ? [...d.channels.keys()].sort() : d.channels.keys();
-  for (const ch of names) {
-    const seq = d.channels.get(ch)!;
-    const len = writeText(out, o + 11, ch);
-    out.writeUInt16BE(len, o);
-    out.writeUInt32BE(Math.floor(seq / TWO32), o + 2);
-    out.writeUInt32BE(seq % TWO32, o + 6);
+  for (let i = 0; i < chs.length; i++) {
+    const len = writeText(out, o + 11, chs[i]!);
+    out[o] = len >>> 8;
+    out[o + 1] = len & 0xff;
+    writeU64(out, o + 2, d.joined[i]!);
     out[o + 10] = EntryState.Active;
     o += 11 + len;
   }
@@ -211,7 +242,7 @@ export function encodeDoc(d: DocRecord): Buffer {
     out.set(d.body, o);
     o += d.body.length;
   }
-  return out.subarray(0, o);
+  return o === size ? out : out.subarray(0, o);
 }
 
 export function decodeDoc(buf: Uint8Array): DocRecord {
@@ -224,16 +255,20 @@ export function decodeDoc(buf: Uint8Array): DocRecord {
   let o = 18;
   const rev = b.toString('latin1', o, o + revLen);
   o += revLen;
-  const channels = new Map<string, number>();
+  const channels: string[] = [];
+  const joined: number[] = [];
   for (let i = 0; i < n; i++) {
     const len = b.readUInt16BE(o);
     const s = b.readUInt32BE(o + 2) * TWO32 + b.readUInt32BE(o + 6);
     // (records of earlier versions also listed channels the document had left: not kept)
     const active = b[o + 10] === EntryState.Active;
     o += 11;
-    if (active) channels.set(b.toString('utf8', o, o + len), s);
+    if (active) {
+      channels.push(b.toString('utf8', o, o + len));
+      joined.push(s);
+    }
     o += len;
   }
   const body = o < b.length ? Buffer.from(b.subarray(o)) : undefined;
-  return { seq, gen, rev, deleted, channels, body };
+  return { seq, gen, rev, deleted, channels, joined, body };
 }
