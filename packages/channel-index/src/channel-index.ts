@@ -82,7 +82,9 @@ export const defaultChannelsOf: ChannelsOf = (_key, doc) => {
   if (doc === null || typeof doc !== 'object') return undefined;
   const c = (doc as { channels?: unknown }).channels;
   if (typeof c === 'string') return [c];
-  if (Array.isArray(c)) return c.filter((x): x is string => typeof x === 'string');
+  // (the document's own array when it holds only strings, as it nearly always does: no copy)
+  if (Array.isArray(c))
+    return c.every((x) => typeof x === 'string') ? c : c.filter((x) => typeof x === 'string');
   return undefined;
 };
 
@@ -856,7 +858,8 @@ export class ChannelIndex implements AsyncDisposable {
         typeof ch === 'string' &&
         ch.length > 0 &&
         !ch.includes('\u0000') &&
-        Buffer.byteLength(ch) <= MAX_CHANNEL_BYTES
+        // (a UTF-16 unit is at most 3 UTF-8 bytes: short names need no native count)
+        (ch.length * 3 <= MAX_CHANNEL_BYTES || Buffer.byteLength(ch) <= MAX_CHANNEL_BYTES)
       )
         out.add(ch);
       else this.#m.counter('badChannels').inc(1);
@@ -895,13 +898,16 @@ export class ChannelIndex implements AsyncDisposable {
       const vals = await this.#readMany(missing.map((k) => Buffer.from(k)));
       for (let i = 0; i < missing.length; i++) {
         const v = vals[i];
-        docs.set(missing[i]!, v ? decodeDoc(v) : null);
+        const rec = v ? decodeDoc(v) : null;
+        docs.set(missing[i]!, rec);
+        // (cached as read: the batch updates the record in place; null says the store has none)
+        this.#docCache.set(missing[i]!, rec);
       }
     }
 
     // 2. apply in order (internal/apply-mutations.ts)
     const runs = this.#chunks.batch(this.#blockSize, this.#vbucketsPerBlock);
-    const { stableUp, metaUp, dirtyDocs, mutations, deletions, duplicates } = applyMutations(
+    const { stableUp, metaUp, dirtyDocs, created, mutations, deletions, duplicates } = applyMutations(
       items,
       dks,
       docs,
@@ -946,12 +952,8 @@ export class ChannelIndex implements AsyncDisposable {
       ops.push(...this.#checkpoints.ops(vb, value, lastSeq));
     }
     // 4. the writer's own state moves now (the next batch builds on it while this one commits)
-    for (const dk of dirtyDocs) {
-      // (a record updated in place is the cached one already)
-      const rec = docs.get(dk)!;
-      if (this.#docCache.peek(dk) !== rec) this.#docCache.set(dk, rec);
-    }
-    for (const [dk, rec] of docs) if (rec === null && !this.#docCache.has(dk)) this.#docCache.set(dk, null);
+    // (the other records this batch changed are cached already: updated in place)
+    for (const dk of created) this.#docCache.set(dk, docs.get(dk)!);
     this.#chunks.keep(newTails);
     for (const [vb, seq] of stableUp) this.#applied.set(vb, seq);
     if (stableUp.size > 0) {

@@ -268,6 +268,24 @@ describe('channel index on the memory store', () => {
     await b.close();
   });
 
+  it('a record cache too small to hold every document reads records back and builds the same index', async () => {
+    const muts = workload(1200, 8, 10);
+    const small = createMemoryStore();
+    const full = createMemoryStore();
+    // (4 records: nearly every update misses the cache and reads its record from the store)
+    const a = createChannelIndex({ store: small, maxBatch: 23, maxBatchDelayMs: 0, docCacheSize: 4 });
+    const b = createChannelIndex({ store: full, maxBatch: 23, maxBatchDelayMs: 0 });
+    await a.applyBatch(muts);
+    await b.applyBatch(muts);
+    await a.flush();
+    await b.flush();
+    expect(small.stats().gets).toBeGreaterThan(500);
+    expect(await dumpIndex(small)).toEqual(await dumpIndex(full));
+    expect(await allChanges(a, ['*'])).toEqual(await allChanges(b, ['*']));
+    await a.close();
+    await b.close();
+  });
+
   it('rollback removes entries above the seqno and rewinds clocks and document state', async () => {
     const store = createMemoryStore();
     const index = createChannelIndex({ store, maxBatchDelayMs: 0, blockSize: 2 });

@@ -40,6 +40,8 @@ export interface AppliedBatch {
   metaUp: Map<number, Uint8Array>;
   /** Record keys rewritten (their new records are in `docs`). */
   dirtyDocs: Set<string>;
+  /** Record keys of records this batch created (documents the index had no record of). */
+  created: string[];
   mutations: number;
   deletions: number;
   duplicates: number;
@@ -64,6 +66,7 @@ export function applyMutations(
     stableUp: new Map(),
     metaUp: new Map(),
     dirtyDocs: new Set(),
+    created: [],
     mutations: 0,
     deletions: 0,
     duplicates: 0,
@@ -142,7 +145,10 @@ export function applyMutations(
       rec.rev = rev;
       rec.deleted = it.deleted;
       rec.body = !it.deleted && ctx.storeBodies ? it.value : undefined;
-      docs.set(dk, rec);
+      if (!prev) {
+        docs.set(dk, rec);
+        out.created.push(dk);
+      }
       out.dirtyDocs.add(dk);
     }
   }
