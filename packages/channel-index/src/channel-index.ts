@@ -20,6 +20,7 @@ import {
 import {
   type ApplyContext,
   applyMutations,
+  docMeta,
   type MetaItem,
   type UpdateItem,
 } from './internal/apply-mutations.js';
@@ -452,13 +453,16 @@ export class ChannelIndex implements AsyncDisposable {
       applied: this.#applied,
       allDocsChannel: this.allDocsChannel,
       storeBodies: this.#storeBodies,
-      channelsOf: (key, body, meta, out) => {
+      channelsOf: (it, body, out) => {
         let raw: ReturnType<ChannelsOf>;
         try {
-          raw = this.#channelsOf(key, body, meta);
+          raw =
+            this.#channelsOf === defaultChannelsOf
+              ? defaultChannelsOf(it.key, body, undefined as unknown as DocMeta)
+              : this.#channelsOf(it.key, body, docMeta(it));
         } catch (err) {
           this.#m.counter('channelsOfErrors').inc(1);
-          this.#log.warn({ err, key }, 'channelsOf threw; document indexed in no channel');
+          this.#log.warn({ err, key: it.key }, 'channelsOf threw; document indexed in no channel');
           return;
         }
         this.#normalizeChannels(out, raw);
@@ -682,21 +686,22 @@ export class ChannelIndex implements AsyncDisposable {
   ): void | Promise<void> {
     if (!Number.isSafeInteger(seq) || seq < 1)
       throw ErrInvalidArgument('seq', `must be a positive integer, got ${seq}`);
-    const meta: DocMeta = {
-      vbucket: vb,
-      seqno: seq,
+    // key and value may be views into a network buffer: keep copies. (channelsOf's DocMeta is
+    // built from these fields only for a custom channelsOf: the default reads the body alone.)
+    return this.#enqueue({
+      t: 0,
+      vb,
+      seq,
+      key: key.toString('utf8'),
+      value: Buffer.from(req.value),
+      deleted,
       cas: req.cas,
       flags: req.flags,
       expiry: req.expiry,
       revSeqno: req.revSeqno || undefined,
       datatype: req.datatype,
       xattrs: req.xattrs,
-      value: req.value,
-    };
-    // key and value may be views into a network buffer: keep copies.
-    const value = Buffer.from(req.value);
-    meta.value = value;
-    return this.#enqueue({ t: 0, vb, seq, key: key.toString('utf8'), value, deleted, meta });
+    });
   }
 
   #check(what: string): void {

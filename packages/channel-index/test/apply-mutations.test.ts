@@ -22,7 +22,7 @@ const ctx = (applied: Map<number, number>): ApplyContext => ({
   applied,
   allDocsChannel: '*',
   storeBodies: false,
-  channelsOf: (_key, body, _meta, out) => {
+  channelsOf: (_it, body, out) => {
     for (const ch of (body as { channels: string[] }).channels) out.add(ch);
   },
 });
@@ -54,15 +54,12 @@ describe('applyMutations (one write batch, in order)', () => {
               key: o.key,
               value: Buffer.from(JSON.stringify({ channels: o.channels })),
               deleted: o.deleted,
-              meta: {
-                vbucket: vb,
-                seqno: seq,
-                cas: 1n,
-                flags: 0,
-                expiry: 0,
-                datatype: 0,
-                value: Buffer.alloc(0),
-              },
+              cas: 1n,
+              flags: 0,
+              expiry: 0,
+              revSeqno: undefined,
+              datatype: 0,
+              xattrs: undefined,
             });
           }
           const seen = new Map<number, number>(); // model of "applied"

@@ -286,6 +286,50 @@ describe('channel index on the memory store', () => {
     await b.close();
   });
 
+  it('a custom channelsOf sees the key, the parsed body and the mutation meta; throws and bad names are counted', async () => {
+    const seen: { key: string; body: unknown; vbucket: number; seqno: number; cas: bigint; value: string }[] =
+      [];
+    const index = createChannelIndex({
+      store: createMemoryStore(),
+      maxBatchDelayMs: 0,
+      channelsOf: (key, body, meta) => {
+        seen.push({
+          key,
+          body,
+          vbucket: meta.vbucket,
+          seqno: meta.seqno,
+          cas: meta.cas,
+          value: meta.value.toString(),
+        });
+        if (key === 'boom') throw new Error('boom');
+        return key === 'bad' ? ['ok', '', 'x\u0000y', 'z'.repeat(201)] : `by-${key}`;
+      },
+    });
+    await index.applyBatch([
+      mut(3, 1, 'a', { n: 1 }),
+      mut(5, 9, 'boom', { n: 2 }),
+      mut(5, 10, 'bad', { n: 3 }),
+    ]);
+    await index.flush();
+    expect(seen).toEqual([
+      { key: 'a', body: { n: 1 }, vbucket: 3, seqno: 1, cas: 1003n, value: '{"n":1}' },
+      { key: 'boom', body: { n: 2 }, vbucket: 5, seqno: 9, cas: 9005n, value: '{"n":2}' },
+      { key: 'bad', body: { n: 3 }, vbucket: 5, seqno: 10, cas: 10005n, value: '{"n":3}' },
+    ]);
+    expect((await index.changes({ channels: ['by-a'] })).results.map((r) => r.id)).toEqual(['a']);
+    expect((await index.changes({ channels: ['ok'] })).results.map((r) => r.id)).toEqual(['bad']);
+    // (a document whose channelsOf threw is in no channel but the all-docs one)
+    expect((await index.changes({ channels: ['*'] })).results.map((r) => r.id).sort()).toEqual([
+      'a',
+      'bad',
+      'boom',
+    ]);
+    const c = index.stats().counters;
+    expect(c.channelsOfErrors).toBe(1);
+    expect(c.badChannels).toBe(3);
+    await index.close();
+  });
+
   it('rollback removes entries above the seqno and rewinds clocks and document state', async () => {
     const store = createMemoryStore();
     const index = createChannelIndex({ store, maxBatchDelayMs: 0, blockSize: 2 });

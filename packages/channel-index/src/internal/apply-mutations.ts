@@ -14,7 +14,27 @@ export interface UpdateItem {
   key: string;
   value: Buffer;
   deleted: boolean;
-  meta: DocMeta;
+  cas: bigint;
+  flags: number;
+  expiry: number;
+  revSeqno: number | undefined;
+  datatype: number | undefined;
+  xattrs: Record<string, string> | undefined;
+}
+
+/** What a custom channelsOf gets besides the key and body (made only for one). */
+export function docMeta(it: UpdateItem): DocMeta {
+  return {
+    vbucket: it.vb,
+    seqno: it.seq,
+    cas: it.cas,
+    flags: it.flags,
+    expiry: it.expiry,
+    revSeqno: it.revSeqno,
+    datatype: it.datatype,
+    xattrs: it.xattrs,
+    value: it.value,
+  };
 }
 
 /** A datasource checkpoint for a vbucket, written with the batch. */
@@ -30,7 +50,7 @@ export interface ApplyContext {
   allDocsChannel: string | false;
   storeBodies: boolean;
   /** Adds the valid channels of a document to `out` (the index's channelsOf, guarded). */
-  channelsOf(key: string, body: unknown, meta: DocMeta, out: Set<string>): void;
+  channelsOf(it: UpdateItem, body: unknown, out: Set<string>): void;
 }
 
 export interface AppliedBatch {
@@ -88,8 +108,8 @@ export function applyMutations(
     out.stableUp.set(it.vb, it.seq);
     const dk = dks[idx]!;
     const prev = docs.get(dk) ?? null;
-    const gen = it.meta.revSeqno ?? (prev ? prev.gen + 1 : 1);
-    const rev = revOf(gen, it.meta.cas);
+    const gen = it.revSeqno ?? (prev ? prev.gen + 1 : 1);
+    const rev = revOf(gen, it.cas);
     // Only the channels a document is in are kept: where it left is in the blocks, and a rollback
     // finds those channels from the channel clocks (a record must not grow with every move). A
     // known document's record is updated in place (the writer's cache holds it; what an earlier
@@ -131,7 +151,7 @@ export function applyMutations(
       } catch {
         body = undefined;
       }
-      ctx.channelsOf(it.key, body, it.meta, newChannels);
+      ctx.channelsOf(it, body, newChannels);
       if (all !== false) newChannels.add(all);
       for (let i = 0; i < was.length; i++)
         if (!newChannels.has(was[i]!)) runs.add(was[i]!, doc, EntryState.Removed);
