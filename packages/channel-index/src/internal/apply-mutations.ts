@@ -140,8 +140,10 @@ export function applyMutations(
         if (ch === all) wroteAll = true;
       }
       if (all !== false && !wroteAll) runs.add(all, doc, EntryState.Deleted);
-      was.length = 0;
-      rec.joined.length = 0;
+      if (was.length > 0) {
+        was.length = 0;
+        rec.joined.length = 0;
+      }
     } else {
       out.mutations++;
       newChannels.clear();

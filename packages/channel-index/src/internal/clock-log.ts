@@ -8,7 +8,8 @@
 // (max per vbucket) with the records after the checkpoint. Readers in other processes read the
 // records as their change feed: which channels moved in which batch, without a read per channel.
 
-import { pushVarint, VarintReader } from './varint.js';
+import { textLength, writeText } from './records.js';
+import { VarintReader, varintSize, writeVarint } from './varint.js';
 
 /** Per channel, the vbucket seqnos a batch raised. */
 export type ClockUpdates = Map<string, Map<number, number>>;
@@ -19,22 +20,22 @@ const truncatedRecord = (): never => {
 
 /** One batch's record: channel count, then per channel its name and (vbucket, seqno) pairs. */
 export function encodeClockUpdates(updates: ClockUpdates): Buffer {
-  const out: number[] = [];
-  pushVarint(out, updates.size);
-  const parts: Buffer[] = [];
+  // (sized first, then written into one buffer: a batch names up to thousands of channels)
+  let size = varintSize(updates.size);
   for (const [ch, pairs] of updates) {
-    const name = Buffer.from(ch, 'utf8');
-    pushVarint(out, name.length);
-    parts.push(Buffer.from(out), name);
-    out.length = 0;
-    pushVarint(out, pairs.size);
-    for (const [vb, seq] of pairs) {
-      pushVarint(out, vb);
-      pushVarint(out, seq);
-    }
+    const len = textLength(ch);
+    size += varintSize(len) + len + varintSize(pairs.size);
+    for (const [vb, seq] of pairs) size += varintSize(vb) + varintSize(seq);
   }
-  parts.push(Buffer.from(out));
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(size);
+  let o = writeVarint(out, 0, updates.size);
+  for (const [ch, pairs] of updates) {
+    const len = textLength(ch);
+    o = writeVarint(out, o, len);
+    o = writeVarint(out, o + writeText(out, o, ch), pairs.size);
+    for (const [vb, seq] of pairs) o = writeVarint(out, writeVarint(out, o, vb), seq);
+  }
+  return out;
 }
 
 export function decodeClockUpdates(bytes: Uint8Array): ClockUpdates {

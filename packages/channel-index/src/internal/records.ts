@@ -191,9 +191,10 @@ export function setRecordChannels(rec: DocRecord, names: Iterable<string>, seq: 
     }
     chs[i] = ch;
   }
-  chs.length = n;
-  joined.length = n;
-  joined.fill(seq);
+  // (setting an array's length is a runtime call: only when it shrinks)
+  if (chs.length > n) chs.length = n;
+  for (let i = 0; i < n; i++) joined[i] = seq;
+  if (joined.length > n) joined.length = n;
 }
 
 /** A record's channels from (channel, joined) pairs in any order. */
@@ -203,7 +204,7 @@ export function recordChannels(pairs: Iterable<[string, number]>): { channels: s
 }
 
 /** Writes `s` at `o` as UTF-8, by hand when it is ASCII (a native write costs more for short ones). */
-function writeText(out: Buffer, o: number, s: string): number {
+export function writeText(out: Buffer, o: number, s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return out.write(s, o, 'utf8');
@@ -213,7 +214,7 @@ function writeText(out: Buffer, o: number, s: string): number {
 }
 
 /** Byte length of `s` as UTF-8 (its length when ASCII, without a native call). */
-function textLength(s: string): number {
+export function textLength(s: string): number {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
   return s.length;
 }

@@ -10,6 +10,16 @@ export function pushVarint(out: number[], n: number): void {
   out.push(n);
 }
 
+/** How many bytes `n` takes as a varint. */
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
 /** Writes `n` into `out` at `at`; returns the offset after it. */
 export function writeVarint(out: Uint8Array, at: number, n: number): number {
   while (n >= 0x80) {
