@@ -456,6 +456,7 @@ export class ChannelIndex implements AsyncDisposable {
       channelsOf: (it, body, out) => {
         let raw: ReturnType<ChannelsOf>;
         try {
+          // (the default never reads meta: no DocMeta is made per mutation for it)
           raw =
             this.#channelsOf === defaultChannelsOf
               ? defaultChannelsOf(it.key, body, undefined as unknown as DocMeta)
