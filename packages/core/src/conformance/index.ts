@@ -6,3 +6,9 @@ export {
   runConnectionFactoryConformance,
 } from './connection-factory.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store.js';
+export {
+  type KillNamespace,
+  runStoreKillSafety,
+  type StoreKillSafetyOptions,
+  writeBatchGenerations,
+} from './store-kill.js';
