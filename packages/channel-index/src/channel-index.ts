@@ -9,7 +9,7 @@ import {
   type Store,
 } from '@tributary/core';
 import { createStoreCheckpoints } from '@tributary/datasource';
-import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
+import { type Counter, createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
 import {
   ErrBadChannel,
   ErrChannelIndexClosed,
@@ -54,6 +54,7 @@ import {
   type RollbackHistory,
   rewindSince,
 } from './internal/rollback-history.js';
+import { copyResult, SharedAnswers } from './internal/shared-answers.js';
 import { Waiter, Waiters } from './internal/waiters.js';
 import { decodeSinceToken, encodeSince, type VectorClock } from './since-token.js';
 
@@ -309,25 +310,6 @@ export function validateChannelName(name: unknown): string {
 }
 
 /**
- * The raw arguments of a changes() call as a cache key, or undefined when they are not plain
- * (a channel with NUL could make two lists join alike; a Map or "now" since changes meaning).
- */
-function answerKey(o: ChangesOptions): string | undefined {
-  const { channels, since } = o;
-  if (!Array.isArray(channels) || (since !== undefined && typeof since !== 'string') || since === 'now')
-    return undefined;
-  for (const ch of channels) if (typeof ch !== 'string' || ch.includes('\u0000')) return undefined;
-  return `${channels.length}\u0000${channels.join('\u0000')}\u0000${since ?? ''}\u0000${o.limit}\u0000${o.activeOnly ? 1 : 0}`;
-}
-
-function copyEntry(e: ChangeEntry): ChangeEntry {
-  const c: ChangeEntry = { seq: { vbucket: e.seq.vbucket, seqno: e.seq.seqno }, id: e.id, rev: e.rev };
-  if (e.deleted) c.deleted = true;
-  if (e.removed) c.removed = [...e.removed];
-  return c;
-}
-
-/**
  * Sync Gateway's channel index: a datasource Receiver (and mutation-stream sink) that batches
  * mutations into channel index blocks, channel clocks and a stable clock, and serves change
  * feeds with vector-clock since tokens, waking waiting readers within milliseconds of a write.
@@ -338,6 +320,8 @@ export class ChannelIndex implements AsyncDisposable {
   readonly allDocsChannel: string | false;
   readonly #log: Logger;
   readonly #m: MetricsGroup;
+  /** (kept: woken readers count here once each, and a lookup by name per call is theirs to pay) */
+  readonly #changesShared: Counter;
   readonly #keys: Keys;
   readonly #channelsOf: ChannelsOf;
   /** What applyMutations needs of the index (internal/apply-mutations.ts). */
@@ -414,7 +398,7 @@ export class ChannelIndex implements AsyncDisposable {
   /** Writer: finished loading (its in-memory state answers waiters without a snapshot). */
   #loaded = false;
   /** Writer: recent answers of changes() by raw arguments, valid while the batch counter stands. */
-  readonly #answers = new Lru<string, { gen: number; epoch: number; p: Promise<ChangesResult> }>(256);
+  readonly #answers = new SharedAnswers(256);
   #pollTimer: NodeJS.Timeout | undefined;
   #watchAbort: AbortController | undefined;
   #pollRunning = false;
@@ -481,6 +465,7 @@ export class ChannelIndex implements AsyncDisposable {
     this.#clocks = new Lru(20_000);
     this.#log = componentLogger(options.logger, 'channel-index', { prefix: this.#keys.prefix });
     this.#m = (options.metrics ?? createMetrics()).group('channel-index');
+    this.#changesShared = this.#m.counter('changesShared');
     const waitersGauge = this.#m.gauge('waiters');
     this.#waiters = new Waiters({
       counted: (n) => waitersGauge.set(n),
@@ -1526,22 +1511,21 @@ export class ChannelIndex implements AsyncDisposable {
       this.#checkOpen();
       options.signal?.throwIfAborted();
       // A writer shares one answer among every caller asking the same thing while no batch commits
-      // (10,000 woken longpolls cost one read and one decode, and each gets its own copy).
-      const key = this.readOnly || !this.#loaded || options.includeDocs ? undefined : answerKey(options);
-      if (key === undefined) return this.#changes(options);
-      let a = this.#answers.peek(key);
-      if (!a || a.gen !== this.#counter || a.epoch !== this.#epoch) {
-        a = { gen: this.#counter, epoch: this.#epoch, p: this.#changes({ ...options, signal: undefined }) };
-        this.#answers.set(key, a);
-        a.p.catch(() => {});
-      }
+      // (internal/shared-answers.ts).
+      const a =
+        this.readOnly || !this.#loaded || options.includeDocs
+          ? undefined
+          : this.#answers.get(options, this.#counter, this.#epoch, () =>
+              this.#changes({ ...options, signal: undefined }),
+            );
+      if (a === undefined) return this.#changes(options);
+      this.#changesShared.inc(1);
+      if (a.result) return Promise.resolve(copyResult(a.result));
+      const signal = options.signal;
+      if (!signal) return a.p.then(copyResult);
       return a.p.then((r) => {
-        options.signal?.throwIfAborted();
-        this.#m.counter('changesShared').inc(1);
-        const results = r.results.map(copyEntry);
-        return r.rolledBack
-          ? { results, lastSeq: r.lastSeq, rolledBack: true }
-          : { results, lastSeq: r.lastSeq };
+        signal.throwIfAborted();
+        return copyResult(r);
       });
     } catch (err) {
       return Promise.reject(err);
