@@ -281,6 +281,8 @@ interface KeptChunk {
 
 interface CommitGroup {
   ops: BatchOp[];
+  /** Where each chunk put of the group stands in `ops`, by key object (#commit merges by it). */
+  at: Map<Uint8Array, number>;
   after: (() => void)[];
   batches: number;
   /** The write this group follows. */
@@ -976,7 +978,7 @@ export class ChannelIndex implements AsyncDisposable {
     };
     if (ops.length === 0) return this.#committedBatch(items.length, t0, counts);
     // 5. committed after the previous batch: what readers see moves, then they are woken
-    await this.#commit(ops, () => {
+    await this.#commit(ops, newTails.length, () => {
       if (stableUp.size > 0) {
         this.#counter = counter;
         for (const [vb, seq] of stableUp) this.#stable.set(vb, seq);
@@ -994,10 +996,26 @@ export class ChannelIndex implements AsyncDisposable {
    * of a queue. Each batch's own effects (`after`) run in order once its group is written. At most
    * one group waits; a full one makes the worker wait for it to start (back-pressure).
    */
-  async #commit(ops: BatchOp[], after: () => void): Promise<void> {
+  async #commit(ops: BatchOp[], chunkOps: number, after: () => void): Promise<void> {
     const g = this.#group;
     if (g && g.batches < MAX_GROUP_BATCHES && g.ops.length + ops.length <= MAX_GROUP_OPS) {
-      for (const op of ops) g.ops.push(op);
+      // A block's last chunk, extended by this batch, was put by an earlier batch of the group
+      // under the same key object (chunk-writer.ts reuses it): the later put replaces the earlier
+      // one where it stands, so the store writes each extended chunk once per group. Only the same
+      // key object is merged: no other op has that key between them (chunk keys name the batch that
+      // started them, and a rollback waits for the group).
+      const at = g.at;
+      const n = g.ops.length;
+      for (let k = 0; k < ops.length; k++) {
+        const op = ops[k]!;
+        const i = k < chunkOps ? at.get(op.key) : undefined;
+        if (i !== undefined) g.ops[i] = op;
+        else {
+          if (k < chunkOps) at.set(op.key, g.ops.length);
+          g.ops.push(op);
+        }
+      }
+      this.#m.counter('mergedPuts').inc(ops.length - (g.ops.length - n));
       g.after.push(after);
       g.batches++;
       this.#m.gauge('groupWaiting').set(g.batches);
@@ -1005,7 +1023,9 @@ export class ChannelIndex implements AsyncDisposable {
     }
     if (g) await g.prev.catch(() => {});
     const prev = this.#inflight ?? Promise.resolve();
-    const group: CommitGroup = { ops: [...ops], after: [after], batches: 1, prev };
+    const at = new Map<Uint8Array, number>();
+    for (let k = 0; k < chunkOps; k++) at.set(ops[k]!.key, k);
+    const group: CommitGroup = { ops: [...ops], at, after: [after], batches: 1, prev };
     this.#group = group;
     this.#m.gauge('groupWaiting').set(1);
     const write = (async () => {

@@ -462,6 +462,67 @@ describe('channel index on the memory store', () => {
     await one.close();
   });
 
+  it('grouped batches that extend the same chunks write each once and leave what one-batch writes leave', async () => {
+    for (const seed of [3, 11, 29]) {
+      const mem = createMemoryStore();
+      const sizes: number[] = [];
+      let gate: { open: Promise<void>; release: () => void } | undefined;
+      // The real memory store behind a gate the test opens batch by batch: while one write is held,
+      // the batches built meanwhile form a group.
+      const store: Store = {
+        name: 'gated-memory',
+        get: (k) => mem.get(k),
+        getMany: (ks) => mem.getMany(ks),
+        scan: (o) => mem.scan(o),
+        close: () => mem.close(),
+        batch: async (ops: readonly BatchOp[]) => {
+          sizes.push(ops.length);
+          let release!: () => void;
+          gate = { open: new Promise<void>((r) => (release = r)), release };
+          await gate.open;
+          return mem.batch(ops);
+        },
+      };
+      const muts = workload(600, 4, 6, seed);
+      const index = createChannelIndex({ store, maxBatch: 10, maxBatchDelayMs: 0, blockSize: 16 });
+      const applied = index.applyBatch(muts);
+      // hold each write until the next group is full (16 batches) or nothing more comes
+      let written = 0;
+      while (written < sizes.length || index.stats().pending > 0 || index.stats().gauges.groupWaiting) {
+        await until(
+          () =>
+            sizes.length > written &&
+            (index.stats().gauges.groupWaiting === 16 || index.stats().pending === 0),
+          5000,
+          'a held write',
+        );
+        written = sizes.length;
+        gate!.release();
+        await until(
+          () => sizes.length > written || (index.stats().pending === 0 && !index.stats().gauges.groupWaiting),
+          5000,
+          'the next write',
+        );
+      }
+      await applied;
+      await index.flush();
+      expect(index.stats().counters.groupedBatches).toBeGreaterThan(0);
+      expect(index.stats().counters.mergedPuts).toBeGreaterThan(0);
+      const ref = createMemoryStore();
+      const one = createChannelIndex({ store: ref, maxBatch: 10, maxBatchDelayMs: 0, blockSize: 16 });
+      await one.applyBatch(muts);
+      await one.flush();
+      expect(await dumpIndex(mem, 'ci:', { bodies: false })).toEqual(
+        await dumpIndex(ref, 'ci:', { bodies: false }),
+      );
+      expect(await allChanges(index, ['ch0', 'ch1', 'ch2'])).toEqual(
+        await allChanges(one, ['ch0', 'ch1', 'ch2']),
+      );
+      await index.close();
+      await one.close();
+    }
+  });
+
   it('a rollback truncates a channel the document left above the rollback point (found from its clock)', async () => {
     const store = createMemoryStore();
     const index = createChannelIndex({ store, maxBatchDelayMs: 0, blockSize: 4 });
