@@ -24,11 +24,12 @@ import {
   type MetaItem,
   type UpdateItem,
 } from './internal/apply-mutations.js';
+import { ChannelClock, hasReadableAbove } from './internal/channel-clock.js';
 import { ChunkWriter } from './internal/chunk-writer.js';
 import {
   type ClockUpdates,
   decodeClockUpdates,
-  encodeClockUpdates,
+  encodeClockPairs,
   mergeUpdates,
   splitState,
   withStateFields,
@@ -256,7 +257,7 @@ function deferred(): Deferred {
 
 interface Snapshot {
   stable: Map<number, number>;
-  clocks: Map<string, Map<number, number>>;
+  clocks: Map<string, ReadonlyMap<number, number>>;
   /** The batch counter the snapshot covers. */
   gen: number;
   /** The rollback epoch and history it was taken under. */
@@ -374,14 +375,14 @@ export class ChannelIndex implements AsyncDisposable {
   #group: CommitGroup | undefined;
   #stableCounter = -1;
   // The writer's exact channel clocks (only the worker fills and changes it).
-  readonly #clocks: Lru<string, Map<number, number>>;
+  readonly #clocks: Lru<string, ChannelClock>;
   // Clock log (internal/clock-log.ts): records after #checkpoint are live.
   #checkpoint = 0;
   /** Rollbacks so far (in every since token it hands out) and what they rewound. */
   #epoch = 0;
   #rollbacks: RollbackHistory = { floor: 0, records: [] };
   /** Writer: clocks changed since the checkpoint (pinned: their `v/` value is behind). */
-  readonly #dirty = new Map<string, Map<number, number>>();
+  readonly #dirty = new Map<string, ChannelClock>();
   /** Writer: counters of the live clock records (deleted by the next checkpoint). */
   #tailCounters: number[] = [];
   /** Reader: the live clock records merged, applied up to counter #tailTo. */
@@ -516,7 +517,7 @@ export class ChannelIndex implements AsyncDisposable {
     const chans = [...merged.keys()];
     const vals = chans.length ? await this.store.getMany(chans.map((ch) => this.#keys.version(ch))) : [];
     chans.forEach((ch, i) => {
-      const clock = decodeClock(vals[i]).clock;
+      const clock = ChannelClock.from(decodeClock(vals[i]).clock);
       for (const [vb, seq] of merged.get(ch)!) if (seq > (clock.get(vb) ?? 0)) clock.set(vb, seq);
       this.#dirty.set(ch, clock);
       this.#clocks.set(ch, clock);
@@ -547,8 +548,8 @@ export class ChannelIndex implements AsyncDisposable {
   }
 
   /** The writer's exact clocks of `chans` (pinned, cached, or read from `v/` when neither). */
-  async #writerClocks(chans: Iterable<string>): Promise<Map<string, Map<number, number>>> {
-    const out = new Map<string, Map<number, number>>();
+  async #writerClocks(chans: Iterable<string>): Promise<Map<string, ChannelClock>> {
+    const out = new Map<string, ChannelClock>();
     const need: string[] = [];
     for (const ch of chans) {
       const c = this.#dirty.get(ch) ?? this.#clocks.get(ch);
@@ -559,7 +560,7 @@ export class ChannelIndex implements AsyncDisposable {
       await this.#inflight;
       const vals = await this.#readMany(need.map((ch) => this.#keys.version(ch)));
       need.forEach((ch, i) => {
-        const clock = decodeClock(vals[i]).clock;
+        const clock = ChannelClock.from(decodeClock(vals[i]).clock);
         out.set(ch, clock);
         this.#clocks.set(ch, clock);
       });
@@ -908,8 +909,8 @@ export class ChannelIndex implements AsyncDisposable {
       this.#applyContext,
     );
     // 3. channel clocks (exact in memory; read only those evicted) and the chunks this batch writes.
-    const clockUp = runs.clockUpdates();
-    const clockOf = clockUp.size ? await this.#writerClocks(clockUp.keys()) : new Map();
+    const chans = runs.channelNames();
+    const clockOf = chans.length ? await this.#writerClocks(chans) : new Map<string, ChannelClock>();
     const ops: BatchOp[] = [];
     const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
     const newTails = this.#chunks.write(runs, counter, ops);
@@ -919,15 +920,23 @@ export class ChannelIndex implements AsyncDisposable {
     // pinned) the full clocks of the changed channels go to `v/` and the records they cover go.
     const checkpointNow =
       stableUp.size > 0 &&
-      (this.#tailCounters.length >= CHECKPOINT_RECORDS || this.#dirty.size + clockUp.size > MAX_DIRTY_CLOCKS);
+      (this.#tailCounters.length >= CHECKPOINT_RECORDS || this.#dirty.size + chans.length > MAX_DIRTY_CLOCKS);
     if (stableUp.size > 0) {
-      ops.push({ type: 'put', key: K.clockLog(counter), value: encodeClockUpdates(clockUp) });
+      const pairs = runs.clockPairs();
+      ops.push({ type: 'put', key: K.clockLog(counter), value: encodeClockPairs(pairs) });
+      // The writer's clocks move now: the next batch builds on them while this one commits, and
+      // readers bound every clock by the committed stable clock (a clock ahead of it is harmless).
+      const { names, counts, vbs, seqs } = pairs;
+      for (let j = 0, k = 0; j < names.length; j++) {
+        const clock = clockOf.get(names[j]!)!;
+        for (const end = k + counts[j]!; k < end; k++) clock.set(vbs[k]!, seqs[k]!);
+      }
       if (checkpointNow) {
         for (const [ch, clock] of this.#dirty)
-          if (!clockUp.has(ch))
+          if (!clockOf.has(ch))
             ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
-        for (const [ch, cu] of clockUp)
-          ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clockOf.get(ch)!, cu) });
+        for (const [ch, clock] of clockOf)
+          ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
         for (const c of this.#tailCounters) ops.push({ type: 'del', key: K.clockLog(c) });
         this.#m.counter('checkpoints').inc(1);
       }
@@ -950,18 +959,16 @@ export class ChannelIndex implements AsyncDisposable {
     this.#chunks.keep(newTails);
     for (const [vb, seq] of stableUp) this.#applied.set(vb, seq);
     if (stableUp.size > 0) {
-      // (readers bound every clock by the committed stable clock: a clock ahead of it is harmless)
-      for (const [ch, cu] of clockUp) {
-        const clock = clockOf.get(ch)!;
-        for (const [vb, seq] of cu) clock.set(vb, seq);
-        this.#clocks.set(ch, clock);
-      }
       if (checkpointNow) {
+        for (const [ch, clock] of clockOf) this.#clocks.set(ch, clock);
         this.#dirty.clear();
         this.#tailCounters = [counter];
         this.#checkpoint = counter - 1;
       } else {
-        for (const ch of clockUp.keys()) this.#dirty.set(ch, clockOf.get(ch)!);
+        for (const [ch, clock] of clockOf) {
+          this.#clocks.set(ch, clock);
+          this.#dirty.set(ch, clock);
+        }
         this.#tailCounters.push(counter);
       }
       this.#wCounter = counter;
@@ -985,7 +992,7 @@ export class ChannelIndex implements AsyncDisposable {
         this.#stableCounter = counter;
       }
       this.#committedBatch(items.length, t0, counts);
-      if (clockUp.size > 0) this.#notify(clockUp.keys());
+      if (chans.length > 0) this.#notify(chans);
     });
   }
 
@@ -1212,9 +1219,9 @@ export class ChannelIndex implements AsyncDisposable {
     // A rollback is a full checkpoint (clocks go down, which clock records cannot say): every
     // changed clock and the rewound ones to `v/`, the records deleted, a new epoch.
     const current = await this.#writerClocks(newClock.keys());
-    const clocks = new Map<string, Map<number, number>>();
+    const clocks = new Map<string, ChannelClock>();
     for (const [ch, max] of newClock) {
-      const clock = new Map(current.get(ch)!);
+      const clock = ChannelClock.from(current.get(ch)!);
       if (max > 0) clock.set(vb, max);
       else clock.delete(vb);
       clocks.set(ch, clock);
@@ -1401,7 +1408,7 @@ export class ChannelIndex implements AsyncDisposable {
     const gen = this.readOnly ? this.#stableCounter : this.#counter;
     const epoch = this.#epoch;
     const rollbacks = this.#rollbacks;
-    const clocks = new Map<string, Map<number, number>>();
+    const clocks = new Map<string, ReadonlyMap<number, number>>();
     const missing: string[] = [];
     for (const ch of channels) {
       // The writer's clocks are exact (pinned or cached); a read-only index reads `v/` and merges
@@ -1677,28 +1684,16 @@ export class ChannelIndex implements AsyncDisposable {
     for (const ch of channels) {
       const clock = this.#dirty.get(ch) ?? this.#clocks.peek(ch);
       if (!clock) return undefined;
-      if (found) continue;
-      for (const [vb, s] of clock) {
-        const lo = since.clock.get(vb) ?? 0;
-        if (s > lo && (this.#stable.get(vb) ?? 0) > lo) {
-          found = true;
-          break;
-        }
-      }
+      if (!found) found = hasReadableAbove(clock, since.clock, this.#stable);
     }
     return found;
   }
 
   #hasNew(
-    snap: { stable: Map<number, number>; clocks: Map<string, Map<number, number>> },
+    snap: { stable: Map<number, number>; clocks: Map<string, ReadonlyMap<number, number>> },
     since: VectorClock,
   ): boolean {
-    for (const clock of snap.clocks.values()) {
-      for (const [vb, s] of clock) {
-        const lo = since.get(vb) ?? 0;
-        if (s > lo && (snap.stable.get(vb) ?? 0) > lo) return true;
-      }
-    }
+    for (const clock of snap.clocks.values()) if (hasReadableAbove(clock, since, snap.stable)) return true;
     return false;
   }
 

@@ -5,7 +5,7 @@
 // by all of its channels): no entry object, no intermediate buffer, no key string per chunk. Byte layout: records.ts encodeEntries; key
 // layout: keys.ts ("b/" channel 0x00 part4 blk14 counter12).
 import type { BatchOp } from '@tributary/core';
-import type { ClockUpdates } from './clock-log.js';
+import type { ClockPairs } from './clock-log.js';
 import { Lru } from './lru.js';
 import { entrySize, writeEntry } from './records.js';
 
@@ -24,6 +24,8 @@ interface Run {
   ch: ChannelRuns;
   part: number;
   blk: number;
+  /** blk * 65536 + part */
+  bk: number;
   /** First and last entry (indexes into BatchRuns' entry arrays). */
   head: number;
   tail: number;
@@ -33,10 +35,14 @@ interface Run {
 interface ChannelRuns {
   ch: string;
   id: ChannelId;
-  /** Per block (blk * 65536 + part), its run in this batch. */
-  byBlock: Map<number, Run>;
-  /** Per vbucket, the highest seqno this batch wrote in the channel. */
-  clock: Map<number, number>;
+  /** The run an entry of the channel went to last (most channels have one run in a batch). */
+  last: Run;
+  /** Per block (blk * 65536 + part), its run: made when the channel has a second one. */
+  byBlock: Map<number, Run> | undefined;
+  /** The channel's entries in arrival order (first and last, linked through #chNext): its clock updates. */
+  head: number;
+  tail: number;
+  count: number;
 }
 
 interface ChannelId {
@@ -75,11 +81,13 @@ function writeHex(out: Buffer, o: number, n: number, width: number): void {
 export class BatchRuns {
   readonly channels = new Map<string, ChannelRuns>();
   readonly runs: Run[] = [];
-  // Every entry of the batch in three flat arrays, each run a linked list through `next` (most runs
-  // hold one entry: two arrays per run were most of the write path's garbage).
+  // Every entry of the batch in flat arrays, each run a linked list through `next` and each
+  // channel one through `chNext` (most runs hold one entry: two arrays per run were most of the
+  // write path's garbage).
   readonly #docs: EntryDoc[] = [];
   readonly #states: number[] = [];
   readonly #next: number[] = [];
+  readonly #chNext: number[] = [];
   entries = 0;
   removals = 0;
   tombstones = 0;
@@ -91,12 +99,6 @@ export class BatchRuns {
   ) {}
 
   add(ch: string, doc: EntryDoc, state: number): void {
-    let c = this.channels.get(ch);
-    if (!c)
-      this.channels.set(
-        ch,
-        (c = { ch, id: this.writer.channelId(ch), byBlock: new Map(), clock: new Map() }),
-      );
     const blk = Math.floor(doc.seq / this.blockSize);
     const part = (doc.vb / this.vbucketsPerBlock) | 0;
     const bk = blk * 65536 + part;
@@ -104,21 +106,41 @@ export class BatchRuns {
     this.#docs.push(doc);
     this.#states.push(state);
     this.#next.push(-1);
-    let run = c.byBlock.get(bk);
-    if (!run) {
-      run = { ch: c, part, blk, head: i, tail: i, bytes: 0 };
-      c.byBlock.set(bk, run);
+    this.#chNext.push(-1);
+    let c = this.channels.get(ch);
+    if (c === undefined) {
+      const run = { ch: undefined as unknown as ChannelRuns, part, blk, bk, head: i, tail: i, bytes: 0 };
+      c = { ch, id: this.writer.channelId(ch), last: run, byBlock: undefined, head: i, tail: i, count: 1 };
+      run.ch = c;
+      this.channels.set(ch, c);
       this.runs.push(run);
     } else {
-      this.#next[run.tail] = i;
-      run.tail = i;
+      let run = c.last;
+      if (run.bk !== bk) {
+        // another block of the channel: runs by block from now on
+        if (c.byBlock === undefined) c.byBlock = new Map([[run.bk, run]]);
+        run = c.byBlock.get(bk) ?? this.#newRun(c, part, blk, bk, i);
+        c.last = run;
+      }
+      if (run.head !== i) {
+        this.#next[run.tail] = i;
+        run.tail = i;
+      }
+      this.#chNext[c.tail] = i;
+      c.tail = i;
+      c.count++;
     }
-    // (a batch applies each vbucket's mutations in seqno order: the last is the highest)
-    c.clock.set(doc.vb, doc.seq);
-    run.bytes += entrySize(doc.tail);
+    c.last.bytes += entrySize(doc.tail);
     this.entries++;
     if (state === 1) this.removals++;
     else if (state === 2) this.tombstones++;
+  }
+
+  #newRun(c: ChannelRuns, part: number, blk: number, bk: number, i: number): Run {
+    const run: Run = { ch: c, part, blk, bk, head: i, tail: i, bytes: 0 };
+    c.byBlock!.set(bk, run);
+    this.runs.push(run);
+    return run;
   }
 
   /** A run's entries in order, as [doc, state] (for tests and diagnostics). */
@@ -137,11 +159,32 @@ export class BatchRuns {
     }
   }
 
-  /** Per channel, the highest seqno this batch wrote per vbucket. */
-  clockUpdates(): ClockUpdates {
-    const out: ClockUpdates = new Map();
-    for (const [ch, c] of this.channels) out.set(ch, c.clock);
-    return out;
+  /** The names of the channels this batch wrote in, in the order it first did. */
+  channelNames(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  /**
+   * The clock pairs this batch raised per channel (every entry's vbucket and seqno, in arrival
+   * order: a vbucket's last pair in a channel is its highest).
+   */
+  clockPairs(): ClockPairs {
+    const names: string[] = [];
+    const counts: number[] = [];
+    const vbs: number[] = [];
+    const seqs: number[] = [];
+    const docs = this.#docs;
+    const chNext = this.#chNext;
+    for (const c of this.channels.values()) {
+      names.push(c.ch);
+      counts.push(c.count);
+      for (let i = c.head; i !== -1; i = chNext[i]!) {
+        const d = docs[i]!;
+        vbs.push(d.vb);
+        seqs.push(d.seq);
+      }
+    }
+    return { names, counts, vbs, seqs };
   }
 }
 

@@ -18,24 +18,55 @@ const truncatedRecord = (): never => {
   throw new Error('truncated clock log record');
 };
 
+/**
+ * One batch's clock pairs, grouped by channel: channel j's `counts[j]` pairs are the next ones in
+ * `vbs`/`seqs`. A vbucket may come more than once in a channel; the last pair of it counts (a batch
+ * writes each vbucket's seqnos in ascending order). Flat arrays, not a Map per channel: a batch
+ * names hundreds of channels, and building their Maps cost more than the rest of its clock work.
+ */
+export interface ClockPairs {
+  names: string[];
+  counts: number[];
+  vbs: number[];
+  seqs: number[];
+}
+
 /** One batch's record: channel count, then per channel its name and (vbucket, seqno) pairs. */
-export function encodeClockUpdates(updates: ClockUpdates): Buffer {
+export function encodeClockPairs(p: ClockPairs): Buffer {
+  const { names, counts, vbs, seqs } = p;
   // (sized first, then written into one buffer: a batch names up to thousands of channels)
-  let size = varintSize(updates.size);
-  for (const [ch, pairs] of updates) {
-    const len = textLength(ch);
-    size += varintSize(len) + len + varintSize(pairs.size);
-    for (const [vb, seq] of pairs) size += varintSize(vb) + varintSize(seq);
+  let size = varintSize(names.length);
+  for (let j = 0; j < names.length; j++) {
+    const len = textLength(names[j]!);
+    size += varintSize(len) + len + varintSize(counts[j]!);
   }
+  for (let k = 0; k < vbs.length; k++) size += varintSize(vbs[k]!) + varintSize(seqs[k]!);
   const out = Buffer.allocUnsafe(size);
-  let o = writeVarint(out, 0, updates.size);
-  for (const [ch, pairs] of updates) {
+  let o = writeVarint(out, 0, names.length);
+  let k = 0;
+  for (let j = 0; j < names.length; j++) {
+    const ch = names[j]!;
     const len = textLength(ch);
     o = writeVarint(out, o, len);
-    o = writeVarint(out, o + writeText(out, o, ch), pairs.size);
-    for (const [vb, seq] of pairs) o = writeVarint(out, writeVarint(out, o, vb), seq);
+    o = writeVarint(out, o + writeText(out, o, ch), counts[j]!);
+    for (const end = k + counts[j]!; k < end; k++)
+      o = writeVarint(out, writeVarint(out, o, vbs[k]!), seqs[k]!);
   }
   return out;
+}
+
+/** The same record from per-channel Maps (tests, tools). */
+export function encodeClockUpdates(updates: ClockUpdates): Buffer {
+  const p: ClockPairs = { names: [], counts: [], vbs: [], seqs: [] };
+  for (const [ch, pairs] of updates) {
+    p.names.push(ch);
+    p.counts.push(pairs.size);
+    for (const [vb, seq] of pairs) {
+      p.vbs.push(vb);
+      p.seqs.push(seq);
+    }
+  }
+  return encodeClockPairs(p);
 }
 
 export function decodeClockUpdates(bytes: Uint8Array): ClockUpdates {
