@@ -914,8 +914,7 @@ export class ChannelIndex implements AsyncDisposable {
     const ops: BatchOp[] = [];
     const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
     const newTails = this.#chunks.write(runs, counter, ops);
-    for (const dk of dirtyDocs)
-      ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(docs.get(dk)!) });
+    for (const [dk, rec] of dirtyDocs) ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(rec) });
     // One clock record per batch; every CHECKPOINT_RECORDS batches (or when too many channels are
     // pinned) the full clocks of the changed channels go to `v/` and the records they cover go.
     const checkpointNow =
@@ -960,15 +959,15 @@ export class ChannelIndex implements AsyncDisposable {
     for (const [vb, seq] of stableUp) this.#applied.set(vb, seq);
     if (stableUp.size > 0) {
       if (checkpointNow) {
+        // (unpinned: the cache holds them from now on)
+        for (const [ch, clock] of this.#dirty) this.#clocks.set(ch, clock);
         for (const [ch, clock] of clockOf) this.#clocks.set(ch, clock);
         this.#dirty.clear();
         this.#tailCounters = [counter];
         this.#checkpoint = counter - 1;
       } else {
-        for (const [ch, clock] of clockOf) {
-          this.#clocks.set(ch, clock);
-          this.#dirty.set(ch, clock);
-        }
+        // (pinned until the checkpoint writes them; the cache holds them again from then on)
+        for (const [ch, clock] of clockOf) this.#dirty.set(ch, clock);
         this.#tailCounters.push(counter);
       }
       this.#wCounter = counter;

@@ -58,8 +58,8 @@ export interface AppliedBatch {
   stableUp: Map<number, number>;
   /** The last checkpoint per vbucket in this batch. */
   metaUp: Map<number, Uint8Array>;
-  /** Record keys rewritten (their new records are in `docs`). */
-  dirtyDocs: Set<string>;
+  /** Records rewritten, by record key (with the record: the writer encodes them without a lookup). */
+  dirtyDocs: Map<string, DocRecord>;
   /** Record keys of records this batch created (documents the index had no record of). */
   created: string[];
   mutations: number;
@@ -85,7 +85,7 @@ export function applyMutations(
   const out: AppliedBatch = {
     stableUp: new Map(),
     metaUp: new Map(),
-    dirtyDocs: new Set(),
+    dirtyDocs: new Map(),
     created: [],
     mutations: 0,
     deletions: 0,
@@ -171,7 +171,7 @@ export function applyMutations(
         docs.set(dk, rec);
         out.created.push(dk);
       }
-      out.dirtyDocs.add(dk);
+      out.dirtyDocs.set(dk, rec);
     }
   }
   return out;
