@@ -892,7 +892,7 @@ export class ChannelIndex implements AsyncDisposable {
       const vals = await this.#readMany(missing.map((k) => Buffer.from(k)));
       for (let i = 0; i < missing.length; i++) {
         const v = vals[i];
-        const rec = v ? decodeDoc(v) : null;
+        const rec = v ? decodeDoc(v, false) : null;
         docs.set(missing[i]!, rec);
         // (cached as read: the batch updates the record in place; null says the store has none)
         this.#docCache.set(missing[i]!, rec);
@@ -914,7 +914,12 @@ export class ChannelIndex implements AsyncDisposable {
     const ops: BatchOp[] = [];
     const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
     const newTails = this.#chunks.write(runs, counter, ops);
-    for (const [dk, rec] of dirtyDocs) ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(rec) });
+    for (const [dk, rec] of dirtyDocs) {
+      ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(rec) });
+      // (the body is in the record's bytes now; the cached record needs only what the next
+      // mutation reads: every later write of it brings its own body)
+      rec.body = undefined;
+    }
     // One clock record per batch; every CHECKPOINT_RECORDS batches (or when too many channels are
     // pinned) the full clocks of the changed channels go to `v/` and the records they cover go.
     const checkpointNow =

@@ -246,7 +246,8 @@ export function encodeDoc(d: DocRecord): Buffer {
   return o === size ? out : out.subarray(0, o);
 }
 
-export function decodeDoc(buf: Uint8Array): DocRecord {
+/** Decodes a record (its body too unless `withBody` is false: the write path never reads it). */
+export function decodeDoc(buf: Uint8Array, withBody = true): DocRecord {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const seq = b.readUInt32BE(0) * TWO32 + b.readUInt32BE(4);
   const gen = b.readUInt32BE(8);
@@ -270,6 +271,6 @@ export function decodeDoc(buf: Uint8Array): DocRecord {
     }
     o += len;
   }
-  const body = o < b.length ? Buffer.from(b.subarray(o)) : undefined;
+  const body = withBody && o < b.length ? Buffer.from(b.subarray(o)) : undefined;
   return { seq, gen, rev, deleted, channels, joined, body };
 }
