@@ -5,11 +5,11 @@ import {
   decodeSinceToken,
   encodeSince,
 } from '@tributary/channel-index';
-import { type BatchOp, isTributaryError, type Store } from '@tributary/core';
+import { isTributaryError } from '@tributary/core';
 import { createMemoryBackend, createMemoryStore } from '@tributary/store-memory';
 import { describe, expect, it } from 'vitest';
 import { encodeClock } from '../src/internal/keys.js';
-import { allChanges, del, dumpIndex, mut, until, workload } from './helpers.js';
+import { allChanges, del, dumpIndex, gatedStore, mut, until, workload } from './helpers.js';
 
 describe('channel index on the memory store', () => {
   it('indexes documents into their channels and serves them in a stable order', async () => {
@@ -417,18 +417,10 @@ describe('channel index on the memory store', () => {
       release = r;
     });
     // The real memory store; its first write waits until the test lets it go.
-    const store: Store = {
-      name: 'gated-memory',
-      get: (k) => mem.get(k),
-      getMany: (ks) => mem.getMany(ks),
-      scan: (o) => mem.scan(o),
-      close: () => mem.close(),
-      batch: async (ops: readonly BatchOp[]) => {
-        writes.push(ops.length);
-        if (writes.length === 1) await held;
-        return mem.batch(ops);
-      },
-    };
+    const store = gatedStore(mem, async (ops) => {
+      writes.push(ops.length);
+      if (writes.length === 1) await held;
+    });
     const index = createChannelIndex({ store, maxBatch: 2, maxBatchDelayMs: 0 });
     // (both channels known before the write is held: a batch that must read a clock waits for it)
     await index.applyBatch([mut(1, 1, 'a', { channels: ['x'] }), mut(1, 2, 'b', { channels: ['x', 'y'] })]);
@@ -483,20 +475,12 @@ describe('channel index on the memory store', () => {
       let gate: { open: Promise<void>; release: () => void } | undefined;
       // The real memory store behind a gate the test opens batch by batch: while one write is held,
       // the batches built meanwhile form a group.
-      const store: Store = {
-        name: 'gated-memory',
-        get: (k) => mem.get(k),
-        getMany: (ks) => mem.getMany(ks),
-        scan: (o) => mem.scan(o),
-        close: () => mem.close(),
-        batch: async (ops: readonly BatchOp[]) => {
-          sizes.push(ops.length);
-          let release!: () => void;
-          gate = { open: new Promise<void>((r) => (release = r)), release };
-          await gate.open;
-          return mem.batch(ops);
-        },
-      };
+      const store = gatedStore(mem, async (ops) => {
+        sizes.push(ops.length);
+        let release!: () => void;
+        gate = { open: new Promise<void>((r) => (release = r)), release };
+        await gate.open;
+      });
       const muts = workload(600, 4, 6, seed);
       const index = createChannelIndex({ store, maxBatch: 10, maxBatchDelayMs: 0, blockSize: 16 });
       const applied = index.applyBatch(muts);

@@ -1,5 +1,5 @@
 import type { ChannelIndex, StreamMutation } from '@tributary/channel-index';
-import type { Store } from '@tributary/core';
+import type { BatchOp, Store } from '@tributary/core';
 // the index's own layout decoders: these helpers compare stores key by key
 import { decodeClockUpdates } from '../src/internal/clock-log.js';
 import { decodeClock } from '../src/internal/keys.js';
@@ -157,4 +157,19 @@ function docHeaderLength(b: Buffer): number {
   const n = b.readUInt32BE(14);
   for (let i = 0; i < n; i++) o += 11 + b.readUInt16BE(o);
   return o;
+}
+
+/** `mem` with every batch written only once `before(ops)` resolves (a store write held in flight). */
+export function gatedStore(mem: Store, before: (ops: readonly BatchOp[]) => Promise<void>): Store {
+  return {
+    name: 'gated-memory',
+    get: (k) => mem.get(k),
+    getMany: (ks) => mem.getMany(ks),
+    scan: (o) => mem.scan(o),
+    close: () => mem.close(),
+    batch: async (ops: readonly BatchOp[]) => {
+      await before(ops);
+      return mem.batch(ops);
+    },
+  };
 }
