@@ -1,8 +1,9 @@
 // Longpoll wake latency: many readers wait on one channel; one write; time from the write to each
-// reader's answer (p50/p99/max in extra, ms). 1,000 clients over real HTTP longpolls, and 1,000
-// and 10,000 waiters on the index API (the longpoll handler's own path: waitForChanges then
-// changes), since 10,000 client and 10,000 server sockets in one process exceed the descriptor
-// limit here. The figure is waiters ÷ p99 latency (so the goal "p99 under 20 ms" reads as
+// reader's answer (p50/p99/max in extra, ms). 1,000 and 10,000 clients over real HTTP longpolls
+// (the clients in a child process: each process holds 10,000 sockets, under the descriptor limit
+// of 20,000 here), and 1,000 and 10,000 waiters on the index API (the longpoll handler's own path:
+// waitForChanges then changes), which is the index's share of the latency without the sockets.
+// The figure is waiters ÷ p99 latency (so the goal "p99 under 20 ms" reads as
 // "at least n / 0.02"); the baseline is the floor of any notification: the same number of
 // promises resolved by one EventEmitter event.
 //
@@ -100,9 +101,9 @@ async function setupIndex(http: boolean): Promise<State> {
 /** HTTP rounds before measuring: the first ones also measure the JIT compiling the server's path. */
 const HTTP_WARMUP_ROUNDS = 5;
 
-async function setupHttp(o: RunOptions): Promise<State> {
+async function setupHttp(o: RunOptions, n: number): Promise<State> {
   const state = await setupIndex(true);
-  if (!o.quick) for (let i = 0; i < HTTP_WARMUP_ROUNDS; i++) await httpRound(state, 1000);
+  if (!o.quick) for (let i = 0; i < HTTP_WARMUP_ROUNDS; i++) await httpRound(state, n);
   return state;
 }
 
@@ -206,9 +207,23 @@ export const scenarios: Scenario<State>[] = [
       text: 'p99 under 20 ms from the write to the answer, 1,000 HTTP longpolls',
       absoluteAtLeast: 1000 / 0.02,
     },
-    setup: setupHttp,
+    setup: (o) => setupHttp(o, 1000),
     subject: (s, { quick }) => httpRound(s, quick ? 100 : 1000),
     baseline: (_s, { quick }) => emitterRound(quick ? 100 : 1000),
+    teardown,
+  },
+  {
+    // (the issue's own goal, over HTTP: 10,000 server sockets here, 10,000 client ones in the child)
+    name: 'channel-index.longpoll-wake.http-10k',
+    issue: 9,
+    unit: UNIT,
+    goal: {
+      text: 'p99 under 20 ms from the write to the answer, 10,000 HTTP longpolls',
+      absoluteAtLeast: 10_000 / 0.02,
+    },
+    setup: (o) => setupHttp(o, 10_000),
+    subject: (s, { quick }) => httpRound(s, quick ? 1000 : 10_000),
+    baseline: (_s, { quick }) => emitterRound(quick ? 1000 : 10_000),
     teardown,
   },
   {
