@@ -32,6 +32,7 @@ import {
   encodeClockPairs,
   mergeUpdates,
   splitState,
+  stateFields,
   withStateFields,
 } from './internal/clock-log.js';
 import { decodeClock, encodeClock, Keys } from './internal/keys.js';
@@ -913,7 +914,7 @@ export class ChannelIndex implements AsyncDisposable {
     const clockOf = chans.length ? await this.#writerClocks(chans) : new Map<string, ChannelClock>();
     const ops: BatchOp[] = [];
     const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
-    const newTails = this.#chunks.write(runs, counter, ops);
+    const chunkOps = this.#chunks.write(runs, counter, ops);
     for (const [dk, rec] of dirtyDocs) {
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(rec) });
       // (the body is in the record's bytes now; the cached record needs only what the next
@@ -931,7 +932,7 @@ export class ChannelIndex implements AsyncDisposable {
       // The writer's clocks move now: the next batch builds on them while this one commits, and
       // readers bound every clock by the committed stable clock (a clock ahead of it is harmless).
       const { names, counts, vbs, seqs } = pairs;
-      for (let j = 0, k = 0; j < names.length; j++) {
+      for (let j = 0, k = 0; j < pairs.channels; j++) {
         const clock = clockOf.get(names[j]!)!;
         for (const end = k + counts[j]!; k < end; k++) clock.set(vbs[k]!, seqs[k]!);
       }
@@ -944,14 +945,14 @@ export class ChannelIndex implements AsyncDisposable {
         for (const c of this.#tailCounters) ops.push({ type: 'del', key: K.clockLog(c) });
         this.#m.counter('checkpoints').inc(1);
       }
-      const stable = withStateFields(
-        this.#wStable,
+      // (the stable clock as it will be, without copying it: this batch's seqnos replace its own)
+      const fields = stateFields(
         checkpointNow ? counter - 1 : this.#checkpoint,
         this.#epoch,
         this.#blockSize,
         this.#vbucketsPerBlock,
       );
-      ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, stable, stableUp) });
+      ops.push({ type: 'put', key: K.stable, value: encodeClock(counter, this.#wStable, stableUp, fields) });
     }
     for (const [vb, value] of metaUp) {
       const lastSeq = stableUp.get(vb) ?? this.#applied.get(vb) ?? 0;
@@ -960,7 +961,7 @@ export class ChannelIndex implements AsyncDisposable {
     // 4. the writer's own state moves now (the next batch builds on it while this one commits)
     // (the other records this batch changed are cached already: updated in place)
     for (const dk of created) this.#docCache.set(dk, docs.get(dk)!);
-    this.#chunks.keep(newTails);
+    this.#chunks.keep();
     for (const [vb, seq] of stableUp) this.#applied.set(vb, seq);
     if (stableUp.size > 0) {
       if (checkpointNow) {
@@ -989,7 +990,7 @@ export class ChannelIndex implements AsyncDisposable {
     };
     if (ops.length === 0) return this.#committedBatch(items.length, t0, counts);
     // 5. committed after the previous batch: what readers see moves, then they are woken
-    await this.#commit(ops, newTails.length, () => {
+    await this.#commit(ops, chunkOps, () => {
       if (stableUp.size > 0) {
         this.#counter = counter;
         for (const [vb, seq] of stableUp) this.#stable.set(vb, seq);

@@ -21,7 +21,7 @@ export interface EntryDoc {
 
 /** One channel's entries of one block in a batch: a linked list in BatchRuns' arrays. */
 interface Run {
-  ch: ChannelRuns;
+  ch: ChannelId;
   part: number;
   blk: number;
   /** blk * 65536 + part */
@@ -32,11 +32,21 @@ interface Run {
   bytes: number;
 }
 
-interface ChannelRuns {
+/**
+ * A channel as the writer knows it across batches (its number and key prefix), and what the
+ * current batch put in it: the batch fields are valid while `stamp` is the batch's. Kept on the one
+ * object rather than in a Map and an object per channel per batch: a batch touches about one
+ * channel per mutation, and building those cost more than the entries themselves.
+ */
+interface ChannelId {
   ch: string;
-  id: ChannelId;
+  cid: number;
+  /** P "b/" channel 0x00: the start of every chunk key of the channel. */
+  prefix: Buffer;
+  /** The batch the fields below belong to. */
+  stamp: number;
   /** The run an entry of the channel went to last (most channels have one run in a batch). */
-  last: Run;
+  last: Run | undefined;
   /** Per block (blk * 65536 + part), its run: made when the channel has a second one. */
   byBlock: Map<number, Run> | undefined;
   /** The channel's entries in arrival order (first and last, linked through #chNext): its clock updates. */
@@ -45,10 +55,14 @@ interface ChannelRuns {
   count: number;
 }
 
-interface ChannelId {
-  cid: number;
-  /** P "b/" channel 0x00: the start of every chunk key of the channel. */
-  prefix: Buffer;
+/** clockPairs' result: ClockPairs in the arrays the batch reuses. */
+interface BatchPairs extends ClockPairs {
+  names: string[];
+  counts: Int32Array;
+  vbs: Int32Array;
+  seqs: Float64Array;
+  channels: number;
+  pairs: number;
 }
 
 interface Tail {
@@ -64,6 +78,8 @@ export interface ChunkWriterOptions {
   tailCacheSize: number;
   /** A block's last chunk is extended while it stays under this many bytes. */
   chunkBytes: number;
+  /** Channels whose number and key prefix are kept between batches (default 200,000). */
+  channelCacheSize?: number;
 }
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
@@ -77,45 +93,79 @@ function writeHex(out: Buffer, o: number, n: number, width: number): void {
   }
 }
 
-/** Entries of one batch, grouped by channel and block in arrival order (ascending seqno per vbucket). */
+/**
+ * Entries of one batch, grouped by channel and block in arrival order (ascending seqno per
+ * vbucket). The writer has one, reset for each batch: its arrays keep their capacity, so a batch
+ * makes no garbage per entry.
+ */
 export class BatchRuns {
-  readonly channels = new Map<string, ChannelRuns>();
+  /** The channels this batch wrote in, in the order it first did. */
+  readonly #touched: ChannelId[] = [];
   readonly runs: Run[] = [];
   // Every entry of the batch in flat arrays, each run a linked list through `next` and each
-  // channel one through `chNext` (most runs hold one entry: two arrays per run were most of the
-  // write path's garbage).
+  // channel one through `chNext`.
   readonly #docs: EntryDoc[] = [];
-  readonly #states: number[] = [];
-  readonly #next: number[] = [];
-  readonly #chNext: number[] = [];
+  #states = new Uint8Array(1024);
+  #next = new Int32Array(1024);
+  #chNext = new Int32Array(1024);
+  #n = 0;
+  #stamp = 0;
+  #blockSize = 1;
+  #vbucketsPerBlock = 1;
+  // (clockPairs' arrays, reused the same way)
+  #pairs: BatchPairs = {
+    names: [],
+    channels: 0,
+    counts: new Int32Array(64),
+    vbs: new Int32Array(1024),
+    seqs: new Float64Array(1024),
+    pairs: 0,
+  };
   entries = 0;
   removals = 0;
   tombstones = 0;
 
-  constructor(
-    private readonly writer: ChunkWriter,
-    private readonly blockSize: number,
-    private readonly vbucketsPerBlock: number,
-  ) {}
+  constructor(private readonly writer: ChunkWriter) {}
+
+  /** Empties the batch (the previous one must be done with: its runs and pairs are reused). */
+  reset(blockSize: number, vbucketsPerBlock: number): this {
+    this.#blockSize = blockSize;
+    this.#vbucketsPerBlock = vbucketsPerBlock;
+    this.#stamp++;
+    this.#touched.length = 0;
+    this.runs.length = 0;
+    this.#docs.fill(undefined as unknown as EntryDoc, 0, this.#n);
+    this.#n = 0;
+    this.entries = 0;
+    this.removals = 0;
+    this.tombstones = 0;
+    return this;
+  }
 
   add(ch: string, doc: EntryDoc, state: number): void {
-    const blk = Math.floor(doc.seq / this.blockSize);
-    const part = (doc.vb / this.vbucketsPerBlock) | 0;
+    const blk = Math.floor(doc.seq / this.#blockSize);
+    const part = (doc.vb / this.#vbucketsPerBlock) | 0;
     const bk = blk * 65536 + part;
-    const i = this.#docs.length;
-    this.#docs.push(doc);
-    this.#states.push(state);
-    this.#next.push(-1);
-    this.#chNext.push(-1);
-    let c = this.channels.get(ch);
-    if (c === undefined) {
-      const run = { ch: undefined as unknown as ChannelRuns, part, blk, bk, head: i, tail: i, bytes: 0 };
-      c = { ch, id: this.writer.channelId(ch), last: run, byBlock: undefined, head: i, tail: i, count: 1 };
-      run.ch = c;
-      this.channels.set(ch, c);
+    const i = this.#n++;
+    if (i === this.#next.length) this.#grow();
+    this.#docs[i] = doc;
+    this.#states[i] = state;
+    this.#next[i] = -1;
+    this.#chNext[i] = -1;
+    const c = this.writer.channelId(ch);
+    let run: Run;
+    if (c.stamp !== this.#stamp) {
+      c.stamp = this.#stamp;
+      run = { ch: c, part, blk, bk, head: i, tail: i, bytes: 0 };
       this.runs.push(run);
+      c.last = run;
+      c.byBlock = undefined;
+      c.head = i;
+      c.tail = i;
+      c.count = 1;
+      this.#touched.push(c);
     } else {
-      let run = c.last;
+      run = c.last!;
       if (run.bk !== bk) {
         // another block of the channel: runs by block from now on
         if (c.byBlock === undefined) c.byBlock = new Map([[run.bk, run]]);
@@ -130,13 +180,26 @@ export class BatchRuns {
       c.tail = i;
       c.count++;
     }
-    c.last.bytes += entrySize(doc.tail);
+    run.bytes += entrySize(doc.tail);
     this.entries++;
     if (state === 1) this.removals++;
     else if (state === 2) this.tombstones++;
   }
 
-  #newRun(c: ChannelRuns, part: number, blk: number, bk: number, i: number): Run {
+  #grow(): void {
+    const cap = this.#next.length * 2;
+    const states = new Uint8Array(cap);
+    states.set(this.#states);
+    this.#states = states;
+    const next = new Int32Array(cap);
+    next.set(this.#next);
+    this.#next = next;
+    const chNext = new Int32Array(cap);
+    chNext.set(this.#chNext);
+    this.#chNext = chNext;
+  }
+
+  #newRun(c: ChannelId, part: number, blk: number, bk: number, i: number): Run {
     const run: Run = { ch: c, part, blk, bk, head: i, tail: i, bytes: 0 };
     c.byBlock!.set(bk, run);
     this.runs.push(run);
@@ -161,30 +224,42 @@ export class BatchRuns {
 
   /** The names of the channels this batch wrote in, in the order it first did. */
   channelNames(): string[] {
-    return [...this.channels.keys()];
+    const t = this.#touched;
+    const out = new Array<string>(t.length);
+    for (let j = 0; j < t.length; j++) out[j] = t[j]!.ch;
+    return out;
   }
 
   /**
    * The clock pairs this batch raised per channel (every entry's vbucket and seqno, in arrival
-   * order: a vbucket's last pair in a channel is its highest).
+   * order: a vbucket's last pair in a channel is its highest). Valid until the next reset.
    */
-  clockPairs(): ClockPairs {
-    const names: string[] = [];
-    const counts: number[] = [];
-    const vbs: number[] = [];
-    const seqs: number[] = [];
+  clockPairs(): BatchPairs {
+    const p = this.#pairs;
+    const t = this.#touched;
+    if (p.counts.length < t.length) p.counts = new Int32Array(t.length * 2);
+    if (p.vbs.length < this.#n) {
+      p.vbs = new Int32Array(this.#n * 2);
+      p.seqs = new Float64Array(this.#n * 2);
+    }
+    const { names, counts, vbs, seqs } = p;
     const docs = this.#docs;
     const chNext = this.#chNext;
-    for (const c of this.channels.values()) {
-      names.push(c.ch);
-      counts.push(c.count);
+    let k = 0;
+    names.length = t.length;
+    for (let j = 0; j < t.length; j++) {
+      const c = t[j]!;
+      names[j] = c.ch;
+      counts[j] = c.count;
       for (let i = c.head; i !== -1; i = chNext[i]!) {
         const d = docs[i]!;
-        vbs.push(d.vb);
-        seqs.push(d.seq);
+        vbs[k] = d.vb;
+        seqs[k++] = d.seq;
       }
     }
-    return { names, counts, vbs, seqs };
+    p.channels = t.length;
+    p.pairs = k;
+    return p;
   }
 }
 
@@ -195,42 +270,63 @@ export class ChunkWriter {
   readonly #tails: Lru<number, Tail>;
   /**
    * Small numbers for channel names, so the tail cache takes numeric keys (hashing a long key
-   * string per entry cost more than the rest of a lookup). A name evicted and seen again gets a new
-   * number: what was cached under the old one is just never found again.
+   * string per entry cost more than the rest of a lookup). Pruned only between batches (a batch
+   * must find one object per channel): past the limit it starts over, and a name seen again gets
+   * a new number (what was cached under the old one is just never found again).
    */
-  readonly #ids = new Lru<string, ChannelId>(200_000);
+  readonly #ids = new Map<string, ChannelId>();
+  readonly #maxIds: number;
   #nextId = 0;
+  readonly #batch = new BatchRuns(this);
+  // what write() made, for keep(): per chunk, its tail key and tail
+  readonly #newKeys: number[] = [];
+  readonly #newTails: Tail[] = [];
 
   constructor(o: ChunkWriterOptions) {
     this.#blockPrefix = o.blockPrefix;
     this.#chunkBytes = o.chunkBytes;
     this.#tails = new Lru(o.tailCacheSize);
+    this.#maxIds = o.channelCacheSize ?? 200_000;
   }
 
   channelId(ch: string): ChannelId {
     let id = this.#ids.get(ch);
-    if (!id)
-      this.#ids.set(
+    if (id === undefined) {
+      id = {
         ch,
-        (id = { cid: this.#nextId++, prefix: Buffer.from(`${this.#blockPrefix}${ch}\u0000`) }),
-      );
+        cid: this.#nextId++,
+        prefix: Buffer.from(`${this.#blockPrefix}${ch}\u0000`),
+        stamp: -1,
+        last: undefined,
+        byBlock: undefined,
+        head: -1,
+        tail: -1,
+        count: 0,
+      };
+      this.#ids.set(ch, id);
+    }
     return id;
   }
 
+  /** The writer's batch, emptied (one at a time: the previous batch must be written). */
   batch(blockSize: number, vbucketsPerBlock: number): BatchRuns {
-    return new BatchRuns(this, blockSize, vbucketsPerBlock);
+    if (this.#ids.size > this.#maxIds) this.#ids.clear();
+    return this.#batch.reset(blockSize, vbucketsPerBlock);
   }
 
   /**
-   * Appends one put per run to `ops` (new chunks are named by `counter`, the batch's number);
-   * returns the new tails, to be kept with `keep` once the batch is built (the next batch extends
-   * them while this one commits).
+   * Appends one put per run to `ops` (new chunks are named by `counter`, the batch's number) and
+   * returns how many; the new tails are kept by `keep`, once the batch is built (the next batch
+   * extends them while this one commits).
    */
-  write(batch: BatchRuns, counter: number, ops: BatchOp[]): [number, Tail][] {
-    const out: [number, Tail][] = [];
+  write(batch: BatchRuns, counter: number, ops: BatchOp[]): number {
+    const keys = this.#newKeys;
+    const tails = this.#newTails;
+    keys.length = 0;
+    tails.length = 0;
     for (const run of batch.runs) {
       // (one tail per channel and partition: a run of another block starts a chunk of its own)
-      const tk = run.ch.id.cid * 65536 + run.part;
+      const tk = run.ch.cid * 65536 + run.part;
       const tail = this.#tails.get(tk);
       let t: Tail;
       if (tail && tail.blk === run.blk && tail.bytes.length + run.bytes <= this.#chunkBytes) {
@@ -241,16 +337,22 @@ export class ChunkWriter {
       } else {
         const bytes = Buffer.allocUnsafe(run.bytes);
         batch.encode(run, bytes, 0);
-        t = { blk: run.blk, key: chunkKey(run.ch.id.prefix, run.part, run.blk, counter), bytes };
+        t = { blk: run.blk, key: chunkKey(run.ch.prefix, run.part, run.blk, counter), bytes };
       }
-      out.push([tk, t]);
+      keys.push(tk);
+      tails.push(t);
       ops.push({ type: 'put', key: t.key, value: t.bytes });
     }
-    return out;
+    return tails.length;
   }
 
-  keep(tails: [number, Tail][]): void {
-    for (const [tk, t] of tails) this.#tails.set(tk, t);
+  /** Keeps the tails the last write() made. */
+  keep(): void {
+    const keys = this.#newKeys;
+    const tails = this.#newTails;
+    for (let i = 0; i < keys.length; i++) this.#tails.set(keys[i]!, tails[i]!);
+    keys.length = 0;
+    tails.length = 0;
   }
 
   /** Forget every tail (a rollback rewrote chunks under them). */

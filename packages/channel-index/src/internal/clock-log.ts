@@ -23,28 +23,34 @@ const truncatedRecord = (): never => {
  * `vbs`/`seqs`. A vbucket may come more than once in a channel; the last pair of it counts (a batch
  * writes each vbucket's seqnos in ascending order). Flat arrays, not a Map per channel: a batch
  * names hundreds of channels, and building their Maps cost more than the rest of its clock work.
+ * The writer reuses its arrays from batch to batch, so they may be longer than what they hold:
+ * `channels` and `pairs` say how much counts (the arrays' lengths when omitted).
  */
 export interface ClockPairs {
-  names: string[];
-  counts: number[];
-  vbs: number[];
-  seqs: number[];
+  names: readonly string[];
+  counts: ArrayLike<number>;
+  vbs: ArrayLike<number>;
+  seqs: ArrayLike<number>;
+  channels?: number;
+  pairs?: number;
 }
 
 /** One batch's record: channel count, then per channel its name and (vbucket, seqno) pairs. */
 export function encodeClockPairs(p: ClockPairs): Buffer {
   const { names, counts, vbs, seqs } = p;
+  const channels = p.channels ?? names.length;
+  const pairs = p.pairs ?? vbs.length;
   // (sized first, then written into one buffer: a batch names up to thousands of channels)
-  let size = varintSize(names.length);
-  for (let j = 0; j < names.length; j++) {
+  let size = varintSize(channels);
+  for (let j = 0; j < channels; j++) {
     const len = textLength(names[j]!);
     size += varintSize(len) + len + varintSize(counts[j]!);
   }
-  for (let k = 0; k < vbs.length; k++) size += varintSize(vbs[k]!) + varintSize(seqs[k]!);
+  for (let k = 0; k < pairs; k++) size += varintSize(vbs[k]!) + varintSize(seqs[k]!);
   const out = Buffer.allocUnsafe(size);
-  let o = writeVarint(out, 0, names.length);
+  let o = writeVarint(out, 0, channels);
   let k = 0;
-  for (let j = 0; j < names.length; j++) {
+  for (let j = 0; j < channels; j++) {
     const ch = names[j]!;
     const len = textLength(ch);
     o = writeVarint(out, o, len);
@@ -57,16 +63,19 @@ export function encodeClockPairs(p: ClockPairs): Buffer {
 
 /** The same record from per-channel Maps (tests, tools). */
 export function encodeClockUpdates(updates: ClockUpdates): Buffer {
-  const p: ClockPairs = { names: [], counts: [], vbs: [], seqs: [] };
+  const names: string[] = [];
+  const counts: number[] = [];
+  const vbs: number[] = [];
+  const seqs: number[] = [];
   for (const [ch, pairs] of updates) {
-    p.names.push(ch);
-    p.counts.push(pairs.size);
+    names.push(ch);
+    counts.push(pairs.size);
     for (const [vb, seq] of pairs) {
-      p.vbs.push(vb);
-      p.seqs.push(seq);
+      vbs.push(vb);
+      seqs.push(seq);
     }
   }
-  return encodeClockPairs(p);
+  return encodeClockPairs({ names, counts, vbs, seqs });
 }
 
 export function decodeClockUpdates(bytes: Uint8Array): ClockUpdates {
@@ -127,6 +136,18 @@ export function withStateFields(
   vbucketsPerBlock: number,
 ): Map<number, number> {
   const m = new Map(stable);
+  for (const [k, v] of stateFields(checkpoint, epoch, blockSize, vbucketsPerBlock)) m.set(k, v);
+  return m;
+}
+
+/** The state record's fields alone, as pseudo-vbucket pairs (encodeClock's `extra`). */
+export function stateFields(
+  checkpoint: number,
+  epoch: number,
+  blockSize: number,
+  vbucketsPerBlock: number,
+): Map<number, number> {
+  const m = new Map<number, number>();
   if (checkpoint > 0) m.set(CK_VB, checkpoint);
   if (epoch > 0) m.set(EPOCH_VB, epoch);
   m.set(BLOCK_VB, blockSize);

@@ -104,8 +104,10 @@ export function encodeClock(
   counter: number,
   clock: ReadonlyMap<number, number>,
   updates?: ReadonlyMap<number, number>,
+  /** More pairs, of vbuckets neither `clock` nor `updates` holds (the state record's fields). */
+  extra?: ReadonlyMap<number, number>,
 ): Buffer {
-  const out = Buffer.allocUnsafe(8 + (clock.size + (updates?.size ?? 0)) * 11);
+  const out = Buffer.allocUnsafe(8 + (clock.size + (updates?.size ?? 0) + (extra?.size ?? 0)) * 11);
   let o = writeVarint(out, 0, counter);
   // (forEach, not for-of: a writer's ChannelClock iterates without a pair per vbucket)
   clock.forEach((old, vb) => {
@@ -117,6 +119,9 @@ export function encodeClock(
   updates?.forEach((seq, vb) => {
     if (seq <= 0 || clock.has(vb)) return;
     o = writeVarint(out, writeVarint(out, o, vb), seq);
+  });
+  extra?.forEach((seq, vb) => {
+    if (seq > 0) o = writeVarint(out, writeVarint(out, o, vb), seq);
   });
   return out.subarray(0, o);
 }

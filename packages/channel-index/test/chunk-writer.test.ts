@@ -1,0 +1,103 @@
+import type { BatchOp } from '@tributary/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ChunkWriter, type EntryDoc } from '../src/internal/chunk-writer.js';
+import { decodeClockUpdates, encodeClockPairs } from '../src/internal/clock-log.js';
+import { decodeEntries, entryTail } from '../src/internal/records.js';
+
+// The writer keeps one BatchRuns and its channel objects from batch to batch (their fields say
+// which batch they belong to). Against a model of one batch alone: every batch, however many came
+// before it and whatever the channel cache dropped in between, groups its entries by channel and
+// block in arrival order, names its channels in first-seen order, raises exactly its own clock
+// pairs, and puts each block's entries (extended tails included) once.
+const BLOCK = 10;
+const entryArb = fc.record({
+  ch: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
+  vb: fc.integer({ min: 0, max: 3 }),
+  state: fc.constantFrom(0, 1, 2),
+});
+
+describe('ChunkWriter batches', () => {
+  it('each batch holds only its own entries, by channel and block, with its own clock pairs', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(entryArb, { maxLength: 40 }), { minLength: 1, maxLength: 8 }),
+        fc.constantFrom(1, 2, 1000),
+        fc.constantFrom(1, 2),
+        fc.constantFrom(0, 64, 1024),
+        (batches, channelCacheSize, vbucketsPerBlock, tailCacheSize) => {
+          const writer = new ChunkWriter({
+            blockPrefix: 'b/',
+            tailCacheSize,
+            chunkBytes: 256,
+            channelCacheSize,
+          });
+          const seqs = [0, 0, 0, 0];
+          // what the store holds: chunk key -> entries as "vb:seq:state"
+          const store = new Map<string, string[]>();
+          batches.forEach((entries, counter) => {
+            const runs = writer.batch(BLOCK, vbucketsPerBlock);
+            const model = new Map<string, string[]>(); // channel -> "vb:seq:state" in arrival order
+            for (const e of entries) {
+              const seq = ++seqs[e.vb]!;
+              const doc: EntryDoc = { vb: e.vb, seq, id: 'k', tail: entryTail(Buffer.from('k'), '1-a') };
+              runs.add(e.ch, doc, e.state);
+              const list = model.get(e.ch) ?? [];
+              list.push(`${e.vb}:${seq}:${e.state}`);
+              model.set(e.ch, list);
+            }
+            expect(runs.entries).toBe(entries.length);
+            expect(runs.channelNames()).toEqual([...model.keys()]);
+            // runs: one per channel and block, each in arrival order; together, the channel's entries
+            const got = new Map<string, string[]>();
+            const blocks = new Set<string>();
+            for (const run of runs.runs) {
+              const list = [...runs.runEntries(run)].map(([d, st]) => {
+                expect([Math.floor(d.seq / BLOCK), Math.floor(d.vb / vbucketsPerBlock)]).toEqual([
+                  run.blk,
+                  run.part,
+                ]);
+                return `${d.vb}:${d.seq}:${st}`;
+              });
+              const arrival = list.map((x) => model.get(run.ch.ch)!.indexOf(x));
+              expect(arrival).toEqual([...arrival].sort((x, y) => x - y));
+              const block = `${run.ch.ch}/${run.blk}/${run.part}`;
+              expect(blocks.has(block)).toBe(false);
+              blocks.add(block);
+              got.set(run.ch.ch, [...(got.get(run.ch.ch) ?? []), ...list]);
+            }
+            const sorted = (m: Map<string, string[]>) =>
+              new Map([...m].map(([ch, l]) => [ch, [...l].sort()]));
+            expect(sorted(got)).toEqual(sorted(model));
+            // clock pairs: per channel, the highest seqno per vbucket of this batch alone
+            const pairs = runs.clockPairs();
+            const want = new Map(
+              [...model].map(([ch, l]) => [
+                ch,
+                new Map(
+                  l
+                    .map((s) => s.split(':').map(Number) as [number, number, number])
+                    .map(([vb, seq]) => [vb, seq]),
+                ),
+              ]),
+            );
+            expect(decodeClockUpdates(encodeClockPairs(pairs))).toEqual(want);
+            // chunk puts: one per run, no key twice; the store ends up with every entry once
+            const ops: BatchOp[] = [];
+            expect(writer.write(runs, counter + 1, ops)).toBe(runs.runs.length);
+            expect(new Set(ops.map((o) => Buffer.from(o.key).toString('latin1'))).size).toBe(ops.length);
+            writer.keep();
+            for (const op of ops)
+              store.set(
+                Buffer.from(op.key).toString('latin1'),
+                decodeEntries(Buffer.from(op.value!)).map((x) => `${x.vb}:${x.seq}:${x.state}`),
+              );
+          });
+          const all = [...store.values()].flat().sort();
+          expect(all.length).toBe(batches.flat().length);
+          expect(new Set(all).size).toBe(all.length);
+        },
+      ),
+    );
+  });
+});
