@@ -10,6 +10,7 @@ import {
 } from '@tributary/core';
 import { createStoreCheckpoints } from '@tributary/datasource';
 import { type Counter, createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
+import { type ChannelsOf, type DocMeta, defaultChannelsOf } from './channels-of.js';
 import {
   ErrBadChannel,
   ErrChannelIndexClosed,
@@ -22,9 +23,11 @@ import {
   applyMutations,
   docMeta,
   type MetaItem,
+  parseBody,
   type UpdateItem,
 } from './internal/apply-mutations.js';
 import { ChannelClock, hasReadableAbove } from './internal/channel-clock.js';
+import { channelsField, PARSE } from './internal/channels-field.js';
 import { ChunkWriter } from './internal/chunk-writer.js';
 import {
   type ClockUpdates,
@@ -59,38 +62,6 @@ import {
 import { copyResult, SharedAnswers } from './internal/shared-answers.js';
 import { Waiter, Waiters } from './internal/waiters.js';
 import { decodeSinceToken, encodeSince, type VectorClock } from './since-token.js';
-
-/** What channelsOf sees besides the key and the parsed body. */
-export interface DocMeta {
-  vbucket: number;
-  seqno: number;
-  cas: bigint;
-  flags: number;
-  expiry: number;
-  revSeqno?: number | undefined;
-  datatype?: number | undefined;
-  xattrs?: Record<string, string> | undefined;
-  /** The raw value bytes (the body channelsOf gets is this parsed as JSON, or undefined). */
-  value: Buffer;
-}
-
-/** Maps a document to the channels it belongs to (Sync Gateway's sync function, reduced). */
-export type ChannelsOf = (
-  key: string,
-  doc: unknown,
-  meta: DocMeta,
-) => string | readonly string[] | undefined | null;
-
-/** The default mapping: the document's `channels` field, a string or an array of strings. */
-export const defaultChannelsOf: ChannelsOf = (_key, doc) => {
-  if (doc === null || typeof doc !== 'object') return undefined;
-  const c = (doc as { channels?: unknown }).channels;
-  if (typeof c === 'string') return [c];
-  // (the document's own array when it holds only strings, as it nearly always does: no copy)
-  if (Array.isArray(c))
-    return c.every((x) => typeof x === 'string') ? c : c.filter((x) => typeof x === 'string');
-  return undefined;
-};
 
 /** The request details a datasource passes with a mutation (structurally the datasource's own type). */
 export interface ReceiverRequest {
@@ -441,14 +412,19 @@ export class ChannelIndex implements AsyncDisposable {
       applied: this.#applied,
       allDocsChannel: this.allDocsChannel,
       storeBodies: this.#storeBodies,
-      channelsOf: (it, body, out) => {
-        let raw: ReturnType<ChannelsOf>;
+      channelsOf: (it, out) => {
+        let raw: ReturnType<ChannelsOf> | typeof PARSE;
         try {
-          // (the default never reads meta: no DocMeta is made per mutation for it)
-          raw =
-            this.#channelsOf === defaultChannelsOf
-              ? defaultChannelsOf(it.key, body, undefined as unknown as DocMeta)
-              : this.#channelsOf(it.key, body, docMeta(it));
+          // The default reads one field: found in the bytes without parsing the document (no
+          // DocMeta either: it never reads one). A custom channelsOf gets the parsed body.
+          raw = this.#channelsOf === defaultChannelsOf ? channelsField(it.value) : PARSE;
+          if (raw === PARSE) {
+            const body = parseBody(it.value);
+            raw =
+              this.#channelsOf === defaultChannelsOf
+                ? defaultChannelsOf(it.key, body, undefined as unknown as DocMeta)
+                : this.#channelsOf(it.key, body, docMeta(it));
+          }
         } catch (err) {
           this.#m.counter('channelsOfErrors').inc(1);
           this.#log.warn({ err, key: it.key }, 'channelsOf threw; document indexed in no channel');

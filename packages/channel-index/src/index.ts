@@ -11,16 +11,14 @@ export {
   ChannelIndex,
   type ChannelIndexOptions,
   type ChannelIndexStats,
-  type ChannelsOf,
   type CheckpointWriter,
   createChannelIndex,
-  type DocMeta,
-  defaultChannelsOf,
   type ReceiverRequest,
   type StreamMutation,
   validateChannelName,
   type WaitOptions,
 } from './channel-index.js';
+export { type ChannelsOf, type DocMeta, defaultChannelsOf } from './channels-of.js';
 export {
   ErrBadChannel,
   ErrBadParameter,

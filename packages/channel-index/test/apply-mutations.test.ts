@@ -22,8 +22,8 @@ const ctx = (applied: Map<number, number>): ApplyContext => ({
   applied,
   allDocsChannel: '*',
   storeBodies: false,
-  channelsOf: (_it, body, out) => {
-    for (const ch of (body as { channels: string[] }).channels) out.add(ch);
+  channelsOf: (it, out) => {
+    for (const ch of (JSON.parse(it.value.toString()) as { channels: string[] }).channels) out.add(ch);
   },
 });
 

@@ -90,7 +90,9 @@ describe('ChunkWriter batches', () => {
             for (const op of ops)
               store.set(
                 Buffer.from(op.key).toString('latin1'),
-                decodeEntries(Buffer.from(op.value!)).map((x) => `${x.vb}:${x.seq}:${x.state}`),
+                decodeEntries(Buffer.from((op as { value: Uint8Array }).value)).map(
+                  (x) => `${x.vb}:${x.seq}:${x.state}`,
+                ),
               );
           });
           const all = [...store.values()].flat().sort();

@@ -2,7 +2,7 @@
 // entries (active, removed, tombstone) the batch appends per channel and vbucket, the records it
 // rewrites, and how far each vbucket's stable seqno moves. Pure bookkeeping: no store I/O (the
 // records it needs are read beforehand) and no writer state changed (the caller commits it).
-import type { DocMeta } from '../channel-index.js';
+import type { DocMeta } from '../channels-of.js';
 import type { BatchRuns, EntryDoc } from './chunk-writer.js';
 import { type DocRecord, EntryState, entryTail, setRecordChannels } from './records.js';
 
@@ -50,7 +50,7 @@ export interface ApplyContext {
   allDocsChannel: string | false;
   storeBodies: boolean;
   /** Adds the valid channels of a document to `out` (the index's channelsOf, guarded). */
-  channelsOf(it: UpdateItem, body: unknown, out: Set<string>): void;
+  channelsOf(it: UpdateItem, out: Set<string>): void;
 }
 
 export interface AppliedBatch {
@@ -65,6 +65,15 @@ export interface AppliedBatch {
   mutations: number;
   deletions: number;
   duplicates: number;
+}
+
+/** A document body as channelsOf gets it: the value parsed as JSON, or undefined if it is not JSON. */
+export function parseBody(value: Buffer): unknown {
+  try {
+    return JSON.parse(value.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 export function revOf(gen: number, cas: bigint): string {
@@ -147,13 +156,7 @@ export function applyMutations(
     } else {
       out.mutations++;
       newChannels.clear();
-      let body: unknown;
-      try {
-        body = JSON.parse(it.value.toString('utf8'));
-      } catch {
-        body = undefined;
-      }
-      ctx.channelsOf(it, body, newChannels);
+      ctx.channelsOf(it, newChannels);
       if (all !== false) newChannels.add(all);
       for (let i = 0; i < was.length; i++)
         if (!newChannels.has(was[i]!)) runs.add(was[i]!, doc, EntryState.Removed);
