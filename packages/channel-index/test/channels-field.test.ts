@@ -13,7 +13,7 @@ const viaScan = (b: Buffer) => {
   return r === PARSE ? expected(b) : r;
 };
 const same = (b: Buffer): void => {
-  expect(viaScan(b), b.toString("latin1")).toEqual(expected(b));
+  expect(viaScan(b), b.toString('latin1')).toEqual(expected(b));
 };
 
 const channelName = fc.oneof(

@@ -40,7 +40,7 @@ describe('ChunkWriter batches', () => {
             const model = new Map<string, string[]>(); // channel -> "vb:seq:state" in arrival order
             for (const e of entries) {
               const seq = ++seqs[e.vb]!;
-              const doc: EntryDoc = { vb: e.vb, seq, id: 'k', tail: entryTail(Buffer.from('k'), '1-a') };
+              const doc: EntryDoc = { vb: e.vb, seq, id: 'k', tail: entryTail('k', '1-a') };
               runs.add(e.ch, doc, e.state);
               const list = model.get(e.ch) ?? [];
               list.push(`${e.vb}:${seq}:${e.state}`);

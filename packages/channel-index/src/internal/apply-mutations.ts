@@ -138,7 +138,7 @@ export function applyMutations(
       vb: it.vb,
       seq: it.seq,
       id: it.key,
-      tail: entryTail(Buffer.from(it.key, 'utf8'), rev),
+      tail: entryTail(it.key, rev),
     };
     if (it.deleted) {
       out.deletions++;

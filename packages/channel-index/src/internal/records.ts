@@ -19,12 +19,13 @@ const HEAD = 13;
  * An entry's bytes after its header: id length u16, id (UTF-8), rev length u8, rev (latin1). The
  * same for every channel entry of one mutation, so it is made once per mutation.
  */
-export function entryTail(id: Buffer, rev: string): Buffer {
-  const out = Buffer.allocUnsafe(3 + id.length + rev.length);
-  out[0] = id.length >>> 8;
-  out[1] = id.length & 0xff;
-  out.set(id, 2);
-  let o = 2 + id.length;
+export function entryTail(id: string, rev: string): Buffer {
+  // (the id written straight in: no Buffer of it first)
+  const idLength = textLength(id);
+  const out = Buffer.allocUnsafe(3 + idLength + rev.length);
+  out[0] = idLength >>> 8;
+  out[1] = idLength & 0xff;
+  let o = 2 + writeText(out, 2, id);
   out[o++] = rev.length;
   // (a rev is ASCII: generation-hexcas)
   for (let i = 0; i < rev.length; i++) out[o++] = rev.charCodeAt(i);
@@ -71,7 +72,7 @@ export function writeEntry(
 
 /** Encodes entries as block bytes (a block is its chunks' bytes concatenated). */
 export function encodeEntries(entries: readonly BlockEntry[]): Buffer {
-  const tails = entries.map((e) => entryTail(Buffer.from(e.id, 'utf8'), e.rev));
+  const tails = entries.map((e) => entryTail(e.id, e.rev));
   let size = 0;
   for (const t of tails) size += entrySize(t);
   const out = Buffer.allocUnsafe(size);
