@@ -301,6 +301,8 @@ export class ChannelIndex implements AsyncDisposable {
   readonly #channelsOf: ChannelsOf;
   /** What applyMutations needs of the index (internal/apply-mutations.ts). */
   readonly #applyContext: ApplyContext;
+  /** channelsField's list of names, reused for every document (read before the next one). */
+  readonly #names: string[] = [];
   readonly #maxBatch: number;
   readonly #delayMs: number;
   /** The store's block size once loaded (the one the index was built with wins over the option). */
@@ -417,7 +419,7 @@ export class ChannelIndex implements AsyncDisposable {
         try {
           // The default reads one field: found in the bytes without parsing the document (no
           // DocMeta either: it never reads one). A custom channelsOf gets the parsed body.
-          raw = this.#channelsOf === defaultChannelsOf ? channelsField(it.value) : PARSE;
+          raw = this.#channelsOf === defaultChannelsOf ? channelsField(it.value, this.#names) : PARSE;
           if (raw === PARSE) {
             const body = parseBody(it.value);
             raw =

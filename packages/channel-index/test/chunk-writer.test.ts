@@ -10,7 +10,6 @@ import { decodeEntries, entryTail } from '../src/internal/records.js';
 // before it and whatever the channel cache dropped in between, groups its entries by channel and
 // block in arrival order, names its channels in first-seen order, raises exactly its own clock
 // pairs, and puts each block's entries (extended tails included) once.
-const BLOCK = 10;
 const entryArb = fc.record({
   ch: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
   vb: fc.integer({ min: 0, max: 3 }),
@@ -21,11 +20,13 @@ describe('ChunkWriter batches', () => {
   it('each batch holds only its own entries, by channel and block, with its own clock pairs', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.array(entryArb, { maxLength: 40 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.array(entryArb, { maxLength: 80 }), { minLength: 1, maxLength: 6 }),
         fc.constantFrom(1, 2, 1000),
         fc.constantFrom(1, 2),
         fc.constantFrom(0, 64, 1024),
-        (batches, channelCacheSize, vbucketsPerBlock, tailCacheSize) => {
+        // (blocks of 1 seqno give a channel a run per entry: past 8, runs are found through a Map)
+        fc.constantFrom(1, 10),
+        (batches, channelCacheSize, vbucketsPerBlock, tailCacheSize, BLOCK) => {
           const writer = new ChunkWriter({
             blockPrefix: 'b/',
             tailCacheSize,
@@ -101,5 +102,18 @@ describe('ChunkWriter batches', () => {
         },
       ),
     );
+  });
+
+  it("finds an earlier run of a channel's block again, past the runs it scans (many blocks in a batch)", () => {
+    const writer = new ChunkWriter({ blockPrefix: 'b/', tailCacheSize: 0, chunkBytes: 256 });
+    for (let round = 0; round < 2; round++) {
+      // blocks of one seqno, two vbuckets a block: vb 0 opens 20 blocks, vb 1 then joins each of them
+      const runs = writer.batch(1, 2);
+      for (const vb of [0, 1])
+        for (let seq = 1; seq <= 20; seq++)
+          runs.add('a', { vb, seq: round * 100 + seq, id: 'k', tail: entryTail('k', '1-a') }, 0);
+      expect(runs.runs.length).toBe(20);
+      for (const run of runs.runs) expect([...runs.runEntries(run)].map(([d]) => d.vb)).toEqual([0, 1]);
+    }
   });
 });

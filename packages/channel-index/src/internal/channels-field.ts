@@ -148,9 +148,13 @@ function isChannelsKey(b: Uint8Array, from: number, to: number): boolean {
 
 /**
  * What the default channelsOf gives for the document `value` (as above), or PARSE when only a full
- * parse can tell.
+ * parse can tell. A list of names it reads itself goes in `into` (the write path passes one array
+ * for every document: it reads the names before the next one).
  */
-export function channelsField(value: Buffer): ReturnType<typeof defaultChannelsOf> | typeof PARSE {
+export function channelsField(
+  value: Buffer,
+  into: string[] = [],
+): ReturnType<typeof defaultChannelsOf> | typeof PARSE {
   const b = value;
   let i = skipWs(b, 0);
   // (not an object: JSON.parse either fails or gives something without the field)
@@ -188,28 +192,39 @@ export function channelsField(value: Buffer): ReturnType<typeof defaultChannelsO
     }
   }
   if (skipWs(b, i) !== b.length || start < 0) return undefined;
-  return channelsValue(b, start, end);
+  return channelsValue(b, start, end, into);
 }
 
 /** The default channelsOf's answer for the field's value, the JSON text in [start, end). */
-function channelsValue(b: Buffer, start: number, end: number): ReturnType<typeof defaultChannelsOf> {
+function channelsValue(
+  b: Buffer,
+  start: number,
+  end: number,
+  out: string[],
+): ReturnType<typeof defaultChannelsOf> {
+  let n = 0;
   if (b[start] === 0x22) {
     scanString(b, start);
-    if (!escaped) return [b.toString('utf8', start + 1, end - 1)];
+    if (!escaped) {
+      out[n++] = b.toString('utf8', start + 1, end - 1);
+      out.length = n;
+      return out;
+    }
   } else if (b[start] === 0x5b) {
     // an array of strings without escapes, the usual case: each one sliced out
-    const out: string[] = [];
     let i = skipWs(b, start + 1);
-    if (b[i] === 0x5d) return out;
     for (;;) {
+      if (b[i] === 0x5d) {
+        out.length = n;
+        return out;
+      }
       if (b[i] !== 0x22) break;
       const s = i;
       i = scanString(b, i);
       if (escaped) break;
-      out.push(b.toString('utf8', s + 1, i - 1));
+      out[n++] = b.toString('utf8', s + 1, i - 1);
       i = skipWs(b, i);
-      if (b[i] === 0x5d) return out;
-      i = skipWs(b, i + 1);
+      if (b[i] === 0x2c) i = skipWs(b, i + 1);
     }
   }
   // anything else (escapes, other types): the value alone, parsed

@@ -47,7 +47,12 @@ interface ChannelId {
   stamp: number;
   /** The run an entry of the channel went to last (most channels have one run in a batch). */
   last: Run | undefined;
-  /** Per block (blk * 65536 + part), its run: made when the channel has a second one. */
+  /**
+   * The channel's runs in this batch are the first `nRuns` of `runs` (Run objects kept for the next
+   * batch: most channels have one to three a batch); past MANY_RUNS they are found by block here.
+   */
+  runs: Run[];
+  nRuns: number;
   byBlock: Map<number, Run> | undefined;
   /** The channel's entries in arrival order (first and last, linked through #chNext): its clock updates. */
   head: number;
@@ -83,6 +88,8 @@ export interface ChunkWriterOptions {
 }
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** Runs of one channel in a batch past which they are found through a Map rather than a scan. */
+const MANY_RUNS = 8;
 
 /** Writes `n` as `width` lowercase hex digits at `o` (n < 16^width, n a safe integer). */
 function writeHex(out: Buffer, o: number, n: number, width: number): void {
@@ -156,10 +163,10 @@ export class BatchRuns {
     let run: Run;
     if (c.stamp !== this.#stamp) {
       c.stamp = this.#stamp;
-      run = { ch: c, part, blk, bk, head: i, tail: i, bytes: 0 };
-      this.runs.push(run);
-      c.last = run;
+      c.nRuns = 0;
       c.byBlock = undefined;
+      run = this.#newRun(c, part, blk, bk, i);
+      c.last = run;
       c.head = i;
       c.tail = i;
       c.count = 1;
@@ -168,8 +175,7 @@ export class BatchRuns {
       run = c.last!;
       if (run.bk !== bk) {
         // another block of the channel: runs by block from now on
-        if (c.byBlock === undefined) c.byBlock = new Map([[run.bk, run]]);
-        run = c.byBlock.get(bk) ?? this.#newRun(c, part, blk, bk, i);
+        run = this.#runOf(c, bk) ?? this.#newRun(c, part, blk, bk, i);
         c.last = run;
       }
       if (run.head !== i) {
@@ -199,9 +205,27 @@ export class BatchRuns {
     this.#chNext = chNext;
   }
 
+  /** The channel's run of block `bk` in this batch, if it has one. */
+  #runOf(c: ChannelId, bk: number): Run | undefined {
+    if (c.byBlock !== undefined) return c.byBlock.get(bk);
+    for (let k = 0; k < c.nRuns; k++) if (c.runs[k]!.bk === bk) return c.runs[k];
+    return undefined;
+  }
+
   #newRun(c: ChannelId, part: number, blk: number, bk: number, i: number): Run {
-    const run: Run = { ch: c, part, blk, bk, head: i, tail: i, bytes: 0 };
-    c.byBlock!.set(bk, run);
+    let run = c.runs[c.nRuns];
+    if (run === undefined) c.runs.push((run = { ch: c, part, blk, bk, head: i, tail: i, bytes: 0 }));
+    else {
+      run.part = part;
+      run.blk = blk;
+      run.bk = bk;
+      run.head = i;
+      run.tail = i;
+      run.bytes = 0;
+    }
+    c.nRuns++;
+    if (c.byBlock !== undefined) c.byBlock.set(bk, run);
+    else if (c.nRuns > MANY_RUNS) c.byBlock = new Map(c.runs.slice(0, c.nRuns).map((r) => [r.bk, r]));
     this.runs.push(run);
     return run;
   }
@@ -298,6 +322,8 @@ export class ChunkWriter {
         prefix: Buffer.from(`${this.#blockPrefix}${ch}\u0000`),
         stamp: -1,
         last: undefined,
+        runs: [],
+        nRuns: 0,
         byBlock: undefined,
         head: -1,
         tail: -1,
