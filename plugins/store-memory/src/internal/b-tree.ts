@@ -5,13 +5,13 @@ export const keyId = (key: Buffer): string => key.toString('latin1');
 const idKey = (id: string): Buffer => Buffer.from(id, 'latin1');
 
 /**
- * Sorted ids, with links to the neighbouring leaves so scans walk on without re-seeking. The id is
- * the only copy of a key kept: one object less per entry for the collector to trace. Values are
- * in the tree's Map by id.
+ * Sorted entries, with links to the neighbouring leaves so scans walk on without re-seeking. The
+ * id is the only copy of a key kept: one object less per entry for the collector to trace.
  */
 class Leaf {
   /** Keys as latin1 strings: one char per byte, so `<` on ids is bytewise order on keys. */
   readonly ids: string[] = [];
+  readonly values: Buffer[] = [];
   next: Leaf | null = null;
   prev: Leaf | null = null;
 }
@@ -83,13 +83,8 @@ export class BTree {
   #root: Node = new Leaf();
   #first: Leaf = this.#root as Leaf;
   #last: Leaf = this.#root as Leaf;
+  #size = 0;
   #bytes = 0;
-  /**
-   * Every value by id. The leaves order the ids; a read or an overwrite goes straight here, a hash
-   * probe, instead of down the tree: a descent compares a key string at each of about 20 steps,
-   * each a cache miss on a large tree, and most writes of an index overwrite a key it has.
-   */
-  readonly #values = new Map<string, Buffer>();
   /** The inner nodes and child indexes on the way down to the leaf a write works on. */
   readonly #path: Inner[] = [];
   readonly #slots: number[] = [];
@@ -100,7 +95,7 @@ export class BTree {
   }
 
   get size(): number {
-    return this.#values.size;
+    return this.#size;
   }
 
   /** Bytes held in keys and values. */
@@ -109,32 +104,37 @@ export class BTree {
   }
 
   get(key: Buffer): Buffer | undefined {
-    return this.#values.get(keyId(key));
+    const id = keyId(key);
+    const leaf = this.#leafFor(id);
+    const i = lowerBound(leaf.ids, id);
+    return leaf.ids[i] === id ? leaf.values[i] : undefined;
   }
 
   set(key: Buffer, value: Buffer): void {
     const id = keyId(key);
-    const values = this.#values;
-    const old = values.get(id);
-    values.set(id, value);
-    if (old !== undefined) {
-      this.#bytes += value.length - old.length;
+    const leaf = this.#descend(id);
+    const i = lowerBound(leaf.ids, id);
+    if (leaf.ids[i] === id) {
+      this.#bytes += value.length - leaf.values[i]!.length;
+      leaf.values[i] = value;
       return;
     }
+    insertAt(leaf.ids, i, id);
+    insertAt(leaf.values, i, value);
+    this.#size++;
     this.#bytes += key.length + value.length;
-    const leaf = this.#descend(id);
-    insertAt(leaf.ids, lowerBound(leaf.ids, id), id);
     if (leaf.ids.length > this.#leafMax) this.#splitLeaf(leaf);
   }
 
   delete(key: Buffer): boolean {
     const id = keyId(key);
-    const old = this.#values.get(id);
-    if (old === undefined) return false;
-    this.#values.delete(id);
-    this.#bytes -= id.length + old.length;
     const leaf = this.#descend(id);
-    removeAt(leaf.ids, lowerBound(leaf.ids, id));
+    const i = lowerBound(leaf.ids, id);
+    if (leaf.ids[i] !== id) return false;
+    this.#bytes -= id.length + leaf.values[i]!.length;
+    removeAt(leaf.ids, i);
+    removeAt(leaf.values, i);
+    this.#size--;
     if (leaf.ids.length < this.#leafMax >>> 1 && this.#path.length > 0) this.#fixLeaf(leaf);
     return true;
   }
@@ -144,7 +144,7 @@ export class BTree {
     this.#root = leaf;
     this.#first = leaf;
     this.#last = leaf;
-    this.#values.clear();
+    this.#size = 0;
     this.#bytes = 0;
   }
 
@@ -187,10 +187,9 @@ export class BTree {
           i = 0;
           continue;
         }
-        const id = leaf.ids[i]!;
-        if (ltId !== undefined && id >= ltId) break;
-        const value = this.#values.get(id)!;
-        out.push(make(idKey(id), value));
+        if (ltId !== undefined && leaf.ids[i]! >= ltId) break;
+        const value = leaf.values[i]!;
+        out.push(make(idKey(leaf.ids[i]!), value));
         bytes += value.length;
         i++;
       }
@@ -213,10 +212,9 @@ export class BTree {
           if (leaf !== null) i = leaf.ids.length - 1;
           continue;
         }
-        const id = leaf.ids[i]!;
-        if (gteId !== undefined && id < gteId) break;
-        const value = this.#values.get(id)!;
-        out.push(make(idKey(id), value));
+        if (gteId !== undefined && leaf.ids[i]! < gteId) break;
+        const value = leaf.values[i]!;
+        out.push(make(idKey(leaf.ids[i]!), value));
         bytes += value.length;
         i--;
       }
@@ -243,11 +241,9 @@ export class BTree {
         if (node.ids.length > this.#leafMax) errors.push(`leaf of ${node.ids.length}`);
         leaves.push(node);
         size += node.ids.length;
-        for (const id of node.ids) {
-          const value = this.#values.get(id);
-          if (value === undefined) errors.push('an id without a value');
-          else bytes += id.length + value.length;
-        }
+        node.ids.forEach((id, i) => {
+          bytes += id.length + node.values[i]!.length;
+        });
       } else {
         const n = node.children.length;
         if (node.ids.length !== n - 1) errors.push(`inner of ${n} children, ${node.ids.length} ids`);
@@ -269,7 +265,7 @@ export class BTree {
       if (leaf.prev !== (leaves[i - 1] ?? null) || leaf.next !== (leaves[i + 1] ?? null))
         errors.push('leaf links');
     });
-    if (size !== this.#values.size || bytes !== this.#bytes) errors.push('size or bytes');
+    if (size !== this.#size || bytes !== this.#bytes) errors.push('size or bytes');
     return errors;
   }
 
@@ -300,6 +296,7 @@ export class BTree {
     const half = leaf.ids.length >>> 1;
     const right = new Leaf();
     right.ids.push(...leaf.ids.splice(half));
+    right.values.push(...leaf.values.splice(half));
     right.next = leaf.next;
     right.prev = leaf;
     if (leaf.next !== null) leaf.next.prev = right;
@@ -339,17 +336,22 @@ export class BTree {
     const right = slot < parent.children.length - 1 ? (parent.children[slot + 1] as Leaf) : null;
     if (left !== null && left.ids.length > min) {
       leaf.ids.unshift(left.ids.pop()!);
+      leaf.values.unshift(left.values.pop()!);
       parent.ids[slot - 1] = leaf.ids[0]!;
       return;
     }
     if (right !== null && right.ids.length > min) {
       leaf.ids.push(right.ids.shift()!);
+      leaf.values.push(right.values.shift()!);
       parent.ids[slot] = right.ids[0]!;
       return;
     }
     // neither sibling can spare one: fold the right one of a pair into the left
     const [into, from, at] = left !== null ? [left, leaf, slot - 1] : [leaf, right!, slot];
-    for (let i = 0; i < from.ids.length; i++) into.ids.push(from.ids[i]!);
+    for (let i = 0; i < from.ids.length; i++) {
+      into.ids.push(from.ids[i]!);
+      into.values.push(from.values[i]!);
+    }
     into.next = from.next;
     if (from.next !== null) from.next.prev = into;
     else this.#last = into;
