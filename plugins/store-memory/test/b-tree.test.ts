@@ -14,25 +14,37 @@ type Op =
   | { t: 'get'; k: Buffer }
   | { t: 'scan'; gte?: Buffer; lt?: Buffer; reverse: boolean; page: number; maxBytes: number };
 
-const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('set' as const), k: key, v: value }) },
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('del' as const), k: key }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('get' as const), k: key }) },
-  {
-    weight: 1,
-    arbitrary: fc.record(
-      {
-        t: fc.constant('scan' as const),
-        gte: key,
-        lt: key,
-        reverse: fc.boolean(),
-        page: fc.integer({ min: 1, max: 40 }),
-        maxBytes: fc.integer({ min: 1, max: 200 }),
-      },
-      { requiredKeys: ['t', 'reverse', 'page', 'maxBytes'] },
-    ),
-  },
-);
+// Keys shaped like a channel index's (chunk and record keys): long shared prefixes, differing late.
+const longKey = fc
+  .tuple(
+    fc.constantFrom('ci:b/ch1\u0000', 'ci:b/ch1\u0000\u0000', 'ci:b/ch10', 'ci:d/0001doc-'),
+    fc.uint8Array({ maxLength: 12 }),
+  )
+  .map(([p, a]) =>
+    Buffer.concat([Buffer.from(p, 'latin1'), Buffer.from(a.map((b) => [0, 0x30, 0x31, 0xff][b % 4]!))]),
+  );
+
+const opOf = (key: fc.Arbitrary<Buffer>): fc.Arbitrary<Op> =>
+  fc.oneof(
+    { weight: 6, arbitrary: fc.record({ t: fc.constant('set' as const), k: key, v: value }) },
+    { weight: 4, arbitrary: fc.record({ t: fc.constant('del' as const), k: key }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('get' as const), k: key }) },
+    {
+      weight: 1,
+      arbitrary: fc.record(
+        {
+          t: fc.constant('scan' as const),
+          gte: key,
+          lt: key,
+          reverse: fc.boolean(),
+          page: fc.integer({ min: 1, max: 40 }),
+          maxBytes: fc.integer({ min: 1, max: 200 }),
+        },
+        { requiredKeys: ['t', 'reverse', 'page', 'maxBytes'] },
+      ),
+    },
+  );
+const op = opOf(key);
 
 /** The reference: a Map by hex key, sorted on demand. */
 class Model {
@@ -120,6 +132,17 @@ describe('BTree', () => {
         fc.integer({ min: 4, max: 6 }),
         fc.integer({ min: 4, max: 6 }),
         (ops, leafSize, innerSize) => check(new BTree({ leafSize, innerSize }), new Model(), ops),
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("matches a sorted map on long keys whose shared prefixes outrun the inner nodes' search numbers", () => {
+    fc.assert(
+      fc.property(
+        fc.array(opOf(longKey), { minLength: 1, maxLength: 600 }),
+        fc.integer({ min: 4, max: 6 }),
+        (ops, size) => check(new BTree({ leafSize: size, innerSize: size }), new Model(), ops),
       ),
       { numRuns: 200 },
     );
