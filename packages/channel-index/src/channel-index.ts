@@ -347,6 +347,10 @@ export class ChannelIndex implements AsyncDisposable {
   #inflight: Promise<void> | undefined;
   /** Batches waiting for the store write in flight, to be written together after it (#commit). */
   #group: CommitGroup | undefined;
+  /** Releases the open group's held write (see #commit), when one is held. */
+  #held: (() => void) | undefined;
+  /** The worker is waiting for the store's writes (#settled): no group may be held meanwhile. */
+  #settling = false;
   #stableCounter = -1;
   // The writer's exact channel clocks (only the worker fills and changes it).
   readonly #clocks: Lru<string, ChannelClock>;
@@ -536,7 +540,7 @@ export class ChannelIndex implements AsyncDisposable {
       else need.push(ch);
     }
     if (need.length) {
-      await this.#inflight;
+      await this.#settled();
       const vals = await this.#readMany(need.map((ch) => this.#keys.version(ch)));
       need.forEach((ch, i) => {
         const clock = ChannelClock.from(decodeClock(vals[i]).clock);
@@ -726,9 +730,11 @@ export class ChannelIndex implements AsyncDisposable {
         if (this.#failed) return;
         if (this.#queue.length === 0) {
           if (this.#closed) {
-            await this.#inflight;
+            await this.#settled();
             return;
           }
+          // (idle: a held group is written now)
+          this.#releaseGroup();
           await new Promise<void>((r) => {
             this.#workerWake = r;
           });
@@ -740,6 +746,8 @@ export class ChannelIndex implements AsyncDisposable {
         this.#admit();
         this.#m.gauge('pending').set(this.#queue.length);
         await this.#process(items);
+        // (the backlog is gone: the group this batch joined is written now)
+        if (this.#queue.length < this.#maxBatch) this.#releaseGroup();
         const n = items.length;
         const done = () => {
           this.#committed += n;
@@ -767,6 +775,7 @@ export class ChannelIndex implements AsyncDisposable {
   #fail(err: unknown): void {
     if (this.#failed) return;
     this.#failed = err;
+    this.#releaseGroup();
     this.#log.error({ err }, 'channel index failed; writes stop');
     this.#m.counter('failures').inc(1);
     const e = this.#failure();
@@ -783,7 +792,7 @@ export class ChannelIndex implements AsyncDisposable {
         if (seg.length) await this.#commitData(seg);
         seg = [];
         // a rollback reads the store: everything before it must be committed
-        await this.#inflight;
+        await this.#settled();
         try {
           await this.#doRollback(it.vb, it.seq);
           it.done.resolve();
@@ -867,7 +876,7 @@ export class ChannelIndex implements AsyncDisposable {
     }
     if (missing.length) {
       // (what the previous batch wrote must be in the store before it is read back)
-      await this.#inflight;
+      await this.#settled();
       const vals = await this.#readMany(missing.map((k) => Buffer.from(k)));
       for (let i = 0; i < missing.length; i++) {
         const v = vals[i];
@@ -983,8 +992,11 @@ export class ChannelIndex implements AsyncDisposable {
    * Group commit: a batch built while the previous store write is in flight waits in a group, and
    * the whole group goes to the store as one batch when that write ends. A store that commits fast
    * gets one write per batch; a slow one (an fsync, a round trip) gets fewer, larger writes instead
-   * of a queue. Each batch's own effects (`after`) run in order once its group is written. At most
-   * one group waits; a full one makes the worker wait for it to start (back-pressure).
+   * of a queue. Under a backlog (a full batch still queued once the previous write is done) the
+   * group is also held open for the batches the worker builds next, until it is full or the
+   * backlog is gone: a store that commits at once (the memory store) then merges a backlog's puts
+   * the same way. Each batch's own effects (`after`) run in order once its group is written. At
+   * most one group waits; a full one makes the worker wait for it to start (back-pressure).
    */
   async #commit(ops: BatchOp[], chunkOps: number, after: () => void): Promise<void> {
     const g = this.#group;
@@ -1009,8 +1021,11 @@ export class ChannelIndex implements AsyncDisposable {
       g.after.push(after);
       g.batches++;
       this.#m.gauge('groupWaiting').set(g.batches);
+      if (g.batches >= MAX_GROUP_BATCHES) this.#releaseGroup();
       return;
     }
+    // (a held group that cannot take this batch is written now)
+    this.#releaseGroup();
     if (g) await g.prev.catch(() => {});
     const prev = this.#inflight ?? Promise.resolve();
     const at = new Map<Uint8Array, number>();
@@ -1020,6 +1035,19 @@ export class ChannelIndex implements AsyncDisposable {
     this.#m.gauge('groupWaiting').set(1);
     const write = (async () => {
       await prev;
+      if (
+        this.#group === group &&
+        group.batches < MAX_GROUP_BATCHES &&
+        this.#queue.length >= this.#maxBatch &&
+        !this.#settling &&
+        !this.#closed &&
+        !this.#failed
+      ) {
+        this.#m.counter('heldGroups').inc(1);
+        await new Promise<void>((resolve) => {
+          this.#held = resolve;
+        });
+      }
       // (being written now: later batches form the next group)
       if (this.#group === group) {
         this.#group = undefined;
@@ -1032,6 +1060,24 @@ export class ChannelIndex implements AsyncDisposable {
     // (a failed write fails the index; whoever awaits it sees the error too)
     write.catch((err) => this.#fail(err));
     this.#inflight = write;
+  }
+
+  #releaseGroup(): void {
+    const r = this.#held;
+    this.#held = undefined;
+    r?.();
+  }
+
+  /** Everything handed to the store so far is written (a held group is let go first). */
+  async #settled(): Promise<void> {
+    this.#releaseGroup();
+    // (the write may reach its hold while this waits for it: it must not hold then)
+    this.#settling = true;
+    try {
+      await this.#inflight;
+    } finally {
+      this.#settling = false;
+    }
   }
 
   #committedBatch(
