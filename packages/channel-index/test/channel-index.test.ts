@@ -581,6 +581,60 @@ describe('channel index on the memory store', () => {
     }
   });
 
+  it('a held group lets close() finish and a failed write fail the index; neither waits on the hold', async () => {
+    const muts = workload(900, 4, 6, 23);
+    // close() in the middle of a backlog: it writes what was queued and resolves
+    {
+      const store = createMemoryStore();
+      const index = createChannelIndex({ store, maxBatch: 10, maxBatchDelayMs: 0, blockSize: 16 });
+      const applied = index.applyBatch(muts).catch((err: unknown) => err);
+      await until(() => (index.stats().counters.heldGroups ?? 0) > 0, 5000, 'a held group');
+      await index.close();
+      expect(index.stats().pending).toBe(0);
+      const err = await applied;
+      // (the producer was either done or refused as closed, never left waiting)
+      expect(err === undefined || (isTributaryError(err) && err.code === 'TRIB_CHANNEL_INDEX_CLOSED')).toBe(
+        true,
+      );
+      // a writer opened on the store goes on from the batches the first one wrote
+      const again = createChannelIndex({ store, maxBatch: 10, maxBatchDelayMs: 0, blockSize: 16 });
+      await again.ready();
+      const written = index.stats().counters.mutations! + index.stats().counters.deletions!;
+      expect(written).toBeGreaterThan(0);
+      let total = 0;
+      for (const [, seq] of again.stableClock()) total += seq;
+      expect(total).toBe(written);
+      await again.close();
+    }
+    // a store write that fails for good while groups are held fails the index: flush rejects
+    {
+      const mem = createMemoryStore();
+      let writes = 0;
+      const store = gatedStore(mem, async () => {
+        if (++writes === 3) throw new Error('disk gone');
+      });
+      const errors: unknown[] = [];
+      const index = createChannelIndex({
+        store,
+        maxBatch: 10,
+        maxBatchDelayMs: 0,
+        blockSize: 16,
+        onError: (e) => errors.push(e),
+      });
+      // (the producer is refused once the index failed, or was done before it)
+      const applied = await index.applyBatch(muts).catch((err: unknown) => err);
+      expect(
+        applied === undefined || (isTributaryError(applied) && applied.code === 'TRIB_CHANNEL_INDEX_FAILED'),
+      ).toBe(true);
+      const flushed = await index.flush().catch((err: unknown) => err);
+      expect(isTributaryError(flushed) && flushed.code).toBe('TRIB_CHANNEL_INDEX_FAILED');
+      expect(writes).toBe(3);
+      expect(index.stats().counters.heldGroups).toBeGreaterThan(0);
+      expect(errors.length).toBe(1);
+      await index.close();
+    }
+  });
+
   it('a rollback truncates a channel the document left above the rollback point (found from its clock)', async () => {
     const store = createMemoryStore();
     const index = createChannelIndex({ store, maxBatchDelayMs: 0, blockSize: 4 });
