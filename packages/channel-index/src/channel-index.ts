@@ -266,6 +266,12 @@ const MAX_CHANNEL_BYTES = 200;
 /** Most batches (and store operations) one group commit writes. */
 const MAX_GROUP_BATCHES = 16;
 const MAX_GROUP_OPS = 200_000;
+/**
+ * The worker lets the event loop run at least this often. With a store that commits at once it
+ * never waits on I/O, so a backlog would otherwise hold the loop until it is indexed (timers,
+ * sockets and the `_changes` server of the same process would wait).
+ */
+const YIELD_MS = 10;
 /** A block's last chunk is extended while it stays under this many bytes. */
 const CHUNK_BYTES = 1024;
 /** Clock records kept before a checkpoint writes the changed channels' full clocks. */
@@ -351,6 +357,8 @@ export class ChannelIndex implements AsyncDisposable {
   #held: (() => void) | undefined;
   /** The worker is waiting for the store's writes (#settled): no group may be held meanwhile. */
   #settling = false;
+  /** When the worker last let the event loop run. */
+  #yielded = 0;
   #stableCounter = -1;
   // The writer's exact channel clocks (only the worker fills and changes it).
   readonly #clocks: Lru<string, ChannelClock>;
@@ -738,6 +746,7 @@ export class ChannelIndex implements AsyncDisposable {
           await new Promise<void>((r) => {
             this.#workerWake = r;
           });
+          this.#yielded = performance.now();
           continue;
         }
         if (this.#queue.length < this.#maxBatch && this.#delayMs > 0 && !this.#closed)
@@ -756,6 +765,10 @@ export class ChannelIndex implements AsyncDisposable {
         // (a batch that wrote nothing is done now, else when its commit is)
         if (this.#inflight) this.#inflight.then(done, () => {});
         else done();
+        if (performance.now() - this.#yielded > YIELD_MS) {
+          await new Promise<void>((r) => setImmediate(r));
+          this.#yielded = performance.now();
+        }
       }
     } catch (err) {
       this.#fail(err);

@@ -581,6 +581,26 @@ describe('channel index on the memory store', () => {
     }
   });
 
+  it('a backlog on a store that writes at once lets the event loop run while it is indexed', async () => {
+    // The memory store never waits on I/O: without a yield, indexing 3,000 queued mutations would
+    // run to the end before any timer, socket or request of the process got a turn.
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatch: 100, maxBatchDelayMs: 0 });
+    const muts = Array.from({ length: 3000 }, (_, i) =>
+      mut(i % 8, Math.floor(i / 8) + 1, `d${i}`, { channels: ['a'] }),
+    );
+    let batchesWhenTimerRan = -1;
+    setTimeout(() => {
+      batchesWhenTimerRan = index.stats().counters.batches ?? 0;
+    }, 0);
+    await index.applyBatch(muts);
+    await index.flush();
+    expect(index.stats().counters.batches).toBe(30);
+    expect(batchesWhenTimerRan).toBeGreaterThanOrEqual(0);
+    expect(batchesWhenTimerRan).toBeLessThan(30);
+    await index.close();
+  });
+
   it('a held group lets close() finish and a failed write fail the index; neither waits on the hold', async () => {
     const muts = workload(900, 4, 6, 23);
     // close() in the middle of a backlog: it writes what was queued and resolves
