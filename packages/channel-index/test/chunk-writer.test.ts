@@ -116,4 +116,27 @@ describe('ChunkWriter batches', () => {
       for (const run of runs.runs) expect([...runs.runEntries(run)].map(([d]) => d.vb)).toEqual([0, 1]);
     }
   });
+
+  it("extends the last chunk of each of a channel's two latest blocks while its entries alternate between them", () => {
+    const writer = new ChunkWriter({ blockPrefix: 'b/', tailCacheSize: 64, chunkBytes: 1024 });
+    const keysOf = (ops: BatchOp[]) => ops.map((o) => Buffer.from(o.key).toString('latin1'));
+    const batch = (counter: number, seqs: number[]) => {
+      const runs = writer.batch(10, 1024);
+      for (const seq of seqs) runs.add('a', { vb: seq % 2, seq, id: 'k', tail: entryTail('k', '1-a') }, 0);
+      const ops: BatchOp[] = [];
+      writer.write(runs, counter, ops);
+      writer.keep();
+      return keysOf(ops);
+    };
+    // vbucket 1 is in block 0 (seqnos 0-9) while vbucket 0 is in block 1 (10-19), batch after batch
+    const first = batch(1, [5, 10]);
+    expect(first).toHaveLength(2);
+    expect(batch(2, [7, 12])).toEqual(first);
+    expect(batch(3, [9, 14])).toEqual(first);
+    // a third block retires the oldest: an entry of block 0 then starts a new chunk there (the
+    // writer does not know seqnos: any vbucket may bring one)
+    const third = batch(4, [20]);
+    expect(third).not.toContain(first[0]);
+    expect(batch(5, [3])).not.toEqual([first[0]]);
+  });
 });

@@ -88,6 +88,14 @@ export interface ChunkWriterOptions {
 }
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** Blocks per channel and partition whose last chunk is kept to extend. */
+const BLOCK_TAILS = 2;
+
+function tailOf(list: Tail[] | undefined, blk: number): Tail | undefined {
+  if (list === undefined) return undefined;
+  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.blk === blk) return list[i];
+  return undefined;
+}
 /** Runs of one channel in a batch past which they are found through a Map rather than a scan. */
 const MANY_RUNS = 8;
 
@@ -291,7 +299,14 @@ export class BatchRuns {
 export class ChunkWriter {
   readonly #blockPrefix: string;
   readonly #chunkBytes: number;
-  readonly #tails: Lru<number, Tail>;
+  /**
+   * Per channel and partition, the last chunks of its last BLOCK_TAILS blocks, newest last. While
+   * a batch's vbuckets straddle a block boundary a channel's entries alternate between two blocks;
+   * with one tail per channel each switch started a new chunk. A reader's read from a known batch
+   * stays right: it reads each block newest chunk first, and only a block's newest chunk is ever
+   * extended.
+   */
+  readonly #tails: Lru<number, Tail[]>;
   /**
    * Small numbers for channel names, so the tail cache takes numeric keys (hashing a long key
    * string per entry cost more than the rest of a lookup). Pruned only between batches (a batch
@@ -309,7 +324,8 @@ export class ChunkWriter {
   constructor(o: ChunkWriterOptions) {
     this.#blockPrefix = o.blockPrefix;
     this.#chunkBytes = o.chunkBytes;
-    this.#tails = new Lru(o.tailCacheSize);
+    // (the option counts tails: the cache holds up to BLOCK_TAILS per entry)
+    this.#tails = new Lru(o.tailCacheSize === 0 ? 0 : Math.max(1, Math.ceil(o.tailCacheSize / BLOCK_TAILS)));
     this.#maxIds = o.channelCacheSize ?? 200_000;
   }
 
@@ -351,11 +367,11 @@ export class ChunkWriter {
     keys.length = 0;
     tails.length = 0;
     for (const run of batch.runs) {
-      // (one tail per channel and partition: a run of another block starts a chunk of its own)
+      // (a channel and partition keeps the last chunks of its last two blocks)
       const tk = run.ch.cid * 65536 + run.part;
-      const tail = this.#tails.get(tk);
+      const tail = tailOf(this.#tails.get(tk), run.blk);
       let t: Tail;
-      if (tail && tail.blk === run.blk && tail.bytes.length + run.bytes <= this.#chunkBytes) {
+      if (tail && tail.bytes.length + run.bytes <= this.#chunkBytes) {
         const bytes = Buffer.allocUnsafe(tail.bytes.length + run.bytes);
         tail.bytes.copy(bytes, 0);
         batch.encode(run, bytes, tail.bytes.length);
@@ -376,7 +392,19 @@ export class ChunkWriter {
   keep(): void {
     const keys = this.#newKeys;
     const tails = this.#newTails;
-    for (let i = 0; i < keys.length; i++) this.#tails.set(keys[i]!, tails[i]!);
+    for (let i = 0; i < keys.length; i++) {
+      const t = tails[i]!;
+      const list = this.#tails.get(keys[i]!);
+      if (list === undefined) {
+        this.#tails.set(keys[i]!, [t]);
+        continue;
+      }
+      // (the block's entry goes, the new tail is the newest; past BLOCK_TAILS the oldest block goes)
+      const at = list.findIndex((x) => x.blk === t.blk);
+      if (at >= 0) list.splice(at, 1);
+      else if (list.length >= BLOCK_TAILS) list.shift();
+      list.push(t);
+    }
     keys.length = 0;
     tails.length = 0;
   }
