@@ -256,6 +256,8 @@ interface CommitGroup {
   ops: BatchOp[];
   /** Where each chunk put of the group stands in `ops`, by key object (#commit merges by it). */
   at: Map<Uint8Array, number>;
+  /** Where each record put of the group stands in `ops`, by record key (likewise). */
+  docAt: Map<string, number>;
   after: (() => void)[];
   batches: number;
   /** The write this group follows. */
@@ -915,6 +917,8 @@ export class ChannelIndex implements AsyncDisposable {
     const ops: BatchOp[] = [];
     const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
     const chunkOps = this.#chunks.write(runs, counter, ops);
+    // (record puts follow the chunk puts, in the order of docKeys: a group merges them by key)
+    const docKeys = [...dirtyDocs.keys()];
     for (const [dk, rec] of dirtyDocs) {
       ops.push({ type: 'put', key: Buffer.from(dk), value: encodeDoc(rec) });
       // (the body is in the record's bytes now; the cached record needs only what the next
@@ -990,7 +994,7 @@ export class ChannelIndex implements AsyncDisposable {
     };
     if (ops.length === 0) return this.#committedBatch(items.length, t0, counts);
     // 5. committed after the previous batch: what readers see moves, then they are woken
-    await this.#commit(ops, chunkOps, () => {
+    await this.#commit(ops, chunkOps, docKeys, () => {
       if (stableUp.size > 0) {
         this.#counter = counter;
         for (const [vb, seq] of stableUp) this.#stable.set(vb, seq);
@@ -1011,22 +1015,31 @@ export class ChannelIndex implements AsyncDisposable {
    * the same way. Each batch's own effects (`after`) run in order once its group is written. At
    * most one group waits; a full one makes the worker wait for it to start (back-pressure).
    */
-  async #commit(ops: BatchOp[], chunkOps: number, after: () => void): Promise<void> {
+  async #commit(
+    ops: BatchOp[],
+    chunkOps: number,
+    docKeys: readonly string[],
+    after: () => void,
+  ): Promise<void> {
     const g = this.#group;
+    const docsEnd = chunkOps + docKeys.length;
     if (g && g.batches < MAX_GROUP_BATCHES && g.ops.length + ops.length <= MAX_GROUP_OPS) {
       // A block's last chunk, extended by this batch, was put by an earlier batch of the group
       // under the same key object (chunk-writer.ts reuses it): the later put replaces the earlier
       // one where it stands, so the store writes each extended chunk once per group. Only the same
       // key object is merged: no other op has that key between them (chunk keys name the batch that
-      // started them, and a rollback waits for the group).
-      const at = g.at;
+      // started them, and a rollback waits for the group). A document's record, rewritten by
+      // several batches of a group, is merged the same way by its key string (only batches put
+      // records).
+      const { at, docAt } = g;
       const n = g.ops.length;
       for (let k = 0; k < ops.length; k++) {
         const op = ops[k]!;
-        const i = k < chunkOps ? at.get(op.key) : undefined;
+        const i = k < chunkOps ? at.get(op.key) : k < docsEnd ? docAt.get(docKeys[k - chunkOps]!) : undefined;
         if (i !== undefined) g.ops[i] = op;
         else {
           if (k < chunkOps) at.set(op.key, g.ops.length);
+          else if (k < docsEnd) docAt.set(docKeys[k - chunkOps]!, g.ops.length);
           g.ops.push(op);
         }
       }
@@ -1043,7 +1056,9 @@ export class ChannelIndex implements AsyncDisposable {
     const prev = this.#inflight ?? Promise.resolve();
     const at = new Map<Uint8Array, number>();
     for (let k = 0; k < chunkOps; k++) at.set(ops[k]!.key, k);
-    const group: CommitGroup = { ops: [...ops], at, after: [after], batches: 1, prev };
+    const docAt = new Map<string, number>();
+    for (let k = chunkOps; k < docsEnd; k++) docAt.set(docKeys[k - chunkOps]!, k);
+    const group: CommitGroup = { ops: [...ops], at, docAt, after: [after], batches: 1, prev };
     this.#group = group;
     this.#m.gauge('groupWaiting').set(1);
     const write = (async () => {
