@@ -268,6 +268,8 @@ const MAX_CHANNEL_BYTES = 200;
 /** Most batches (and store operations) one group commit writes. */
 const MAX_GROUP_BATCHES = 16;
 const MAX_GROUP_OPS = 200_000;
+/** A group held open under a backlog is written after this long at most (what a hold costs readers). */
+const MAX_HOLD_MS = 100;
 /**
  * The worker lets the event loop run at least this often. With a store that commits at once it
  * never waits on I/O, so a backlog would otherwise hold the loop until it is indexed (timers,
@@ -1073,7 +1075,15 @@ export class ChannelIndex implements AsyncDisposable {
       ) {
         this.#m.counter('heldGroups').inc(1);
         await new Promise<void>((resolve) => {
-          this.#held = resolve;
+          // (the worker lets the event loop run every YIELD_MS, so this fires on time)
+          const timer = setTimeout(() => {
+            this.#m.counter('holdTimeouts').inc(1);
+            this.#releaseGroup();
+          }, MAX_HOLD_MS);
+          this.#held = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
       }
       // (being written now: later batches form the next group)

@@ -601,6 +601,34 @@ describe('channel index on the memory store', () => {
     await index.close();
   });
 
+  it('a held group is written after 100 ms at most, however slowly the batches behind it are built', async () => {
+    // every batch of 10 holds one document whose channelsOf burns 15 ms: 16 batches take 240 ms
+    const burn = (key: string) => {
+      if (!key.endsWith('0')) return;
+      const end = performance.now() + 15;
+      while (performance.now() < end);
+    };
+    const index = createChannelIndex({
+      store: createMemoryStore(),
+      maxBatch: 10,
+      maxBatchDelayMs: 0,
+      channelsOf: (key, doc) => {
+        burn(key);
+        return (doc as { channels?: string[] } | undefined)?.channels;
+      },
+    });
+    const muts = Array.from({ length: 400 }, (_, i) =>
+      mut(i % 4, Math.floor(i / 4) + 1, `d${i}`, { channels: ['a'] }),
+    );
+    await index.applyBatch(muts);
+    await index.flush();
+    const c = index.stats().counters;
+    expect(c.heldGroups).toBeGreaterThan(0);
+    expect(c.holdTimeouts).toBeGreaterThan(0);
+    expect((await index.changes({ channels: ['a'], limit: 1000 })).results.length).toBe(400);
+    await index.close();
+  });
+
   it('a held group lets close() finish and a failed write fail the index; neither waits on the hold', async () => {
     const muts = workload(900, 4, 6, 23);
     // close() in the middle of a backlog: it writes what was queued and resolves
