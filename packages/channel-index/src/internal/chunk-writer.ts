@@ -91,6 +91,13 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1');
 /** Blocks per channel and partition whose last chunk is kept to extend. */
 const BLOCK_TAILS = 2;
 
+/** `a`'s contents in a new array of the same type, `cap` long. */
+function grown<T extends Uint8Array | Int32Array>(a: T, cap: number): T {
+  const b = new (a.constructor as new (n: number) => T)(cap);
+  b.set(a);
+  return b;
+}
+
 function tailOf(list: Tail[] | undefined, blk: number): Tail | undefined {
   if (list === undefined) return undefined;
   for (let i = list.length - 1; i >= 0; i--) if (list[i]!.blk === blk) return list[i];
@@ -202,15 +209,9 @@ export class BatchRuns {
 
   #grow(): void {
     const cap = this.#next.length * 2;
-    const states = new Uint8Array(cap);
-    states.set(this.#states);
-    this.#states = states;
-    const next = new Int32Array(cap);
-    next.set(this.#next);
-    this.#next = next;
-    const chNext = new Int32Array(cap);
-    chNext.set(this.#chNext);
-    this.#chNext = chNext;
+    this.#states = grown(this.#states, cap);
+    this.#next = grown(this.#next, cap);
+    this.#chNext = grown(this.#chNext, cap);
   }
 
   /** The channel's run of block `bk` in this batch, if it has one. */
