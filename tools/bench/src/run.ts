@@ -377,15 +377,19 @@ export function markdown(report: BenchReport, chartFile: string): string {
       } | ${fmtRatio(r.ratio)} | ${peers || '–'} | ${goal} | ${verdict} |`,
     );
   }
-  const extras = report.results.filter((r) => r.subject?.extra);
+  const fmtExtra = (e: Record<string, number>) =>
+    Object.entries(e)
+      .map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`)
+      .join(', ');
+  const extras = report.results.filter(
+    (r) => r.subject?.extra || Object.values(r.peers ?? {}).some((p) => p.extra),
+  );
   if (extras.length) {
-    lines.push('', '## Extra measurements (subject, medians)', '');
+    lines.push('', '## Extra measurements (medians; subject, then peers that report any)', '');
     for (const r of extras) {
-      lines.push(
-        `- ${r.name}: ${Object.entries(r.subject!.extra!)
-          .map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`)
-          .join(', ')}`,
-      );
+      if (r.subject?.extra) lines.push(`- ${r.name}: ${fmtExtra(r.subject.extra)}`);
+      for (const [peer, p] of Object.entries(r.peers ?? {}))
+        if (p.extra) lines.push(`- ${r.name}, peer ${peer}: ${fmtExtra(p.extra)}`);
     }
   }
   lines.push('', '## Ratios', '', `![subject / baseline and subject / peer ratios](${chartFile})`, '');

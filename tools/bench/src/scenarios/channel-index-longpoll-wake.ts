@@ -7,6 +7,11 @@
 // "at least n / 0.02"); the baseline is the floor of any notification: the same number of
 // promises resolved by one EventEmitter event.
 //
+// The HTTP rows also run a peer, `node:http`: the same clients against a bare node:http server that
+// holds the same longpolls (headers and the body's head written, as the changes server does) and
+// answers them all at once with a one-entry body of the same shape. No index, no auth, no routing:
+// what the sockets alone cost on this machine, the floor of any Node server's answer.
+//
 // The HTTP clients run in a child process, as real clients run elsewhere (in the server's process
 // their parsing shared its one thread), on kept-alive connections (the undici client used before,
 // with pipelining 0, opened and closed a connection per longpoll), with a lean HTTP/1.1 client
@@ -14,6 +19,8 @@
 // process.hrtime, the same monotonic clock as the parent's write time.
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   type ChangesServer,
@@ -31,7 +38,29 @@ interface State {
   server?: ChangesServer;
   url?: string;
   clients?: ChildProcess;
+  floor?: Floor;
   seq: number;
+}
+
+/** The `node:http` peer: a bare server that holds longpolls until `answer`. */
+interface Floor {
+  server: Server;
+  url: string;
+  held: ServerResponse[];
+}
+
+async function startFloor(): Promise<Floor> {
+  const held: ServerResponse[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+    res.write('{"results":[\n');
+    held.push(res);
+  });
+  server.keepAliveTimeout = 120_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}`, held };
 }
 
 const CLIENTS = fileURLToPath(new URL('./longpoll-support/http-clients.ts', import.meta.url));
@@ -94,6 +123,7 @@ async function setupIndex(http: boolean): Promise<State> {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     await fromChild(state.clients, 'ready');
+    state.floor = await startFloor();
   }
   return state;
 }
@@ -103,7 +133,11 @@ const HTTP_WARMUP_ROUNDS = 5;
 
 async function setupHttp(o: RunOptions, n: number): Promise<State> {
   const state = await setupIndex(true);
-  if (!o.quick) for (let i = 0; i < HTTP_WARMUP_ROUNDS; i++) await httpRound(state, n);
+  if (!o.quick)
+    for (let i = 0; i < HTTP_WARMUP_ROUNDS; i++) {
+      await httpRound(state, n);
+      await floorRound(state, n);
+    }
   return state;
 }
 
@@ -173,6 +207,33 @@ async function httpRound(state: State, n: number): Promise<Measurement> {
   return measurement(times.map((t) => BigInt(t) - t0));
 }
 
+/** The node:http peer's round: the same clients and request, answered by the bare server. */
+async function floorRound(state: State, n: number): Promise<Measurement> {
+  const floor = state.floor!;
+  const proc = state.clients!;
+  const answers = fromChild(proc, 'done');
+  // (the body an answer with one entry has, as the changes server writes it after the head)
+  const body = Buffer.from(
+    `{"seq":"7:${state.seq}","id":"hot-${state.seq}","changes":[{"rev":"1-0000000000000001"}]}\n],\n"last_seq":"7:${state.seq}"}\n`,
+  );
+  floor.held.length = 0;
+  proc.send({
+    type: 'round',
+    url: floor.url,
+    path: '/db/_changes?feed=longpoll',
+    auth,
+    n,
+  } satisfies ToClients);
+  await waitFor(() => floor.held.length >= n);
+  const t0 = process.hrtime.bigint();
+  for (const res of floor.held.splice(0)) res.end(body);
+  // (how long the server's own writes took: the rest of the p99 is the clients reading them)
+  const writeMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const { times } = await answers;
+  const m = measurement(times.map((t) => BigInt(t) - t0));
+  return { ...m, extra: { ...m.extra, writeMs } };
+}
+
 async function emitterRound(n: number): Promise<Measurement> {
   const ee = new EventEmitter();
   ee.setMaxListeners(0);
@@ -193,6 +254,10 @@ async function teardown(state: State): Promise<void> {
     await exited;
   }
   await state.server?.close();
+  if (state.floor) {
+    state.floor.server.closeAllConnections();
+    await new Promise((r) => state.floor!.server.close(r));
+  }
   await state.index.close();
 }
 
@@ -217,6 +282,9 @@ function wakeScenario(via: 'http' | 'api', n: number): Scenario<State> {
     setup: (o) => (via === 'http' ? setupHttp(o, n) : setupApi(o, n)),
     subject: (s, { quick }) => round(s, size(quick)),
     baseline: (_s, { quick }) => emitterRound(size(quick)),
+    ...(via === 'http'
+      ? { peers: { 'node:http': (s: State, o: RunOptions) => floorRound(s, size(o.quick)) } }
+      : {}),
     teardown,
   };
 }

@@ -95,14 +95,22 @@ class Connection {
 }
 
 function main(): void {
-  const conns: Connection[] = [];
+  // (kept-alive connections per server: the index's and the bare node:http one of the peer)
+  const pools = new Map<string, Connection[]>();
   const send = (m: FromClients) => process.send!(m);
   process.on('message', (m: ToClients) => {
     if (m.type === 'stop') {
-      for (const c of conns) c.close();
+      for (const conns of pools.values()) for (const c of conns) c.close();
       process.exit(0);
     }
     const { hostname, port, host } = new URL(m.url);
+    let conns = pools.get(m.url);
+    if (!conns) {
+      // (one server's connections at a time: two sets of 10,000 pass the descriptor limit)
+      for (const other of pools.values()) for (const c of other) c.close();
+      pools.clear();
+      pools.set(m.url, (conns = [] as Connection[]));
+    }
     while (conns.length < m.n) conns.push(new Connection(hostname, Number(port)));
     const one = async (c: Connection) => {
       const r = await c.get(host, m.path, m.auth);
