@@ -2,16 +2,20 @@
 // default layout (documents in 1 to 3 of 1,000 channels, 1,024 vbuckets, 50,000 documents updated
 // at random), in batches of 1,000 (the default) and, for memory and LMDB, of 10,000,
 // against the store's ceiling: the same number of 100-byte documents written straight through
-// the backend's own client, 1,000 a batch.
+// the backend's own client, 1,000 a batch. Peer `minimal-layout` (index-support/minimal-layout.ts):
+// the least work this layout asks of a batch, written plainly, into the same store: the floor of
+// any implementation of the layout here.
 import { randomBytes } from 'node:crypto';
 import { type ChannelIndex, createChannelIndex, type StreamMutation } from '@tributary/channel-index';
 import { vbucketForKey } from '@tributary/codec';
 import type { Scenario } from '../scenario.js';
+import { MinimalLayout } from './index-support/minimal-layout.js';
 import { openTarget, type Target, type TargetName } from './store-support/kit.js';
 
 interface State {
   target: Target;
   index: ChannelIndex;
+  minimal: MinimalLayout;
   seqs: number[];
   docs: number;
 }
@@ -59,7 +63,8 @@ function indexingScenario(name: TargetName, full: number, goal?: number, maxBatc
         maxBatchDelayMs: 1,
         blockSize: 100,
       });
-      return { target, index, seqs: new Array(VBUCKETS).fill(0), docs: 50_000 };
+      const minimal = new MinimalLayout(target.store, 100);
+      return { target, index, minimal, seqs: new Array(VBUCKETS).fill(0), docs: 50_000 };
     },
     async subject(state, { quick }) {
       const batch = mutations(state, quick ? 3_000 : full);
@@ -67,6 +72,15 @@ function indexingScenario(name: TargetName, full: number, goal?: number, maxBatc
       await state.index.applyBatch(batch);
       await state.index.flush();
       return { ops: batch.length, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    },
+    peers: {
+      async 'minimal-layout'(state, { quick }) {
+        const batch = mutations(state, quick ? 3_000 : full);
+        const t0 = process.hrtime.bigint();
+        const puts = await state.minimal.write(batch, maxBatch);
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        return { ops: batch.length, seconds, extra: { putsPerMutation: puts / batch.length } };
+      },
     },
     async baseline(state, { quick }) {
       const n = quick ? 3_000 : full;
