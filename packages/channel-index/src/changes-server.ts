@@ -468,7 +468,8 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
         done = true;
         clearTimeout(timer);
         // (the abort listener stays: the signal is this one request's, which ends with this answer,
-        // and removing a listener from an EventTarget was a tenth of a woken member's CPU)
+        // and removing a listener from an EventTarget was 3-4% of the server's CPU from a write to
+        // the last of 1,000 answers)
         g.members--;
         if (g.waiting) longpollsWaiting--;
         if (g.members === 0) {

@@ -42,7 +42,7 @@ interface State {
   seq: number;
 }
 
-/** The `node:http` peer: a bare server that holds longpolls until `answer`. */
+/** The `node:http` peer: a bare server that holds each longpoll until floorRound answers them all. */
 interface Floor {
   server: Server;
   url: string;

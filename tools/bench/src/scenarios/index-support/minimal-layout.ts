@@ -1,10 +1,11 @@
 // The indexing rows' `minimal-layout` peer: the least work the channel index's layout asks of a
-// batch, written as plainly as possible, as a floor for what any implementation of that layout can
+// batch, written as plainly as possible, as a floor for what an implementation of that layout can
 // reach on this machine. Per mutation: the `channels` names (found with indexOf: no JSON
-// validation), the document's previous channels, one entry per channel it is in and one per channel
-// it left (vbucket, seqno, state and id: no rev), its record (seqno, channels, body) and the channel clocks in memory. Per batch: one put
-// per channel and block (no chunk extension), one per record, and nothing else (no clock records,
-// no state record, no checkpoints), committed while the next batch is built.
+// validation), the document's previous channels, one entry per channel it is in and one per
+// channel it left (vbucket, seqno, state and id: no rev), its record (seqno, channels, body) and
+// the channel clocks in memory. Per batch: one put per channel and block (no chunk extension), one
+// per record, and nothing else (no clock records, no state record, no checkpoints), committed while
+// the next batch is built.
 import type { BatchOp, Store } from '@tributary/core';
 
 export interface LayoutMutation {
