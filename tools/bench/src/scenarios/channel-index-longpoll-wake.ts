@@ -47,20 +47,29 @@ interface Floor {
   server: Server;
   url: string;
   held: ServerResponse[];
+  /** Connections open now. */
+  open: number;
 }
 
 async function startFloor(): Promise<Floor> {
   const held: ServerResponse[] = [];
+  const floor = { held, open: 0 } as Floor;
   const server = createServer((req, res) => {
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
     res.write('{"results":[\n');
     held.push(res);
   });
+  server.on('connection', (socket) => {
+    floor.open++;
+    socket.once('close', () => floor.open--);
+  });
   server.keepAliveTimeout = 120_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}`, held };
+  floor.server = server;
+  floor.url = `http://127.0.0.1:${port}`;
+  return floor;
 }
 
 const CLIENTS = fileURLToPath(new URL('./longpoll-support/http-clients.ts', import.meta.url));
@@ -200,7 +209,8 @@ async function httpRound(state: State, n: number): Promise<Measurement> {
   const path = `/db/_changes?feed=longpoll&timeout=60000&since=${since}`;
   proc.send({ type: 'round', url: state.url!, path, auth, n } satisfies ToClients);
   // (identical longpolls share one index waiter: the server counts the clients)
-  await waitFor(() => state.server!.stats().longpollsWaiting >= n);
+  // (the child closed the other server's connections first: their closing is not timed here)
+  await waitFor(() => state.server!.stats().longpollsWaiting >= n && (state.floor?.open ?? 0) === 0);
   const t0 = process.hrtime.bigint();
   await write(state);
   const { times } = await answers;
@@ -224,7 +234,7 @@ async function floorRound(state: State, n: number): Promise<Measurement> {
     auth,
     n,
   } satisfies ToClients);
-  await waitFor(() => floor.held.length >= n);
+  await waitFor(() => floor.held.length >= n && state.server!.stats().connections === 0);
   const t0 = process.hrtime.bigint();
   for (const res of floor.held.splice(0)) res.end(body);
   // (how long the server's own writes took: the rest of the p99 is the clients reading them)
