@@ -3,8 +3,8 @@
 // at random), in batches of 1,000 (the default) and, for memory and LMDB, of 10,000,
 // against the store's ceiling: the same number of 100-byte documents written straight through
 // the backend's own client, 1,000 a batch. Peer `minimal-layout` (index-support/minimal-layout.ts):
-// the least work this layout asks of a batch, written plainly, into the same store: the floor of
-// any implementation of the layout here.
+// the least work this layout asks of a batch, written plainly, into a store of its own of the same
+// kind (so neither grows the other's): the floor of any implementation of the layout here.
 import { randomBytes } from 'node:crypto';
 import { type ChannelIndex, createChannelIndex, type StreamMutation } from '@tributary/channel-index';
 import { vbucketForKey } from '@tributary/codec';
@@ -16,6 +16,7 @@ interface State {
   target: Target;
   index: ChannelIndex;
   minimal: MinimalLayout;
+  minimalTarget: Target;
   seqs: number[];
   docs: number;
 }
@@ -63,8 +64,9 @@ function indexingScenario(name: TargetName, full: number, goal?: number, maxBatc
         maxBatchDelayMs: 1,
         blockSize: 100,
       });
-      const minimal = new MinimalLayout(target.store, 100);
-      return { target, index, minimal, seqs: new Array(VBUCKETS).fill(0), docs: 50_000 };
+      const minimalTarget = await openTarget(name);
+      const minimal = new MinimalLayout(minimalTarget.store, 100);
+      return { target, index, minimal, minimalTarget, seqs: new Array(VBUCKETS).fill(0), docs: 50_000 };
     },
     async subject(state, { quick }) {
       const batch = mutations(state, quick ? 3_000 : full);
@@ -96,6 +98,7 @@ function indexingScenario(name: TargetName, full: number, goal?: number, maxBatc
     async teardown(state) {
       await state.index.close();
       await state.target.close();
+      await state.minimalTarget.close();
     },
   };
 }
