@@ -52,23 +52,24 @@ interface Floor {
 }
 
 async function startFloor(): Promise<Floor> {
-  const held: ServerResponse[] = [];
-  const floor = { held, open: 0 } as Floor;
-  const server = createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
-    res.write('{"results":[\n');
-    held.push(res);
-  });
-  server.on('connection', (socket) => {
+  const floor: Floor = {
+    server: createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+      res.write('{"results":[\n');
+      floor.held.push(res);
+    }),
+    url: '',
+    held: [],
+    open: 0,
+  };
+  floor.server.on('connection', (socket) => {
     floor.open++;
     socket.once('close', () => floor.open--);
   });
-  server.keepAliveTimeout = 120_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  floor.server = server;
-  floor.url = `http://127.0.0.1:${port}`;
+  floor.server.keepAliveTimeout = 120_000;
+  await new Promise<void>((r) => floor.server.listen(0, '127.0.0.1', r));
+  floor.url = `http://127.0.0.1:${(floor.server.address() as AddressInfo).port}`;
   return floor;
 }
 

@@ -131,8 +131,9 @@ function main(): void {
       return String(t);
     };
     const open = async () => {
-      // In waves: 10,000 connects at once overflow the server's accept queue (backlog 511), and
-      // the kernel then resets some of them once they send.
+      // In waves: 10,000 connects at once overflowed the server's accept queue (backlog 511;
+      // 67,407 overflows in one round of 10,000 here, 3,279 in waves), and a round once failed
+      // on a reset.
       while (pool.length < m.n) {
         const wave: Connection[] = [];
         while (pool.length < m.n && wave.length < CONNECT_WAVE) {
