@@ -542,23 +542,26 @@ export class ChannelIndex implements AsyncDisposable {
     return out.length === to - from ? out : undefined;
   }
 
-  /** The writer's exact clocks of `chans` (pinned, cached, or read from `v/` when neither). */
-  async #writerClocks(chans: Iterable<string>): Promise<Map<string, ChannelClock>> {
-    const out = new Map<string, ChannelClock>();
-    const need: string[] = [];
-    for (const ch of chans) {
-      const c = this.#dirty.get(ch) ?? this.#clocks.get(ch);
-      if (c) out.set(ch, c);
-      else need.push(ch);
+  /**
+   * The writer's exact clocks of `chans` (distinct names), in their order: pinned, cached, or read
+   * from `v/` when neither. (An array, not a Map: a batch asks for about one channel per mutation.)
+   */
+  async #writerClocks(chans: readonly string[]): Promise<ChannelClock[]> {
+    const out = new Array<ChannelClock>(chans.length);
+    const need: number[] = [];
+    for (let j = 0; j < chans.length; j++) {
+      const c = this.#dirty.get(chans[j]!) ?? this.#clocks.get(chans[j]!);
+      if (c) out[j] = c;
+      else need.push(j);
     }
     if (need.length) {
       await this.#settled();
-      const vals = await this.#readMany(need.map((ch) => this.#keys.version(ch)));
-      need.forEach((ch, i) => {
+      const vals = await this.#readMany(need.map((j) => this.#keys.version(chans[j]!)));
+      for (let i = 0; i < need.length; i++) {
         const clock = ChannelClock.from(decodeClock(vals[i]).clock);
-        out.set(ch, clock);
-        this.#clocks.set(ch, clock);
-      });
+        out[need[i]!] = clock;
+        this.#clocks.set(chans[need[i]!]!, clock);
+      }
       this.#m.counter('clockReads').inc(need.length);
     }
     return out;
@@ -915,7 +918,8 @@ export class ChannelIndex implements AsyncDisposable {
     );
     // 3. channel clocks (exact in memory; read only those evicted) and the chunks this batch writes.
     const chans = runs.channelNames();
-    const clockOf = chans.length ? await this.#writerClocks(chans) : new Map<string, ChannelClock>();
+    // (clocks[j] is chans[j]'s; runs.clockPairs() lists the same channels in the same order)
+    const clocks = chans.length ? await this.#writerClocks(chans) : [];
     const ops: BatchOp[] = [];
     const counter = stableUp.size > 0 ? this.#wCounter + 1 : this.#wCounter;
     const chunkOps = this.#chunks.write(runs, counter, ops);
@@ -937,16 +941,16 @@ export class ChannelIndex implements AsyncDisposable {
       ops.push({ type: 'put', key: K.clockLog(counter), value: encodeClockPairs(pairs) });
       // The writer's clocks move now: the next batch builds on them while this one commits, and
       // readers bound every clock by the committed stable clock (a clock ahead of it is harmless).
-      const { names, counts, vbs, seqs } = pairs;
+      const { counts, vbs, seqs } = pairs;
       for (let j = 0, k = 0; j < pairs.channels; j++) {
-        const clock = clockOf.get(names[j]!)!;
+        const clock = clocks[j]!;
         for (const end = k + counts[j]!; k < end; k++) clock.set(vbs[k]!, seqs[k]!);
       }
+      // (pinned until a checkpoint writes them, this batch's included; the cache holds them again
+      // from then on)
+      for (let j = 0; j < chans.length; j++) this.#dirty.set(chans[j]!, clocks[j]!);
       if (checkpointNow) {
         for (const [ch, clock] of this.#dirty)
-          if (!clockOf.has(ch))
-            ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
-        for (const [ch, clock] of clockOf)
           ops.push({ type: 'put', key: K.version(ch), value: encodeClock(counter, clock) });
         for (const c of this.#tailCounters) ops.push({ type: 'del', key: K.clockLog(c) });
         this.#m.counter('checkpoints').inc(1);
@@ -973,13 +977,10 @@ export class ChannelIndex implements AsyncDisposable {
       if (checkpointNow) {
         // (unpinned: the cache holds them from now on)
         for (const [ch, clock] of this.#dirty) this.#clocks.set(ch, clock);
-        for (const [ch, clock] of clockOf) this.#clocks.set(ch, clock);
         this.#dirty.clear();
         this.#tailCounters = [counter];
         this.#checkpoint = counter - 1;
       } else {
-        // (pinned until the checkpoint writes them; the cache holds them again from then on)
-        for (const [ch, clock] of clockOf) this.#dirty.set(ch, clock);
         this.#tailCounters.push(counter);
       }
       this.#wCounter = counter;
@@ -1285,10 +1286,13 @@ export class ChannelIndex implements AsyncDisposable {
           ops.push({ type: 'put', key: c.key, value: c.entries ? encodeEntries(c.entries) : c.bytes });
     // A rollback is a full checkpoint (clocks go down, which clock records cannot say): every
     // changed clock and the rewound ones to `v/`, the records deleted, a new epoch.
-    const current = await this.#writerClocks(newClock.keys());
+    const names = [...newClock.keys()];
+    const current = await this.#writerClocks(names);
     const clocks = new Map<string, ChannelClock>();
-    for (const [ch, max] of newClock) {
-      const clock = ChannelClock.from(current.get(ch)!);
+    for (let j = 0; j < names.length; j++) {
+      const ch = names[j]!;
+      const max = newClock.get(ch)!;
+      const clock = ChannelClock.from(current[j]!);
       if (max > 0) clock.set(vb, max);
       else clock.delete(vb);
       clocks.set(ch, clock);

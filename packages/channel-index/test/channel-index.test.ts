@@ -897,6 +897,28 @@ describe('channel index on the memory store', () => {
     await reader.close();
   });
 
+  it('a checkpoint writes the clocks of the channels its own batch is the first to touch', async () => {
+    // One batch per mutation, each in a channel no batch touched before, past three checkpoints
+    // (one every 64 batches): a checkpoint batch's new channel must reach `v/` then, or the next
+    // checkpoint deletes the clock record that held it.
+    const muts = Array.from({ length: 200 }, (_, i) =>
+      mut(1 + (i % 4), 1 + Math.floor(i / 4), `d${i}`, { channels: [`n${i}`, 'all'] }),
+    );
+    const store = createMemoryStore();
+    const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+    for (const m of muts) {
+      await index.applyBatch([m]);
+      await index.flush();
+    }
+    expect(index.stats().counters.checkpoints).toBeGreaterThanOrEqual(3);
+    await index.close();
+    const whole = createMemoryStore();
+    const once = createChannelIndex({ store: whole, maxBatchDelayMs: 0 });
+    await once.applyBatch(muts);
+    await once.close();
+    expect(await dumpIndex(store)).toEqual(await dumpIndex(whole));
+  });
+
   it('a read-only reader follows the writer across clock-record checkpoints', async () => {
     const backend = createMemoryBackend();
     const writer = createChannelIndex({ store: createMemoryStore({ backend }), maxBatchDelayMs: 0 });
