@@ -544,7 +544,8 @@ export class ChannelIndex implements AsyncDisposable {
 
   /**
    * The writer's exact clocks of `chans` (distinct names), in their order: pinned, cached, or read
-   * from `v/` when neither. (An array, not a Map: a batch asks for about one channel per mutation.)
+   * from `v/` when neither. (An array in the caller's order: a batch's clock pairs list its
+   * channels in the same order, so applying them needs no lookup by name.)
    */
   async #writerClocks(chans: readonly string[]): Promise<ChannelClock[]> {
     const out = new Array<ChannelClock>(chans.length);

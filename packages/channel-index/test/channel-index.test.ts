@@ -9,7 +9,17 @@ import { isTributaryError } from '@tributary/core';
 import { createMemoryBackend, createMemoryStore } from '@tributary/store-memory';
 import { describe, expect, it } from 'vitest';
 import { encodeClock } from '../src/internal/keys.js';
-import { allChanges, del, dumpIndex, gatedStore, mut, until, workload } from './helpers.js';
+import {
+  allChanges,
+  del,
+  dumpIndex,
+  dumpWrittenAtOnce,
+  gatedStore,
+  indexOneByOne,
+  mut,
+  until,
+  workload,
+} from './helpers.js';
 
 describe('channel index on the memory store', () => {
   it('indexes documents into their channels and serves them in a stable order', async () => {
@@ -916,23 +926,13 @@ describe('channel index on the memory store', () => {
       mut(1 + (i % 4), 1 + Math.floor(i / 4), `d${i}`, { channels: [`n${i}`, 'all'] }),
     );
     const store = createMemoryStore();
-    const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
-    for (const m of muts) {
-      await index.applyBatch([m]);
-      await index.flush();
-    }
-    expect(index.stats().counters.checkpoints).toBeGreaterThanOrEqual(3);
-    await index.close();
+    expect(await indexOneByOne(store, muts)).toBeGreaterThanOrEqual(3);
     // (and deletes the clock records it covers: the store keeps at most one interval's)
     let records = 0;
     for await (const _ of store.scan({ prefix: Buffer.from('ci:cl/') })) records++;
     expect(records).toBeGreaterThan(0);
     expect(records).toBeLessThanOrEqual(65);
-    const whole = createMemoryStore();
-    const once = createChannelIndex({ store: whole, maxBatchDelayMs: 0 });
-    await once.applyBatch(muts);
-    await once.close();
-    expect(await dumpIndex(store)).toEqual(await dumpIndex(whole));
+    expect(await dumpIndex(store)).toEqual(await dumpWrittenAtOnce(muts));
   });
 
   it('a reopened writer builds on the checkpointed clock of a channel it writes again', async () => {
@@ -944,22 +944,10 @@ describe('channel index on the memory store', () => {
     const first = [mut(1, 1, 'a1', { channels: ['a'] }), mut(2, 1, 'a2', { channels: ['a'] }), ...fill(1)];
     const second = [mut(4, 1, 'a4', { channels: ['a'] }), ...fill(71)];
     const store = createMemoryStore();
-    for (const part of [first, second]) {
-      const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
-      for (const m of part) {
-        await index.applyBatch([m]);
-        await index.flush();
-      }
-      expect(index.stats().counters.checkpoints).toBeGreaterThanOrEqual(1);
-      await index.close();
-    }
-    const whole = createMemoryStore();
-    const once = createChannelIndex({ store: whole, maxBatchDelayMs: 0 });
-    await once.applyBatch([...first, ...second]);
-    await once.close();
+    for (const part of [first, second]) expect(await indexOneByOne(store, part)).toBeGreaterThanOrEqual(1);
     const got = await dumpIndex(store);
     expect(got.get('ci:v/a')).toBe('1:1,2:1,4:1');
-    expect(got).toEqual(await dumpIndex(whole));
+    expect(got).toEqual(await dumpWrittenAtOnce([...first, ...second]));
   });
 
   it('a read-only reader follows the writer across clock-record checkpoints', async () => {

@@ -1,5 +1,6 @@
-import type { ChannelIndex, StreamMutation } from '@tributary/channel-index';
+import { type ChannelIndex, createChannelIndex, type StreamMutation } from '@tributary/channel-index';
 import type { BatchOp, Store } from '@tributary/core';
+import { createMemoryStore } from '@tributary/store-memory';
 // the index's own layout decoders: these helpers compare stores key by key
 import { decodeClockUpdates } from '../src/internal/clock-log.js';
 import { decodeClock } from '../src/internal/keys.js';
@@ -101,6 +102,27 @@ function sortedClock(c: Map<number, number>): string {
 }
 
 /** A deterministic workload: docs moving between channels, deletions, re-creations. */
+/** Indexes `muts` into `store`, one batch per mutation, and closes the index; returns its checkpoints. */
+export async function indexOneByOne(store: Store, muts: readonly StreamMutation[]): Promise<number> {
+  const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+  for (const m of muts) {
+    await index.applyBatch([m]);
+    await index.flush();
+  }
+  const checkpoints = index.stats().counters.checkpoints ?? 0;
+  await index.close();
+  return checkpoints;
+}
+
+/** The dump of a fresh memory store into which `muts` were indexed in one go: what a rebuild gives. */
+export async function dumpWrittenAtOnce(muts: readonly StreamMutation[]): Promise<Map<string, string>> {
+  const store = createMemoryStore();
+  const index = createChannelIndex({ store, maxBatchDelayMs: 0 });
+  await index.applyBatch(muts);
+  await index.close();
+  return dumpIndex(store);
+}
+
 export function workload(n: number, vbuckets = 8, channels = 20, seed = 7): StreamMutation[] {
   let s = seed;
   const rnd = () => {
