@@ -786,6 +786,30 @@ describe('channel index on the memory store', () => {
     await reader.close();
   });
 
+  it('a since token taken between two rollbacks is rewound by the later one only', async () => {
+    const index = createChannelIndex({ store: createMemoryStore(), maxBatchDelayMs: 0 });
+    await index.applyBatch(
+      [1, 2, 3].flatMap((s) => [
+        mut(1, s, `a${s}`, { channels: ['c'] }),
+        mut(2, s, `b${s}`, { channels: ['c'] }),
+      ]),
+    );
+    await index.flush();
+    await index.rollback(1, 2); // epoch 1
+    const t1 = (await index.changes({ channels: ['c'] })).lastSeq;
+    await index.applyBatch([mut(1, 3, 'a3x', { channels: ['c'] })]);
+    await index.flush();
+    const r1 = await index.changes({ channels: ['c'], since: t1 });
+    expect(r1.results.map((e) => e.id)).toEqual(['a3x']);
+    expect(decodeSinceToken(r1.lastSeq).epoch).toBe(1);
+    await index.rollback(2, 2); // epoch 2: b3 goes, nothing above seqno 2 is left in vbucket 2
+    // (the first rollback came before this token: a3x, written after it, must not come again)
+    const r2 = await index.changes({ channels: ['c'], since: r1.lastSeq });
+    expect(r2.rolledBack).toBe(true);
+    expect(r2.results).toEqual([]);
+    await index.close();
+  });
+
   it('keeps datasource checkpoints with the entries, read back after a restart', async () => {
     const backend = createMemoryBackend();
     const a = createChannelIndex({ store: createMemoryStore({ backend }), maxBatchDelayMs: 0 });

@@ -2,6 +2,7 @@ import { decodeSince, decodeSinceToken, encodeSince } from '@tributary/channel-i
 import { isTributaryError } from '@tributary/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { pushVarint } from '../src/internal/varint.js';
 
 const clockArb = fc
   .array(fc.tuple(fc.integer({ min: 0, max: 1023 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), {
@@ -64,5 +65,25 @@ describe('since tokens', () => {
     );
     for (const bad of ['x', '1', '1!!', '1AA', '1gA', '1/+', '2', '2AA', '3AQ'])
       expect(() => decodeSince(bad)).toThrow(/since/);
+  });
+
+  it('accept one spelling per clock: base64url with stray low bits is refused', () => {
+    // vbucket 0 at seqno 5 is the bytes 00 05, "AAU"; "AAV" decodes to the same bytes
+    expect(decodeSince('1AAU')).toEqual(new Map([[0, 5]]));
+    expect(Buffer.from('AAV', 'base64url')).toEqual(Buffer.from([0, 5]));
+    expect(() => decodeSince('1AAV')).toThrow(/canonical/);
+  });
+
+  it('refuse seqnos and epochs past Number.MAX_SAFE_INTEGER rather than round them', () => {
+    const token = (prefix: string, ...numbers: number[]) => {
+      const out: number[] = [];
+      for (const n of numbers) pushVarint(out, n);
+      return `${prefix}${Buffer.from(out).toString('base64url')}`;
+    };
+    expect(decodeSince(token('1', 0, Number.MAX_SAFE_INTEGER))).toEqual(
+      new Map([[0, Number.MAX_SAFE_INTEGER]]),
+    );
+    expect(() => decodeSince(token('1', 0, 2 ** 53))).toThrow(/too large/);
+    expect(() => decodeSince(token('2', 2 ** 53, 0, 1))).toThrow(/too large/);
   });
 });
