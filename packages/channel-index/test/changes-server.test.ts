@@ -60,6 +60,11 @@ describe('_changes HTTP feed', () => {
     ).json();
     expect(filtered.results.map((r: { id: string }) => r.id)).toEqual(['p1']);
     expect(JSON.stringify(filtered)).not.toContain('classified');
+    // blank names in the list (a trailing comma, spaces) are skipped, not refused
+    const blanks = await (
+      await get('/db/_changes?filter=sync_gateway/bychannel&channels=public,%20,alice,')
+    ).json();
+    expect(blanks.results.map((r: { id: string }) => r.id)).toEqual(['p1', 'a1']);
     expect(filtered.results[0].doc).toEqual({
       _id: 'p1',
       _rev: expect.any(String),
@@ -73,6 +78,21 @@ describe('_changes HTTP feed', () => {
     expect(all.results.map((r: { id: string }) => r.id)).toEqual(['p1', 's1']);
     const rest = await (await get(`/db/_changes?since=${all.last_seq}`, ADMIN)).json();
     expect(rest.results.map((r: { id: string }) => r.id)).toEqual(['a1']);
+  });
+
+  it('caps a longpoll timeout at maxTimeoutMs', async () => {
+    // (uncapped, this longpoll would wait ten minutes: the test's own timeout would fail it)
+    const capped = createChangesServer({ databases: { db: { index, users } }, maxTimeoutMs: 50 });
+    const at = (await capped.listen()).url;
+    try {
+      const res = await fetch(`${at}/db/_changes?feed=longpoll&since=now&timeout=600000`, {
+        headers: { authorization: ALICE },
+      });
+      expect(res.status).toBe(200);
+      expect((await res.json()).results).toEqual([]);
+    } finally {
+      await capped.close();
+    }
   });
 
   it('401 without or with wrong credentials, 403 for non-admins on the admin API', async () => {
