@@ -175,15 +175,25 @@ describe('_changes HTTP feed', () => {
     const reader = res.body!.getReader();
     let text = '';
     const dec = new TextDecoder();
-    // wait for at least two heartbeats before any change
-    while (!/\n\n/.test(text)) text += dec.decode((await reader.read()).value);
-    await write('p3', { channels: ['alice'] });
-    await write('s3', { channels: ['secret'] });
-    await write('p4', { channels: ['public'] });
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += dec.decode(value);
+    // (a feed left open on failure would keep the server's close, and the suite, waiting)
+    const failIn = setTimeout(() => reader.cancel(), 10_000);
+    try {
+      // wait for at least two heartbeats before any change
+      while (!/\n\n/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the feed ended before two heartbeats: ${JSON.stringify(text)}`);
+        text += dec.decode(value);
+      }
+      await write('p3', { channels: ['alice'] });
+      await write('s3', { channels: ['secret'] });
+      await write('p4', { channels: ['public'] });
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += dec.decode(value);
+      }
+    } finally {
+      clearTimeout(failIn);
     }
     const lines = text.split('\n');
     const objs = lines.filter((l) => l.trim()).map((l) => JSON.parse(l));
