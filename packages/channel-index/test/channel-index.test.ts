@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import {
   type ChangeEntry,
   createChannelIndex,
@@ -884,6 +885,25 @@ describe('channel index on the memory store', () => {
     const pending = index.waitForChanges({ channels: ['z'], since, timeoutMs: 600_000 });
     await index.close();
     expect(await pending).toBe(false);
+  });
+
+  it('a settled waiter leaves no abort listener and no timer behind, across many waits on one signal', async () => {
+    // (a continuous feed waits again and again on its connection's one signal)
+    const index = createChannelIndex({ store: createMemoryStore(), maxBatchDelayMs: 0 });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const ac = new AbortController();
+    let since = (await index.changes({ channels: ['q'] })).lastSeq;
+    const before = timers();
+    for (let i = 1; i <= 20; i++) {
+      const woken = index.waitForChanges({ channels: ['q'], since, timeoutMs: 600_000, signal: ac.signal });
+      await until(() => index.stats().waiters === 1);
+      await index.applyBatch([mut(1, i, `d${i}`, { channels: 'q' })]);
+      expect(await woken).toBe(true);
+      since = (await index.changes({ channels: ['q'], since })).lastSeq;
+    }
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    expect(timers()).toBe(before);
+    await index.close();
   });
 
   it('a read-only index on another store instance sees writes (memory backend watch + polling)', async () => {
