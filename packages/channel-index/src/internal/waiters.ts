@@ -137,6 +137,11 @@ export class Waiters {
     },
   ) {}
 
+  /** Timeout lanes alive: one per timeout length somebody still waits with. */
+  get lanes(): number {
+    return this.#lanes.size;
+  }
+
   /** Wakes `w` with false after `ms` unless it settled first. */
   expireAfter(w: Waiter, ms: number): void {
     let lane = this.#lanes.get(ms);
