@@ -5,10 +5,13 @@
 // the backend's own client, 1,000 a batch. Peer `minimal-layout` (index-support/minimal-layout.ts):
 // the least work this layout asks of a batch, written plainly, into a store of its own of the same
 // kind (so neither grows the other's): the floor of any implementation of the layout here.
+// Both report the time collections took per mutation (`gcUsPerMutation`) and, on the memory
+// store, the time of the store's own batch calls (`storeUsPerMutation`; index-support/cost-split.ts).
 import { randomBytes } from 'node:crypto';
 import { type ChannelIndex, createChannelIndex, type StreamMutation } from '@tributary/channel-index';
 import { vbucketForKey } from '@tributary/codec';
 import type { Scenario } from '../scenario.js';
+import { CostSplit } from './index-support/cost-split.js';
 import { MinimalLayout } from './index-support/minimal-layout.js';
 import { openTarget, type Target, type TargetName } from './store-support/kit.js';
 
@@ -17,6 +20,7 @@ interface State {
   index: ChannelIndex;
   minimal: MinimalLayout;
   minimalTarget: Target;
+  costs: CostSplit;
   seqs: number[];
   docs: number;
 }
@@ -66,22 +70,39 @@ function indexingScenario(name: TargetName, full: number, goal?: number, maxBatc
       });
       const minimalTarget = await openTarget(name);
       const minimal = new MinimalLayout(minimalTarget.store, 100);
-      return { target, index, minimal, minimalTarget, seqs: new Array(VBUCKETS).fill(0), docs: 50_000 };
+      const costs = new CostSplit();
+      if (name === 'memory') {
+        costs.timeBatches(target.store);
+        costs.timeBatches(minimalTarget.store);
+      }
+      return {
+        target,
+        index,
+        minimal,
+        minimalTarget,
+        costs,
+        seqs: new Array(VBUCKETS).fill(0),
+        docs: 50_000,
+      };
     },
     async subject(state, { quick }) {
       const batch = mutations(state, quick ? 3_000 : full);
+      await state.costs.start();
       const t0 = process.hrtime.bigint();
       await state.index.applyBatch(batch);
       await state.index.flush();
-      return { ops: batch.length, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      return { ops: batch.length, seconds, extra: await state.costs.end(batch.length, name === 'memory') };
     },
     peers: {
       async 'minimal-layout'(state, { quick }) {
         const batch = mutations(state, quick ? 3_000 : full);
+        await state.costs.start();
         const t0 = process.hrtime.bigint();
         const puts = await state.minimal.write(batch, maxBatch);
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        return { ops: batch.length, seconds, extra: { putsPerMutation: puts / batch.length } };
+        const costs = await state.costs.end(batch.length, name === 'memory');
+        return { ops: batch.length, seconds, extra: { putsPerMutation: puts / batch.length, ...costs } };
       },
     },
     async baseline(state, { quick }) {
@@ -96,6 +117,7 @@ function indexingScenario(name: TargetName, full: number, goal?: number, maxBatc
       return { ops: n, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
     },
     async teardown(state) {
+      state.costs.close();
       await state.index.close();
       await state.target.close();
       await state.minimalTarget.close();
