@@ -107,6 +107,12 @@ describe('clock records, state record and rollback history', () => {
         expect(changed).toBe([...since].some(([vb, s]) => (clock.get(vb) ?? 0) !== s));
       }),
     );
+    // a rollback to the very start drops the vbucket from the position
+    const toStart = { floor: 0, records: [{ epoch: 1, vb: 3, replayFrom: 0 }] };
+    expect(rewindSince(new Map([[3, 9]]), 0, toStart)).toEqual({ clock: new Map(), changed: true });
+    // no record yet (an index that never rolled back) reads as an empty history
+    expect(decodeRollbacks(undefined)).toEqual({ floor: 0, records: [] });
+    expect(decodeRollbacks(new Uint8Array(0))).toEqual({ floor: 0, records: [] });
   });
 
   it('a history past its bound raises the floor: older positions restart from the beginning', () => {
@@ -116,6 +122,8 @@ describe('clock records, state record and rollback history', () => {
     expect(h.records.length).toBe(MAX_ROLLBACK_RECORDS);
     expect(h.floor).toBe(2);
     expect(rewindSince(new Map([[3, 9]]), 1, h)).toEqual({ clock: new Map(), changed: true });
+    // (a position at the beginning already has nowhere to restart from)
+    expect(rewindSince(new Map(), 1, h)).toEqual({ clock: new Map(), changed: false });
     expect(rewindSince(new Map([[3, 9]]), 2, h).clock).toEqual(new Map([[3, 9]]));
   });
 
