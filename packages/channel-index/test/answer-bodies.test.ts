@@ -77,4 +77,21 @@ describe('longpoll answer bodies', () => {
     expect(d2.toString()).toBe(d1.toString());
     expect(shared).toBe(1);
   });
+
+  it('pages that differ only in the removed channels of an entry are not shared; equal lists are', () => {
+    let shared = 0;
+    const tails = new SharedTails(() => shared++);
+    const page = (removed?: string[]): ChangeEntry[] => [
+      { seq: { vbucket: 1, seqno: 5 }, id: 'd', rev: '2-b', ...(removed ? { removed } : {}) },
+    ];
+    const asked = [undefined, ['red'], ['blue'], ['red', 'blue'], ['blue', 'red'], ['red'], undefined];
+    for (const removed of asked) {
+      expect(tails.tail('k', page(removed), '9').toString()).toBe(resultsTail(page(removed), '9'));
+    }
+    expect(shared).toBe(0);
+    // the same list in a new array (each reader gets its own copy) is the same page
+    const kept = tails.tail('k', page(['red', 'blue']), '9');
+    expect(tails.tail('k', page(['red', 'blue']), '9')).toBe(kept);
+    expect(shared).toBe(1);
+  });
 });

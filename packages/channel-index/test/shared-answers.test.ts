@@ -110,4 +110,21 @@ describe('shared changes() answers', () => {
     c.results.pop();
     expect(r.results[0]).toEqual({ seq: { vbucket: 1, seqno: 2 }, id: 'q', rev: '1-aa', removed: ['z'] });
   });
+
+  it('keeps at most 8 questions per since position, dropping the oldest', () => {
+    const shared = new SharedAnswers(16);
+    let computed = 0;
+    const ask = (ch: string) =>
+      shared.get({ since: 'a', channels: [ch] }, 1, 0, () => Promise.resolve(answer(String(computed++))));
+    for (let i = 0; i < 9; i++) ask(`c${i}`);
+    expect(computed).toBe(9);
+    // c1..c8 are kept: asked again, they are shared
+    for (let i = 1; i < 9; i++) ask(`c${i}`);
+    expect(computed).toBe(9);
+    // c0 was dropped for c8: computed again (and c1, the oldest now, makes room for it)
+    ask('c0');
+    expect(computed).toBe(10);
+    ask('c1');
+    expect(computed).toBe(11);
+  });
 });
