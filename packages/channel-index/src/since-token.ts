@@ -50,7 +50,11 @@ export function decodeSinceToken(token: string | undefined | null): { clock: Vec
       const b = bytes[i++]!;
       n += (b & 0x7f) * mul;
       if (n > MAX_SEQ) throw ErrBadSince('number too large');
-      if ((b & 0x80) === 0) return n;
+      if ((b & 0x80) === 0) {
+        // a last byte of 0 after others spells the same number in fewer bytes: one spelling per clock
+        if (b === 0 && mul > 1) throw ErrBadSince('overlong varint');
+        return n;
+      }
       mul *= 0x80;
       if (mul > 2 ** 56) throw ErrBadSince('varint too long');
     }

@@ -86,4 +86,22 @@ describe('since tokens', () => {
     expect(() => decodeSince(token('1', 0, 2 ** 53))).toThrow(/too large/);
     expect(() => decodeSince(token('2', 2 ** 53, 0, 1))).toThrow(/too large/);
   });
+
+  it('read no token as the beginning, and name what is wrong with a bad one', () => {
+    for (const none of [undefined, null, '', '0'])
+      expect(decodeSinceToken(none)).toEqual({ clock: new Map(), epoch: 0 });
+    const bytes = (...b: number[]) => Buffer.from(b).toString('base64url');
+    // a valid body behind an unknown format
+    expect(() => decodeSince(`3${bytes(0, 5)}`)).toThrow(/unknown format/);
+    // the last seqno's varint cut off after a byte that says more follows
+    expect(() => decodeSince(`1${bytes(0, 0x85)}`)).toThrow(/truncated/);
+    // a varint longer than it needs to be (0 in two bytes, 5 in three), or of more than 8 continuation bytes
+    expect(() => decodeSince(`1${bytes(0x80, 0, 5)}`)).toThrow(/overlong/);
+    expect(() => decodeSince(`1${bytes(0, 0x85, 0x80, 0)}`)).toThrow(/overlong/);
+    expect(() => decodeSince(`1${bytes(...Array(9).fill(0x80), 1, 5)}`)).toThrow(/too long/);
+    expect(() => decodeSince(5 as never)).toThrow(/not a string/);
+    // the highest vbucket goes through; one past it is refused
+    expect(decodeSince(encodeSince(new Map([[0xffff, 3]])))).toEqual(new Map([[0xffff, 3]]));
+    expect(() => decodeSince(`1${bytes(0x80, 0x80, 0x04, 1)}`)).toThrow(/vbucket out of range/);
+  });
 });
