@@ -9,5 +9,11 @@ const conditions = sourceConditions.ssr.resolve.conditions.filter((c) => c !== '
 export default defineProject({
   ...sourceConditions,
   ssr: { resolve: { ...sourceConditions.ssr.resolve, conditions } },
-  test: { name: 'channel-index', include: ['test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000 },
+  test: {
+    setupFiles: ['../../vitest.fast-check.ts'],
+    name: 'channel-index',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
 });

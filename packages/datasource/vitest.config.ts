@@ -3,5 +3,5 @@ import { sourceConditions } from '../../vitest.shared.ts';
 
 export default defineProject({
   ...sourceConditions,
-  test: { name: 'datasource', include: ['test/**/*.test.ts'] },
+  test: { setupFiles: ['../../vitest.fast-check.ts'], name: 'datasource', include: ['test/**/*.test.ts'] },
 });

@@ -4,5 +4,11 @@ import { sourceConditions } from '../../vitest.shared.ts';
 export default defineProject({
   ...sourceConditions,
   // Real sockets on a shared 2-core machine: give each test room, they finish far sooner.
-  test: { name: 'transport', include: ['test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000 },
+  test: {
+    setupFiles: ['../../vitest.fast-check.ts'],
+    name: 'transport',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
 });

@@ -3,5 +3,9 @@ import { sourceConditions } from '../../vitest.shared.ts';
 
 export default defineProject({
   ...sourceConditions,
-  test: { name: 'connection-memory', include: ['test/**/*.test.ts'] },
+  test: {
+    setupFiles: ['../../vitest.fast-check.ts'],
+    name: 'connection-memory',
+    include: ['test/**/*.test.ts'],
+  },
 });

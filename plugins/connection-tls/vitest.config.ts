@@ -3,5 +3,9 @@ import { sourceConditions } from '../../vitest.shared.ts';
 
 export default defineProject({
   ...sourceConditions,
-  test: { name: 'connection-tls', include: ['test/**/*.test.ts'] },
+  test: {
+    setupFiles: ['../../vitest.fast-check.ts'],
+    name: 'connection-tls',
+    include: ['test/**/*.test.ts'],
+  },
 });

@@ -8,5 +8,9 @@ const conditions = sourceConditions.resolve.conditions.filter((c) => c !== 'impo
 export default defineProject({
   resolve: { conditions },
   ssr: { resolve: { conditions, externalConditions: ['@tributary/source'] } },
-  test: { name: 'store-postgres', include: ['test/**/*.test.ts'] },
+  test: {
+    setupFiles: ['../../vitest.fast-check.ts'],
+    name: 'store-postgres',
+    include: ['test/**/*.test.ts'],
+  },
 });

@@ -4,5 +4,10 @@ import { sourceConditions } from '../../vitest.shared.ts';
 export default defineProject({
   ...sourceConditions,
   // Examples run as child processes, two at a time (it.concurrent): the machine has two cores.
-  test: { name: 'docs-check', include: ['test/**/*.test.ts', 'examples/**/*.test.ts'], maxConcurrency: 2 },
+  test: {
+    setupFiles: ['../../vitest.fast-check.ts'],
+    name: 'docs-check',
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    maxConcurrency: 2,
+  },
 });

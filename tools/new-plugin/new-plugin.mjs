@@ -148,7 +148,7 @@ import { sourceConditions } from '${c.toRoot}/vitest.shared.ts';
 
 export default defineProject({
   ...sourceConditions,
-  test: { name: '${c.folder}', include: ['test/**/*.test.ts'] },
+  test: { setupFiles: ['${c.toRoot}/vitest.fast-check.ts'], name: '${c.folder}', include: ['test/**/*.test.ts'] },
 });
 `
     : `import { defineConfig } from 'vitest/config';

@@ -1,3 +1,5 @@
 import { defineProject } from 'vitest/config';
 
-export default defineProject({ test: { name: 'pack-check', include: ['test/**/*.test.ts'] } });
+export default defineProject({
+  test: { setupFiles: ['../../vitest.fast-check.ts'], name: 'pack-check', include: ['test/**/*.test.ts'] },
+});

@@ -76,7 +76,9 @@ describe('ChannelClock', () => {
       expect(clock.get(vb + 1)).toBeUndefined();
     }
     const seen: [number, number][] = [];
-    clock.forEach((seq, vb) => seen.push([vb, seq]));
+    clock.forEach((seq, vb) => {
+      seen.push([vb, seq]);
+    });
     expect(seen).toEqual(pairs);
     expect([...clock]).toEqual(pairs);
     expect(clock.some((vb, seq) => vb === 117 && seq === 1039)).toBe(true);

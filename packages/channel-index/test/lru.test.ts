@@ -13,33 +13,37 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 describe('two-generation LRU (the index caches)', () => {
   it('never returns a stale value, stays within capacity, and keeps what was just used', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10 }), fc.array(op, { maxLength: 300, size: 'max' }), (max, ops) => {
-        const lru = new Lru<number, number>(max);
-        const latest = new Map<number, number>();
-        for (const o of ops) {
-          if (o.t === 'set') {
-            const [had, size] = [lru.has(o.k), lru.size];
-            lru.set(o.k, o.v);
-            // replacing a value never adds an entry (nor keeps the old one beside it)
-            if (had) expect(lru.size).toBeLessThanOrEqual(size);
-            latest.set(o.k, o.v);
-            expect(lru.get(o.k)).toBe(o.v); // just set: present
-          } else if (o.t === 'del') {
-            lru.delete(o.k);
-            latest.delete(o.k);
-            expect(lru.has(o.k)).toBe(false);
-          } else {
-            const size = lru.size;
-            const got = lru.get(o.k);
-            // absent (evicted) or the latest value: never an older one
-            if (got !== undefined) expect(got).toBe(latest.get(o.k));
-            // a miss adds nothing (and a hit moves an entry, never adds one)
-            else expect([lru.size, lru.has(o.k)]).toEqual([size, false]);
-            if (got !== undefined) expect(lru.peek(o.k)).toBe(got);
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.array(op, { maxLength: 300, size: 'max' }),
+        (max, ops) => {
+          const lru = new Lru<number, number>(max);
+          const latest = new Map<number, number>();
+          for (const o of ops) {
+            if (o.t === 'set') {
+              const [had, size] = [lru.has(o.k), lru.size];
+              lru.set(o.k, o.v);
+              // replacing a value never adds an entry (nor keeps the old one beside it)
+              if (had) expect(lru.size).toBeLessThanOrEqual(size);
+              latest.set(o.k, o.v);
+              expect(lru.get(o.k)).toBe(o.v); // just set: present
+            } else if (o.t === 'del') {
+              lru.delete(o.k);
+              latest.delete(o.k);
+              expect(lru.has(o.k)).toBe(false);
+            } else {
+              const size = lru.size;
+              const got = lru.get(o.k);
+              // absent (evicted) or the latest value: never an older one
+              if (got !== undefined) expect(got).toBe(latest.get(o.k));
+              // a miss adds nothing (and a hit moves an entry, never adds one)
+              else expect([lru.size, lru.has(o.k)]).toEqual([size, false]);
+              if (got !== undefined) expect(lru.peek(o.k)).toBe(got);
+            }
+            expect(lru.size).toBeLessThanOrEqual(max);
           }
-          expect(lru.size).toBeLessThanOrEqual(max);
-        }
-      }),
+        },
+      ),
     );
   });
 
