@@ -116,4 +116,44 @@ describe('applyMutations (one write batch, in order)', () => {
       ),
     );
   });
+
+  it('a record keeps a body only with storeBodies and never for a deletion; a document in no channel gets none', () => {
+    const item = (seq: number, key: string, channels: string[], deleted = false): UpdateItem => ({
+      t: 0,
+      vb: 0,
+      seq,
+      key,
+      value: Buffer.from(JSON.stringify({ channels })),
+      deleted,
+      cas: 1n,
+      flags: 0,
+      expiry: 0,
+      revSeqno: undefined,
+      datatype: 0,
+      xattrs: undefined,
+    });
+    const apply = (
+      storeBodies: boolean,
+      allDocsChannel: string | false,
+      items: (UpdateItem | { t: 2 })[],
+    ) => {
+      const docs = new Map<string, DocRecord | null>();
+      const runs = new ChunkWriter({ blockPrefix: 'b/', tailCacheSize: 0, chunkBytes: 1024 }).batch(100, 1);
+      const dks = items.map((it) => ('key' in it ? `0/${it.key}` : ''));
+      const r = applyMutations(items, dks, docs, runs, { ...ctx(new Map()), storeBodies, allDocsChannel });
+      return { docs, r };
+    };
+    const a = item(1, 'a', ['x']);
+    const kept = apply(true, '*', [a, item(2, 'b', ['x']), item(3, 'b', [], true)]).docs;
+    expect(kept.get('0/a')?.body).toEqual(a.value);
+    expect([kept.get('0/b')?.deleted, kept.get('0/b')?.body]).toEqual([true, undefined]);
+    expect(apply(false, '*', [a]).docs.get('0/a')?.body).toBeUndefined();
+    // with no "*" channel, a document in no channel (or deleted unseen) has nothing to remember
+    const none = apply(true, false, [item(1, 'n', []), item(2, 'm', [], true)]);
+    expect([none.docs.size, none.r.dirtyDocs.size]).toEqual([0, 0]);
+    // a rollback's place in the queue is not a mutation
+    const around = apply(true, '*', [{ t: 2 }, a]);
+    expect([...around.r.stableUp]).toEqual([[0, 1]]);
+    expect([...around.docs.keys()]).toEqual(['0/a']);
+  });
 });

@@ -51,6 +51,16 @@ const text = fc.tuple(doc, fc.array(ws, { minLength: 8, maxLength: 8 })).map(([m
   return `${w[4]}{${body}${w[5]}}${w[6]}`;
 });
 
+describe('defaultChannelsOf', () => {
+  it('takes a string or the strings of an array, and nothing else', () => {
+    const of = (doc: unknown) => defaultChannelsOf('k', doc, undefined as never);
+    expect(of({ channels: 'a' })).toEqual(['a']);
+    expect(of({ channels: ['a', 5, 'b', null] })).toEqual(['a', 'b']);
+    expect(of({ channels: [5, {}] })).toEqual([]);
+    for (const doc of [{ channels: 5 }, {}, null, 'channels', []]) expect(of(doc)).toBeUndefined();
+  });
+});
+
 describe('channelsField (the default channelsOf without a parse)', () => {
   it('answers as the default channelsOf does on JSON.parse, for generated documents', () => {
     fc.assert(
