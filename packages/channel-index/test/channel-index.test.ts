@@ -202,6 +202,31 @@ describe('channel index on the memory store', () => {
     await index.close();
   });
 
+  it('a page cut short by its read is not a complete position, even when it holds every document it read', async () => {
+    // Three chunks of one block: 100 changes of "a"; "m" and 100 more of "a"; then "z". A page of
+    // 2 reads the first chunk only (it holds over twice the limit) and finds one document. Were that
+    // position taken as complete, the next read would seek only later batches' chunks and skip "m".
+    const index = createChannelIndex({ store: createMemoryStore(), maxBatchDelayMs: 0, blockSize: 1000 });
+    let seq = 0;
+    const as = () => Array.from({ length: 100 }, () => mut(0, ++seq, 'a', { channels: 'c' }));
+    await index.applyBatch(as());
+    await index.flush();
+    await index.applyBatch([mut(0, ++seq, 'm', { channels: 'c' }), ...as()]);
+    await index.flush();
+    await index.applyBatch([mut(0, ++seq, 'z', { channels: 'c' })]);
+    await index.flush();
+    const seen: string[] = [];
+    let since = '0';
+    for (let page = 0; page < 10; page++) {
+      const r = await index.changes({ channels: ['c'], since, limit: 2 });
+      if (r.results.length === 0) break;
+      for (const e of r.results) seen.push(`${e.id}@${e.seq.seqno}`);
+      since = r.lastSeq;
+    }
+    expect(seen).toEqual(['a@100', 'm@101', 'a@201', 'z@202']);
+    await index.close();
+  });
+
   it('pages through a backlog inside one block a page at a time', async () => {
     // (every seqno in block 0: a read from 0 finds more than a page newest-first and goes forward)
     const index = createChannelIndex({
