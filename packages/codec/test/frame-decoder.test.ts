@@ -87,6 +87,10 @@ describe('FrameDecoder', () => {
       expect.objectContaining({ code: 'TRIB_FRAME_TOO_LARGE' }),
     );
     expect(() => new FrameDecoder({ maxFrameBytes: 3 })).toThrow();
+    // the smallest limit is a bare header (24 bytes): a packet with no body
+    const bare = new FrameDecoder({ maxFrameBytes: 24 });
+    expect(bare.push(encodePacket({ magic: Magic.Request, opcode: Opcode.Noop }))).toHaveLength(1);
+    expect(() => new FrameDecoder({ maxFrameBytes: 23 })).toThrow(/maxFrameBytes/);
   });
 
   it('buffers at most one frame plus one chunk, even from many tiny chunks', () => {
@@ -107,10 +111,15 @@ describe('FrameDecoder', () => {
   it('fails with TRIB_BAD_MAGIC mid-stream after delivering earlier packets', () => {
     const d = new FrameDecoder();
     expect(d.push(mutation(1, 1))).toHaveLength(1);
-    expect(() => d.push(Buffer.alloc(30, 0x42))).toThrowError(
+    // (the bad header arrives in two pieces: the first is held until the header is whole)
+    expect(d.push(Buffer.alloc(10, 0x42))).toHaveLength(0);
+    expect(() => d.push(Buffer.alloc(20, 0x42))).toThrowError(
       expect.objectContaining({ code: ErrBadMagic.code }),
     );
     expect(d.failed).toBe(true);
+    // a failed decoder drops what it held, and end() reports the failure too
+    expect(d.bufferedBytes).toBe(0);
+    expect(() => d.end()).toThrowError(expect.objectContaining({ code: ErrBadMagic.code }));
     d.reset();
     expect(d.push(mutation(2, 2))).toHaveLength(1);
   });
@@ -121,5 +130,10 @@ describe('FrameDecoder', () => {
     expect(() => d.end()).toThrowError(expect.objectContaining({ code: ErrTruncatedFrame.code }));
     expect(d.bufferedBytes).toBe(0);
     d.end();
+    // the message names what was missing: the header, or the whole frame once its header is known
+    d.push(encodePacket({ magic: Magic.Request, opcode: 0, key: 'abc' }).subarray(0, 20));
+    expect(() => d.end()).toThrow('frame needs 24 bytes, got 20');
+    d.push(encodePacket({ magic: Magic.Request, opcode: 0, key: 'abc' }).subarray(0, 25));
+    expect(() => d.end()).toThrow('frame needs 27 bytes, got 25');
   });
 });
