@@ -10,10 +10,12 @@ import {
   encodeDcpSnapshotMarker,
   encodeFrameInfos,
   encodePacket,
+  encodeStreamIdFrame,
   Magic,
   Opcode,
   parseFrameInfos,
   Status,
+  streamIdOf,
   WirePacket,
 } from '@tributary/codec';
 import { isTributaryError } from '@tributary/core';
@@ -124,5 +126,16 @@ describe('DCP decoder checks', () => {
     );
     for (const id of [15 + 256, -1, 1.5]) expect(() => encodeFrameInfos([{ id }])).toThrow(/out of range/);
     expect(() => encodeFrameInfos([{ id: 1, data: Buffer.alloc(15 + 256) }])).toThrow(/too long/);
+    // framing extras hold 255 bytes at most (one byte of id and length, one escape, 253 of data)
+    expect(encodeFrameInfos([{ id: 1, data: Buffer.alloc(253) }])).toHaveLength(255);
+    expect(() => encodeFrameInfos([{ id: 1, data: Buffer.alloc(254) }])).toThrow(/255 bytes/);
+  });
+
+  it('stream ids: only a u16 is encoded, and only a stream-id frame info is read as one', () => {
+    expect(streamIdOf(encodeStreamIdFrame(0xffff))).toBe(0xffff);
+    for (const bad of [-1, 1.5, 0x10000]) expect(() => encodeStreamIdFrame(bad)).toThrow(/u16/);
+    // three bytes of another frame info (id 1, two bytes) carry no stream id
+    expect(streamIdOf(Buffer.from([0x12, 0, 5]))).toBeUndefined();
+    expect(streamIdOf(Buffer.from([0x12, 0, 5, 0x22, 0, 9]))).toBe(9);
   });
 });
