@@ -18,6 +18,28 @@ const op = fc.record({
   redeliver: fc.boolean(),
 });
 
+/** A mutation of `key` into `channels` (or its deletion) as the worker queues it. */
+const updateItem = (
+  vb: number,
+  seq: number,
+  key: string,
+  channels: string[],
+  deleted = false,
+): UpdateItem => ({
+  t: 0,
+  vb,
+  seq,
+  key,
+  value: Buffer.from(JSON.stringify({ channels })),
+  deleted,
+  cas: 1n,
+  flags: 0,
+  expiry: 0,
+  revSeqno: undefined,
+  datatype: 0,
+  xattrs: undefined,
+});
+
 const ctx = (applied: Map<number, number>): ApplyContext => ({
   applied,
   allDocsChannel: '*',
@@ -47,20 +69,7 @@ describe('applyMutations (one write batch, in order)', () => {
             // a redelivery repeats the vbucket's last seqno (when there is one)
             const seq = o.redeliver && last > 0 ? last : last + 1;
             seqs.set(vb, seq);
-            items.push({
-              t: 0,
-              vb,
-              seq,
-              key: o.key,
-              value: Buffer.from(JSON.stringify({ channels: o.channels })),
-              deleted: o.deleted,
-              cas: 1n,
-              flags: 0,
-              expiry: 0,
-              revSeqno: undefined,
-              datatype: 0,
-              xattrs: undefined,
-            });
+            items.push(updateItem(vb, seq, o.key, o.channels, o.deleted));
           }
           const seen = new Map<number, number>(); // model of "applied"
           for (let from = 0; from < items.length; from += batchSize) {
@@ -118,20 +127,8 @@ describe('applyMutations (one write batch, in order)', () => {
   });
 
   it('a record keeps a body only with storeBodies and never for a deletion; a document in no channel gets none', () => {
-    const item = (seq: number, key: string, channels: string[], deleted = false): UpdateItem => ({
-      t: 0,
-      vb: 0,
-      seq,
-      key,
-      value: Buffer.from(JSON.stringify({ channels })),
-      deleted,
-      cas: 1n,
-      flags: 0,
-      expiry: 0,
-      revSeqno: undefined,
-      datatype: 0,
-      xattrs: undefined,
-    });
+    const item = (seq: number, key: string, channels: string[], deleted = false) =>
+      updateItem(0, seq, key, channels, deleted);
     const apply = (
       storeBodies: boolean,
       allDocsChannel: string | false,

@@ -3,7 +3,6 @@ import {
   ErrBadMagic,
   ErrFrameTooLarge,
   ErrTruncatedFrame,
-  encodeDcpMutation,
   encodePacket,
   FrameDecoder,
   Magic,
@@ -11,21 +10,7 @@ import {
 } from '@tributary/codec';
 import { isTributaryError } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
-
-const mutation = (i: number, valueBytes: number): Buffer =>
-  encodeDcpMutation({
-    vbucket: i % 1024,
-    opaque: i,
-    cas: BigInt(i) * 1000n,
-    datatype: 0,
-    bySeqno: i + 1,
-    revSeqno: 1,
-    flags: 0,
-    expiry: 0,
-    lockTime: 0,
-    key: Buffer.from(`key-${i}`),
-    value: Buffer.alloc(valueBytes, i & 0xff),
-  });
+import { mutation } from './samples.js';
 
 describe('FrameDecoder', () => {
   it('returns many packets from one chunk, in order', () => {
