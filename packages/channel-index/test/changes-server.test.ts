@@ -125,6 +125,10 @@ describe('_changes HTTP feed', () => {
       ['include_docs=maybe', 'include_docs'],
       ['active_only=2', 'active_only'],
       ['style=fancy', 'style'],
+      ['limit=0', 'limit'],
+      ['limit=1e3', 'limit'],
+      ['limit=99999999999999999999', 'limit'],
+      [`channels=${'x'.repeat(300)}`, 'channels'],
     ]) {
       const res = await get(`/db/_changes?${q}`);
       expect(res.status, q).toBe(400);
@@ -133,6 +137,20 @@ describe('_changes HTTP feed', () => {
       expect(body.parameter, q).toBe(param);
       expect(body.reason).toContain(param);
     }
+    // the same checks on a POSTed JSON body, where a value may be of any JSON type
+    for (const [json, param] of [
+      [{ feed: ['longpoll'] }, 'feed'],
+      [{ since: { vb: 1 } }, 'since'],
+      [{ channels: ['public', 7] }, 'channels'],
+      // (an array of one numeric string reads as that number once made a string: still refused)
+      [{ limit: ['5'] }, 'limit'],
+    ] as const) {
+      const res = await get('/db/_changes', ALICE, { method: 'POST', body: JSON.stringify(json) });
+      expect(res.status, JSON.stringify(json)).toBe(400);
+      expect((await res.json()).parameter).toBe(param);
+    }
+    // another scheme than Basic is no credentials at all
+    expect((await get('/db/_changes', 'Bearer abc')).status).toBe(401);
   });
 
   it('longpoll is woken by a write', async () => {
