@@ -149,6 +149,9 @@ describe('_changes HTTP feed', () => {
       expect(res.status, JSON.stringify(json)).toBe(400);
       expect((await res.json()).parameter).toBe(param);
     }
+    // a body that is not JSON is the client's error too
+    const garbled = await get('/db/_changes', ALICE, { method: 'POST', body: '{"feed":' });
+    expect(garbled.status).toBe(400);
     // another scheme than Basic is no credentials at all
     expect((await get('/db/_changes', 'Bearer abc')).status).toBe(401);
   });
@@ -267,6 +270,42 @@ describe('_changes HTTP feed', () => {
       (await fetch(`${url}/db/_user/bob`, { method: 'DELETE', headers: { authorization: ADMIN } })).status,
     ).toBe(200);
     expect((await get('/db/_changes', bob)).status).toBe(401);
+  });
+});
+
+describe('_changes HTTP feed: an index with another all-docs channel, or none', () => {
+  it("an admin's unfiltered feed reads the index's own all-docs channel; with none it must filter", async () => {
+    const store = createMemoryStore();
+    const named = createChannelIndex({
+      store,
+      prefix: 'a:',
+      maxBatchDelayMs: 0,
+      allDocsChannel: 'everything',
+    });
+    const none = createChannelIndex({ store, prefix: 'b:', maxBatchDelayMs: 0, allDocsChannel: false });
+    const users = createUserStore({ store, iterations: 1000 });
+    const server = createChangesServer({
+      databases: { named: { index: named, users }, none: { index: none, users } },
+      admin: { username: 'admin', password: 'admin-pw' },
+    });
+    try {
+      const { url } = await server.listen();
+      for (const index of [named, none]) {
+        await index.applyBatch([mut(0, 1, 'd1', { channels: ['x'] })]);
+        await index.flush();
+      }
+      const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: ADMIN } });
+      const all = await (await get('/named/_changes')).json();
+      expect(all.results.map((r: { id: string }) => r.id)).toEqual(['d1']);
+      const refused = await get('/none/_changes');
+      expect([refused.status, (await refused.json()).parameter]).toEqual([400, 'filter']);
+      const filtered = await (await get('/none/_changes?filter=sync_gateway/bychannel&channels=x')).json();
+      expect(filtered.results.map((r: { id: string }) => r.id)).toEqual(['d1']);
+    } finally {
+      await server.close();
+      await named.close();
+      await none.close();
+    }
   });
 });
 
