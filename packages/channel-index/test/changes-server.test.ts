@@ -224,6 +224,18 @@ describe('_changes HTTP feed', () => {
     expect(text).not.toContain('s3');
   });
 
+  it('continuous feed without a heartbeat ends at its timeout with the last_seq line', async () => {
+    const { last_seq } = await (await get('/db/_changes')).json();
+    const began = performance.now();
+    // (aborted after 10 s: a feed that never ends fails here, not by keeping the server open)
+    const res = await get(`/db/_changes?feed=continuous&since=${last_seq}&timeout=150`, ALICE, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    const lines = (await res.text()).split('\n').filter((l) => l.trim());
+    expect(performance.now() - began).toBeGreaterThanOrEqual(149);
+    expect(lines.map((l) => JSON.parse(l))).toEqual([{ last_seq }]);
+  });
+
   it('websocket feed: options in the first message, batches as JSON arrays', async () => {
     const { last_seq } = await (await get('/db/_changes')).json();
     const ws = new WebSocket(`${url.replace('http', 'ws')}/db/_changes?feed=websocket`, {
