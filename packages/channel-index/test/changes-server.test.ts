@@ -191,6 +191,7 @@ describe('_changes HTTP feed', () => {
 
   it('continuous feed: one JSON object a line, heartbeats as blank lines, final last_seq line', async () => {
     const { last_seq } = await (await get('/db/_changes')).json();
+    const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const res = await get(`/db/_changes?feed=continuous&since=${last_seq}&heartbeat=30&limit=2`);
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
@@ -216,6 +217,8 @@ describe('_changes HTTP feed', () => {
     } finally {
       clearTimeout(failIn);
     }
+    // the feed's heartbeat timer ended with it
+    await until(() => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length <= timersBefore);
     const lines = text.split('\n');
     const objs = lines.filter((l) => l.trim()).map((l) => JSON.parse(l));
     expect(objs.slice(0, 2).map((o) => o.id)).toEqual(['p3', 'p4']);
