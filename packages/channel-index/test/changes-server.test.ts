@@ -3,7 +3,7 @@ import { createChangesServer, createChannelIndex, createUserStore } from '@tribu
 import { createMemoryStore } from '@tributary/store-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { mut, until } from './helpers.js';
+import { activeTimers, mut, until } from './helpers.js';
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 const ADMIN = basic('admin', 'admin-pw');
@@ -191,7 +191,7 @@ describe('_changes HTTP feed', () => {
 
   it('continuous feed: one JSON object a line, heartbeats as blank lines, final last_seq line', async () => {
     const { last_seq } = await (await get('/db/_changes')).json();
-    const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timersBefore = activeTimers();
     const res = await get(`/db/_changes?feed=continuous&since=${last_seq}&heartbeat=30&limit=2`);
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
@@ -218,7 +218,7 @@ describe('_changes HTTP feed', () => {
       clearTimeout(failIn);
     }
     // the feed's heartbeat timer ended with it
-    await until(() => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length <= timersBefore);
+    await until(() => activeTimers() <= timersBefore);
     const lines = text.split('\n');
     const objs = lines.filter((l) => l.trim()).map((l) => JSON.parse(l));
     expect(objs.slice(0, 2).map((o) => o.id)).toEqual(['p3', 'p4']);

@@ -11,6 +11,7 @@ import { createMemoryBackend, createMemoryStore } from '@tributary/store-memory'
 import { describe, expect, it } from 'vitest';
 import { encodeClock } from '../src/internal/keys.js';
 import {
+  activeTimers,
   allChanges,
   del,
   dumpIndex,
@@ -915,10 +916,9 @@ describe('channel index on the memory store', () => {
   it('a settled waiter leaves no abort listener and no timer behind, across many waits on one signal', async () => {
     // (a continuous feed waits again and again on its connection's one signal)
     const index = createChannelIndex({ store: createMemoryStore(), maxBatchDelayMs: 0 });
-    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const ac = new AbortController();
     let since = (await index.changes({ channels: ['q'] })).lastSeq;
-    const before = timers();
+    const before = activeTimers();
     for (let i = 1; i <= 20; i++) {
       const woken = index.waitForChanges({ channels: ['q'], since, timeoutMs: 600_000, signal: ac.signal });
       await until(() => index.stats().waiters === 1);
@@ -927,7 +927,7 @@ describe('channel index on the memory store', () => {
       since = (await index.changes({ channels: ['q'], since })).lastSeq;
     }
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
-    expect(timers()).toBe(before);
+    expect(activeTimers()).toBe(before);
     await index.close();
   });
 

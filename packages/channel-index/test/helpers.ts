@@ -195,3 +195,7 @@ export function gatedStore(mem: Store, before: (ops: readonly BatchOp[]) => Prom
     },
   };
 }
+
+/** Timers alive in this process (a component that settles must leave none of its own behind). */
+export const activeTimers = (): number =>
+  process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
