@@ -34,14 +34,22 @@ import {
   ErrTransportQueueFull,
   ErrTransportRemote,
   ErrTransportRequestTimeout,
-  ErrTransportSettingsMismatch,
   ErrTransportStreamIdRange,
   ErrTransportTooManyRequests,
   ErrTransportTooManyStreams,
-  ErrTransportVersionMismatch,
   isPeerViolation,
   isStreamLimitViolation,
 } from './errors.js';
+import {
+  isValidDeadAfter,
+  isValidHeartbeat,
+  isValidVersion,
+  MAX_DEAD_AFTER_HEARTBEATS,
+  MAX_HEARTBEAT_MS,
+  MIN_FRAME,
+  type PeerHello,
+  parsePeerHello,
+} from './internal/hello.js';
 import { OpaquePool } from './internal/opaque-pool.js';
 import { type BinMessage, checkMessageType, type MessageType } from './message-type.js';
 
@@ -171,16 +179,6 @@ interface PendingRequest {
   abandoned: boolean;
 }
 
-interface PeerHello {
-  name: string;
-  version: string;
-  settings: Pick<
-    TransportSettings,
-    'opaqueStart' | 'opaqueEnd' | 'maxFrameBytes' | 'heartbeatMs' | 'deadAfterHeartbeats' | 'compression'
-  > & { maxStreams?: number };
-  auth?: { server?: { mechanisms: string[] }; client?: boolean };
-}
-
 interface Waiting {
   kind: FrameKind;
   flags: number;
@@ -212,7 +210,6 @@ type CounterName = (typeof COUNTERS)[number];
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
-const MIN_FRAME = 4096;
 /** How long an id whose request timed out stays reserved waiting for the late reply. */
 const QUARANTINE_MS = 60_000;
 
@@ -233,8 +230,9 @@ function checkSettings(s: TransportSettings): void {
     s.maxFrameBytes > TRANSPORT_MAX_FRAME_LIMIT
   )
     throw bad('maxFrameBytes', `${MIN_FRAME}..${TRANSPORT_MAX_FRAME_LIMIT}`);
-  if (!(s.heartbeatMs >= 0)) throw bad('heartbeatMs', '>= 0');
-  if (!(s.deadAfterHeartbeats >= 1)) throw bad('deadAfterHeartbeats', '>= 1');
+  if (!isValidHeartbeat(s.heartbeatMs)) throw bad('heartbeatMs', `an integer in 0..${MAX_HEARTBEAT_MS}`);
+  if (!isValidDeadAfter(s.deadAfterHeartbeats))
+    throw bad('deadAfterHeartbeats', `an integer in 1..${MAX_DEAD_AFTER_HEARTBEATS}`);
   if (s.compression !== 'none') throw bad('compression', "only 'none' is implemented");
   if (!(s.flushIntervalMs >= 0)) throw bad('flushIntervalMs', '>= 0');
   if (!(s.maxBatchBytes >= 256)) throw bad('maxBatchBytes', '>= 256');
@@ -440,11 +438,16 @@ export class Transport extends EventEmitter {
   #paused = false;
   #saslClient: ReturnType<AuthProvider['createClient']> | undefined;
   #saslServer: ReturnType<AuthProvider['createServer']> | undefined;
+  /** The version as configured: the hello carries its JSON type too. */
+  #wireVersion: number | string;
 
   constructor(connection: Connection, options: TransportOptions) {
     super();
     this.connection = connection;
     this.name = options.name ?? 'transport';
+    if (!isValidVersion(options.version))
+      throw ErrInvalidArgument('version', 'a safe non-negative integer or a string of 1..256 characters');
+    this.#wireVersion = options.version;
     this.version = String(options.version);
     const settings: TransportSettings = { ...DEFAULT_TRANSPORT_SETTINGS, ...options.settings };
     checkSettings(settings);
@@ -545,7 +548,7 @@ export class Transport extends EventEmitter {
     const s = this.settings;
     const hello: PeerHello = {
       name: this.name,
-      version: this.version,
+      version: this.#wireVersion,
       settings: {
         opaqueStart: s.opaqueStart,
         opaqueEnd: s.opaqueEnd,
@@ -610,48 +613,11 @@ export class Transport extends EventEmitter {
 
   #onHello(payload: Buffer): void {
     if (this.peer) throw ErrTransportProtocol('second hello');
-    let hello: PeerHello;
-    try {
-      hello = JSON.parse(payload.toString('utf8')) as PeerHello;
-    } catch (err) {
-      throw ErrTransportProtocol('hello is not JSON', { cause: err });
-    }
-    if (
-      typeof hello !== 'object' ||
-      hello === null ||
-      typeof hello.settings !== 'object' ||
-      hello.settings === null
-    )
-      throw ErrTransportProtocol('hello without settings');
-    if (String(hello.version) !== this.version)
-      throw ErrTransportVersionMismatch(this.version, String(hello.version));
+    const hello = parsePeerHello(payload, {
+      version: this.#wireVersion,
+      compression: this.settings.compression,
+    });
     const ps = hello.settings;
-    if (ps.compression !== this.settings.compression)
-      throw ErrTransportSettingsMismatch(
-        'compression',
-        `local ${this.settings.compression}, peer ${String(ps.compression)}`,
-      );
-    if (!Number.isInteger(ps.maxFrameBytes) || ps.maxFrameBytes < MIN_FRAME)
-      throw ErrTransportSettingsMismatch(
-        'maxFrameBytes',
-        `peer accepts ${String(ps.maxFrameBytes)}, at least ${MIN_FRAME} needed`,
-      );
-    if (!(ps.heartbeatMs >= 0) || !(ps.deadAfterHeartbeats >= 1))
-      throw ErrTransportSettingsMismatch('heartbeatMs', 'peer sent an invalid heartbeat setting');
-    // The peer's ids are checked against this range on every request and stream open.
-    if (
-      !Number.isInteger(ps.opaqueStart) ||
-      !Number.isInteger(ps.opaqueEnd) ||
-      ps.opaqueStart < 1 ||
-      ps.opaqueEnd <= ps.opaqueStart ||
-      ps.opaqueEnd > 0x100000000
-    )
-      throw ErrTransportSettingsMismatch(
-        'opaqueStart',
-        `peer announced the id range [${String(ps.opaqueStart)}, ${String(ps.opaqueEnd)})`,
-      );
-    if (ps.maxStreams !== undefined && (!Number.isInteger(ps.maxStreams) || ps.maxStreams < 1))
-      throw ErrTransportSettingsMismatch('maxStreams', `peer announced ${String(ps.maxStreams)}`);
     this.peer = { name: String(hello.name), version: String(hello.version), settings: ps };
     this.#peerMaxFrame = ps.maxFrameBytes;
     this.#peerIdStart = ps.opaqueStart;

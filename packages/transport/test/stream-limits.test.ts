@@ -108,7 +108,7 @@ async function hostile(endpoint: { host: string; port: number }, settings: Recor
   });
   const hello = {
     name: 'hostile',
-    version: '1',
+    version: 1,
     settings: {
       opaqueStart: 1,
       opaqueEnd: 1_000_000,
@@ -284,7 +284,7 @@ describe('transport: the peer is held to its announced id range and to maxStream
       const closed = new Promise<void>((r) => socket.once('close', () => r()));
       const hello = {
         name: 'bad',
-        version: '1',
+        version: 1,
         settings: {
           opaqueStart: 1,
           opaqueEnd: 100,

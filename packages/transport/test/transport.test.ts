@@ -408,7 +408,7 @@ describe('transport against misbehaving peers (raw TCP)', () => {
       payload: Buffer.from(
         JSON.stringify({
           name: 'raw',
-          version: '1',
+          version: 1,
           settings: {
             opaqueStart: 1,
             opaqueEnd: 100,
