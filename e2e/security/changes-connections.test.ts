@@ -73,7 +73,7 @@ describe('_changes: too many connections, end to end', () => {
       const silent = await raw(port);
       await silent.closed;
       expect(silent.received).toMatch(/^HTTP\/1\.1 408 /);
-      expect(server.stats().counters.requestTimeouts).toBe(1);
+      expect(server.stats().counters.request_timeouts).toBe(1);
       await waitFor('the silent socket released', () => server.stats().connections === 0, {
         timeoutMs: 5000,
       });
@@ -109,7 +109,7 @@ describe('_changes: too many connections, end to end', () => {
       for (let i = 0; i < 300; i++) flood.push(await raw(port));
       await waitFor(
         'the flood refused',
-        () => server.stats().counters.refusedTooManyConnections === 2 + 300,
+        () => server.stats().counters.refused_too_many_connections === 2 + 300,
         {
           timeoutMs: 10_000,
         },

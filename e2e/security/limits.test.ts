@@ -214,7 +214,7 @@ describe('_changes: too many waiting clients, end to end', () => {
       const ws = new WebSocket(`${url.replace('http', 'ws')}/db/_changes?feed=websocket`, { headers: auth });
       const wsClose = await new Promise<number>((r, j) => ws.once('close', r).once('error', j));
       expect(wsClose).toBe(1013);
-      expect(server.stats().counters.refusedTooManyClients).toBe(6);
+      expect(server.stats().counters.refused_too_many_clients).toBe(6);
       expect(server.stats().waitingClients).toBe(MAX);
 
       // A write to the cluster wakes every admitted client with exactly that document.

@@ -172,7 +172,7 @@ describe('mutation stream server: authenticated peers that break the stream-id r
     const before = server.stats().malformedFrames;
     peer.frame(FrameKind.StreamOpen, peer.serverSettings.opaqueEnd + 1000); // never announced
     expect(await peer.closeCode()).toBe('TRIB_TRANSPORT_STREAM_ID_RANGE');
-    expect(transportCounter('streamLimitViolations')).toBe(1);
+    expect(transportCounter('stream_limit_violations')).toBe(1);
     expect(server.stats().malformedFrames).toBe(before + 1);
     await waitFor('the error published', () => events.some((e) => e.code === 'TRIB_MSTREAM_BAD_FRAME'));
 
@@ -180,7 +180,7 @@ describe('mutation stream server: authenticated peers that break the stream-id r
     const second = await authenticatedRawPeer(endpoint);
     second.frame(FrameKind.Request, 0);
     expect(await second.closeCode()).toBe('TRIB_TRANSPORT_STREAM_ID_RANGE');
-    expect(transportCounter('streamLimitViolations')).toBe(2);
+    expect(transportCounter('stream_limit_violations')).toBe(2);
 
     await client.send({
       vbucket: 3,

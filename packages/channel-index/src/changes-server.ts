@@ -13,6 +13,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { WebSocket } from 'ws';
+import { CHANGES_METRICS_HELP } from './changes-metrics.js';
 import {
   type ChangeEntry,
   type ChangesResult,
@@ -208,7 +209,9 @@ const FEED_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-
  */
 export function createChangesServer(options: ChangesServerOptions): ChangesServer {
   const log = componentLogger(options.logger, 'changes-server');
-  const m: MetricsGroup = (options.metrics ?? createMetrics()).group('changes-server');
+  const m: MetricsGroup = (options.metrics ?? createMetrics())
+    .group('changes-server')
+    .describe(CHANGES_METRICS_HELP);
   const defaults = {
     timeout: options.defaultTimeoutMs ?? 300_000,
     maxTimeout: options.maxTimeoutMs ?? 900_000,
@@ -227,16 +230,13 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
   /** Longpoll, continuous and websocket feeds holding a connection and a waiter (capped). */
   let waitingClients = 0;
   const feeds = new Set<FeedHandle>();
-  const sharedTails = m.counter('sharedTails');
+  const sharedTails = m.counter('shared_tails');
   const tails = new SharedTails(() => sharedTails.inc(1));
-  const feedCounters = {
-    normal: m.counter('feed.normal'),
-    longpoll: m.counter('feed.longpoll'),
-    continuous: m.counter('feed.continuous'),
-    websocket: m.counter('feed.websocket'),
-  };
-  const activeFeedsGauge = m.gauge('activeFeeds');
-  const waitingClientsGauge = m.gauge('waitingClients');
+  const FEEDS = ['normal', 'longpoll', 'continuous', 'websocket'] as const;
+  const feedCounters = Object.fromEntries(FEEDS.map((f) => [f, m.counter('feeds', undefined, { feed: f })]));
+  const clientGauges = Object.fromEntries(FEEDS.map((f) => [f, m.gauge('clients', undefined, { feed: f })]));
+  const activeFeedsGauge = m.gauge('active_feeds');
+  const waitingClientsGauge = m.gauge('waiting_clients');
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -258,7 +258,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     reason: string,
     extra: Record<string, unknown> = {},
   ) => {
-    m.counter(`http${status}`).inc(1);
+    m.counter('http_errors', undefined, { status: String(status) }).inc(1);
     if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="Tributary"');
     return reply
       .code(status)
@@ -552,17 +552,19 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
   /** Admits one more waiting feed, or returns the refusal when the cap is reached. */
   function admitWaiting(): ReturnType<typeof ErrTooManyWaitingClients> | undefined {
     if (waitingClients < maxWaitingClients) return undefined;
-    m.counter('refusedTooManyClients').inc(1);
+    m.counter('refused_too_many_clients').inc(1);
     const err = ErrTooManyWaitingClients(maxWaitingClients);
     log.warn({ code: err.code, waitingClients }, 'waiting _changes client refused');
     return err;
   }
 
-  function trackFeed(res: ServerResponse | WebSocket, waiting: boolean): FeedHandle {
+  function trackFeed(res: ServerResponse | WebSocket, type: Feed): FeedHandle {
     const ac = new AbortController();
+    const waiting = type !== 'normal';
     let open = true;
     activeFeeds++;
     activeFeedsGauge.set(activeFeeds);
+    clientGauges[type]!.inc();
     if (waiting) {
       waitingClients++;
       waitingClientsGauge.set(waitingClients);
@@ -575,6 +577,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
         feeds.delete(feed);
         activeFeeds--;
         activeFeedsGauge.set(activeFeeds);
+        clientGauges[type]!.dec();
         if (waiting) {
           waitingClients--;
           waitingClientsGauge.set(waitingClients);
@@ -612,10 +615,10 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
         return sendError(reply, 503, 'Service Unavailable', refused.message, { code: refused.code });
       }
     }
-    feedCounters[p.feed].inc(1);
+    feedCounters[p.feed]!.inc(1);
     reply.hijack();
     const res = reply.raw as ServerResponse;
-    const feed = trackFeed(res, waiting);
+    const feed = trackFeed(res, p.feed);
     const signal = feed.signal;
     const write = (s: string) => {
       if (!res.destroyed) res.write(s);
@@ -623,7 +626,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     /** Entries are written with back-pressure: a slow reader stalls its feed, never buffers the index. */
     const writeEntries = (s: string): undefined | Promise<void> => {
       if (res.destroyed || res.write(s)) return undefined;
-      m.counter('feedStalls').inc(1);
+      m.counter('feed_stalls').inc(1);
       return once(res, 'drain', { signal }).then(
         () => undefined,
         () => undefined, // aborted: the client went away; the feed ends on its next read
@@ -670,7 +673,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     } catch (err) {
       if (!signal.aborted) {
         log.warn({ err }, 'feed failed');
-        m.counter('feedErrors').inc(1);
+        m.counter('feed_errors').inc(1);
       }
       res.destroy();
     } finally {
@@ -690,8 +693,8 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       socket.close(1013, 'too many waiting clients'); // 1013: Try Again Later
       return;
     }
-    const feed = trackFeed(socket, true);
-    feedCounters.websocket.inc(1);
+    const feed = trackFeed(socket, 'websocket');
+    feedCounters.websocket!.inc(1);
     const fail = (status: number, reason: string, parameter?: string) => {
       socket.send(
         JSON.stringify({
@@ -705,7 +708,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
     // A client that upgrades and never sends its options would hold a feed slot for good: it gets
     // as long as a whole HTTP request may take (requestTimeoutMs), then the socket closes.
     const optionsTimer = setTimeout(() => {
-      m.counter('feedOptionsTimeouts').inc(1);
+      m.counter('feed_options_timeouts').inc(1);
       fail(400, `no feed options within ${limits.requestTimeoutMs} ms`, 'body');
     }, limits.requestTimeoutMs);
     socket.once('close', () => clearTimeout(optionsTimer));
@@ -739,7 +742,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
             return;
           }
           // The client is behind: wait until this batch is handed to the socket before reading on.
-          m.counter('feedStalls').inc(1);
+          m.counter('feed_stalls').inc(1);
           return new Promise<void>((resolve) => socket.send(batch, () => resolve()));
         },
         heartbeat: () => {
@@ -754,7 +757,7 @@ export function createChangesServer(options: ChangesServerOptions): ChangesServe
       }).catch((err) => {
         if (!feed.signal.aborted) {
           log.warn({ err }, 'websocket feed failed');
-          m.counter('feedErrors').inc(1);
+          m.counter('feed_errors').inc(1);
           fail(500, (err as Error).message);
         }
       });
@@ -913,7 +916,7 @@ function guardConnections(
   const refused = new Set<Socket>();
   const state = { open: 0 };
   const gauge = m.gauge('connections');
-  const refusedCounter = m.counter('refusedTooManyConnections');
+  const refusedCounter = m.counter('refused_too_many_connections');
   let lastWarn = 0;
   const warn = (how: string) => {
     // A flood must not flood the log as well: at most one line per second.
@@ -945,16 +948,16 @@ function guardConnections(
   });
   // Node closes an idle keep-alive socket on 'timeout' only when nobody listens: count, then close.
   server.on('timeout', (socket: Socket) => {
-    m.counter('idleTimeouts').inc(1);
+    m.counter('idle_timeouts').inc(1);
     socket.destroy();
   });
   server.on('clientError', (err: NodeJS.ErrnoException) => {
-    m.counter(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'requestTimeouts' : 'clientErrors').inc(1);
+    m.counter(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeouts' : 'client_errors').inc(1);
   });
   app.addHook('onRequest', async (req, reply) => {
     if (!refused.has(req.raw.socket)) return;
     const err = ErrTooManyConnections(max);
-    m.counter('http503').inc(1);
+    m.counter('http_errors', undefined, { status: '503' }).inc(1);
     // An upgrade request's socket is no longer Node's to close after the answer: close it here.
     reply.raw.once('finish', () => req.raw.socket.destroySoon());
     return reply

@@ -18,6 +18,7 @@ import {
   ErrChannelIndexOldLayout,
   ErrChannelIndexReadOnly,
 } from './errors.js';
+import { INDEX_METRICS_HELP } from './index-metrics.js';
 import {
   type ApplyContext,
   applyMutations,
@@ -444,7 +445,7 @@ export class ChannelIndex implements AsyncDisposable {
                 : this.#channelsOf(it.key, body, docMeta(it));
           }
         } catch (err) {
-          this.#m.counter('channelsOfErrors').inc(1);
+          this.#m.counter('channels_of_errors').inc(1);
           this.#log.warn({ err, key: it.key }, 'channelsOf threw; document indexed in no channel');
           return;
         }
@@ -462,8 +463,8 @@ export class ChannelIndex implements AsyncDisposable {
     });
     this.#clocks = new Lru(20_000);
     this.#log = componentLogger(options.logger, 'channel-index', { prefix: this.#keys.prefix });
-    this.#m = (options.metrics ?? createMetrics()).group('channel-index');
-    this.#changesShared = this.#m.counter('changesShared');
+    this.#m = (options.metrics ?? createMetrics()).group('channel-index').describe(INDEX_METRICS_HELP);
+    this.#changesShared = this.#m.counter('changes_shared');
     const waitersGauge = this.#m.gauge('waiters');
     this.#waiters = new Waiters({
       counted: (n) => waitersGauge.set(n),
@@ -563,7 +564,7 @@ export class ChannelIndex implements AsyncDisposable {
         out[need[i]!] = clock;
         this.#clocks.set(chans[need[i]!]!, clock);
       }
-      this.#m.counter('clockReads').inc(need.length);
+      this.#m.counter('clock_reads').inc(need.length);
     }
     return out;
   }
@@ -589,7 +590,7 @@ export class ChannelIndex implements AsyncDisposable {
   // ---------------------------------------------------------------- receiver (datasource)
 
   onError(err: unknown): void {
-    this.#m.counter('datasourceErrors').inc(1);
+    this.#m.counter('datasource_errors').inc(1);
     this.#log.warn({ err }, 'datasource error');
     this.#onError?.(err);
   }
@@ -710,10 +711,10 @@ export class ChannelIndex implements AsyncDisposable {
       this.#accept(item);
       return;
     }
-    this.#m.counter('backpressureWaits').inc(1);
+    this.#m.counter('backpressure_waits').inc(1);
     return new Promise<void>((resolve, reject) => {
       this.#blocked.push({ item, resolve, reject });
-      this.#m.gauge('blockedProducers').set(this.#blocked.length);
+      this.#m.gauge('blocked_producers').set(this.#blocked.length);
     });
   }
 
@@ -736,7 +737,7 @@ export class ChannelIndex implements AsyncDisposable {
       this.#accept(b.item);
       b.resolve();
     }
-    this.#m.gauge('blockedProducers').set(this.#blocked.length);
+    this.#m.gauge('blocked_producers').set(this.#blocked.length);
   }
 
   async #run(): Promise<void> {
@@ -844,7 +845,7 @@ export class ChannelIndex implements AsyncDisposable {
         return await f();
       } catch (err) {
         if (!isTributaryError(err) || !err.retriable || this.#closed) throw err;
-        this.#m.counter('storeRetries').inc(1);
+        this.#m.counter('store_retries').inc(1);
         this.#log.warn({ err, delay }, `store ${what} failed; retrying`);
         this.#onError?.(err);
         await sleep(delay);
@@ -865,7 +866,7 @@ export class ChannelIndex implements AsyncDisposable {
         (ch.length * 3 <= MAX_CHANNEL_BYTES || Buffer.byteLength(ch) <= MAX_CHANNEL_BYTES)
       )
         out.add(ch);
-      else this.#m.counter('badChannels').inc(1);
+      else this.#m.counter('bad_channels').inc(1);
     }
   }
 
@@ -1047,10 +1048,10 @@ export class ChannelIndex implements AsyncDisposable {
           g.ops.push(op);
         }
       }
-      this.#m.counter('mergedPuts').inc(ops.length - (g.ops.length - n));
+      this.#m.counter('merged_puts').inc(ops.length - (g.ops.length - n));
       g.after.push(after);
       g.batches++;
-      this.#m.gauge('groupWaiting').set(g.batches);
+      this.#m.gauge('group_waiting').set(g.batches);
       if (g.batches >= MAX_GROUP_BATCHES) this.#releaseGroup();
       return;
     }
@@ -1064,7 +1065,7 @@ export class ChannelIndex implements AsyncDisposable {
     for (let k = chunkOps; k < docsEnd; k++) docAt.set(docKeys[k - chunkOps]!, k);
     const group: CommitGroup = { ops: [...ops], at, docAt, after: [after], batches: 1, prev };
     this.#group = group;
-    this.#m.gauge('groupWaiting').set(1);
+    this.#m.gauge('group_waiting').set(1);
     const write = (async () => {
       await prev;
       if (
@@ -1075,11 +1076,11 @@ export class ChannelIndex implements AsyncDisposable {
         !this.#closed &&
         !this.#failed
       ) {
-        this.#m.counter('heldGroups').inc(1);
+        this.#m.counter('held_groups').inc(1);
         await new Promise<void>((resolve) => {
           // (the worker lets the event loop run every YIELD_MS, so this fires on time)
           const timer = setTimeout(() => {
-            this.#m.counter('holdTimeouts').inc(1);
+            this.#m.counter('hold_timeouts').inc(1);
             this.#releaseGroup();
           }, MAX_HOLD_MS);
           this.#held = () => {
@@ -1091,10 +1092,10 @@ export class ChannelIndex implements AsyncDisposable {
       // (being written now: later batches form the next group)
       if (this.#group === group) {
         this.#group = undefined;
-        this.#m.gauge('groupWaiting').set(0);
+        this.#m.gauge('group_waiting').set(0);
       }
       await this.#writeOps(group.ops);
-      if (group.batches > 1) this.#m.counter('groupedBatches').inc(group.batches - 1);
+      if (group.batches > 1) this.#m.counter('grouped_batches').inc(group.batches - 1);
       for (const f of group.after) f();
     })();
     // (a failed write fails the index; whoever awaits it sees the error too)
@@ -1141,9 +1142,9 @@ export class ChannelIndex implements AsyncDisposable {
     this.#m.counter('entries').inc(c.nEntries);
     this.#m.counter('removals').inc(c.nRemovals);
     this.#m.counter('tombstones').inc(c.nTombstones);
-    this.#m.counter('metaWrites').inc(c.meta);
-    this.#m.histogram('batchSize').observe(n);
-    this.#m.histogram('commitMs').observe(ms);
+    this.#m.counter('meta_writes').inc(c.meta);
+    this.#m.histogram('batch_size').observe(n);
+    this.#m.histogram('commit_seconds').observe(ms / 1000);
     if (this.#log.isLevelEnabled('trace'))
       this.#log.trace({ items: n, entries: c.nEntries, ms }, 'batch committed');
   }
@@ -1223,7 +1224,7 @@ export class ChannelIndex implements AsyncDisposable {
         list.push({ key: K.chunkOf(bk, counter), bytes: Buffer.alloc(0), entries: [e], changed: true });
       }
       if (e.seq > newClock.get(ch)!) newClock.set(ch, e.seq);
-      this.#m.counter('rollbackRemovals').inc(1);
+      this.#m.counter('rollback_removals').inc(1);
     };
     // Readers resume this vbucket from the rollback point, or from below a reverted document's
     // restored entry so they get its restored state again.
@@ -1329,7 +1330,7 @@ export class ChannelIndex implements AsyncDisposable {
     this.#epoch = epoch;
     this.#rollbacks = history;
     this.#resultCache.clear();
-    this.#m.counter('rolledBackDocs').inc(affected.size);
+    this.#m.counter('rolled_back_docs').inc(affected.size);
     // Every reader is told: one whose position is past the rollback point resumes from it.
     this.#wakeAll(true);
   }
@@ -1420,7 +1421,7 @@ export class ChannelIndex implements AsyncDisposable {
       if (reset) this.#tail = new Map();
       for (const [, u] of records) mergeUpdates(this.#tail, u);
       this.#tailTo = st.counter;
-      this.#m.counter('stableReloads').inc(1);
+      this.#m.counter('stable_reloads').inc(1);
       if (reset) {
         this.#resultCache.clear();
         for (const ch of this.#waiters.byChannel.keys()) this.#lastChange.set(ch, st.counter);
@@ -1499,7 +1500,7 @@ export class ChannelIndex implements AsyncDisposable {
         // (a writer re-checks: a batch may have pinned this channel while we read)
         clocks.set(ch, (!this.readOnly && this.#dirty.get(ch)) || clock);
       });
-      this.#m.counter('clockReads').inc(missing.length);
+      this.#m.counter('clock_reads').inc(missing.length);
     }
     return { stable, clocks, gen, epoch, rollbacks };
   }
@@ -1550,11 +1551,11 @@ export class ChannelIndex implements AsyncDisposable {
         ? known.gen
         : undefined;
     let p = this.#resultCache.get(key);
-    if (p) this.#m.counter('changesCoalesced').inc(1);
+    if (p) this.#m.counter('changes_coalesced').inc(1);
     else {
       // Shared by every caller asking the same question of the same state (10,000 woken longpolls
       // on one channel cost one read), so it takes no caller's signal.
-      if (sinceGen !== undefined) this.#m.counter('readsFromBatch').inc(1);
+      if (sinceGen !== undefined) this.#m.counter('reads_from_batch').inc(1);
       p = this.#page(snap, channels, since, limit, activeOnly, sinceGen);
       this.#resultCache.set(key, p);
       const q = p;
@@ -1580,7 +1581,7 @@ export class ChannelIndex implements AsyncDisposable {
       keys: this.#keys,
       blockSize: this.#blockSize,
       vbucketsPerBlock: this.#vbucketsPerBlock,
-      onAbandoned: () => this.#m.counter('backwardReadsAbandoned').inc(1),
+      onAbandoned: () => this.#m.counter('backward_reads_abandoned').inc(1),
     };
     const { cands, next, complete } = await pageCandidates(
       reads,
@@ -1637,7 +1638,7 @@ export class ChannelIndex implements AsyncDisposable {
     if (!Number.isInteger(limit) || limit < 1)
       throw ErrInvalidArgument('limit', 'must be a positive integer');
     const since = await this.#since(options.since);
-    this.#m.counter('changesCalls').inc(1);
+    this.#m.counter('changes_calls').inc(1);
     if (channels.length === 0) return { results: [], lastSeq: since.token };
     const { cands, lastSeq, rolledBack } = await this.#candidates(
       channels,
@@ -1791,12 +1792,12 @@ export class ChannelIndex implements AsyncDisposable {
       (async () => {
         try {
           for await (const _ of it) {
-            this.#m.counter('watchEvents').inc(1);
+            this.#m.counter('watch_events').inc(1);
             this.#poll();
           }
         } catch (err) {
           if (!ac.signal.aborted) {
-            this.#m.counter('watchErrors').inc(1);
+            this.#m.counter('watch_errors').inc(1);
             this.#log.warn({ err }, 'store watch failed; polling only');
           }
         } finally {
@@ -1834,7 +1835,7 @@ export class ChannelIndex implements AsyncDisposable {
     this.#pollRunning = true;
     this.#pollOnce()
       .catch((err) => {
-        this.#m.counter('pollErrors').inc(1);
+        this.#m.counter('poll_errors').inc(1);
         this.#log.warn({ err }, 'poll failed');
         this.#onError?.(err);
       })

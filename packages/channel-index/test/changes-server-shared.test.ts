@@ -52,7 +52,7 @@ describe('_changes longpoll: shared answers', () => {
     // Identical questions share one wait: red and red2 ask the same (both see only red), so three
     // groups, three waiters in the index, for twenty clients.
     expect(index.stats().waiters).toBe(3);
-    const before = server.stats().counters.sharedTails ?? 0;
+    const before = server.stats().counters.shared_tails ?? 0;
     // One batch, one write wakes them all.
     await index.applyBatch([
       mut(0, ++seq, 'r1', { channels: ['red'], secret: 'red' }),
@@ -65,7 +65,7 @@ describe('_changes longpoll: shared answers', () => {
       );
     }
     // Equal answers (same channels, whoever asked) were encoded once per channel set.
-    expect((server.stats().counters.sharedTails ?? 0) - before).toBe(who.length - 3);
+    expect((server.stats().counters.shared_tails ?? 0) - before).toBe(who.length - 3);
     expect(server.stats().longpollsWaiting).toBe(0);
     expect(index.stats().waiters).toBe(0);
   });

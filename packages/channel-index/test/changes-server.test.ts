@@ -390,8 +390,8 @@ describe('_changes HTTP feed: too many waiting clients', () => {
     const closeCode = await new Promise<number>((r, j) => ws.once('close', r).once('error', j));
     expect(closeCode).toBe(1013);
     expect(msgs).toEqual([expect.objectContaining({ code: 'TRIB_CHANGES_TOO_MANY_CLIENTS' })]);
-    expect(server.stats().counters.refusedTooManyClients).toBe(3);
-    expect(server.stats().counters.http503).toBe(2);
+    expect(server.stats().counters.refused_too_many_clients).toBe(3);
+    expect(server.stats().counters['http_errors{status="503"}']).toBe(2);
     // Refusals hold nothing: still exactly the two earlier waiters.
     expect(server.stats().waitingClients).toBe(2);
     expect(index.stats().waiters).toBe(2);
@@ -499,7 +499,7 @@ describe('_changes HTTP feed: connection cap and idle timeouts', () => {
       expect.objectContaining({ parameter: 'body', reason: expect.stringContaining('300 ms') }),
     ]);
     await until(() => server.stats().waitingClients === 0, 5000, 'the slot released');
-    expect(server.stats().counters.feedOptionsTimeouts).toBe(1);
+    expect(server.stats().counters.feed_options_timeouts).toBe(1);
   });
 
   it('rejects bad limits at creation', () => {
@@ -545,7 +545,7 @@ describe('_changes HTTP feed: connection cap and idle timeouts', () => {
     expect(wsStatus).toBe(503);
     ws.terminate();
     const st = server.stats();
-    expect(st.counters.refusedTooManyConnections).toBe(2);
+    expect(st.counters.refused_too_many_connections).toBe(2);
     expect(st.connections).toBe(MAX);
     expect(st.waitingClients).toBe(1);
 
@@ -573,11 +573,11 @@ describe('_changes HTTP feed: connection cap and idle timeouts', () => {
     // 256 connections wait for their 503 (they send nothing); the next one is dropped by Node.
     const pending = [];
     for (let i = 0; i < 256; i++) pending.push(await rawHttp(port));
-    await until(() => server.stats().counters.refusedTooManyConnections === 256, 5000, '256 refusals');
+    await until(() => server.stats().counters.refused_too_many_connections === 256, 5000, '256 refusals');
     const dropped = await rawHttp(port);
     await dropped.closed;
     expect(dropped.received).toBe('');
-    expect(server.stats().counters.refusedTooManyConnections).toBe(257);
+    expect(server.stats().counters.refused_too_many_connections).toBe(257);
     // A pending one still gets its clean answer.
     pending[0]!.send('/db/_changes');
     await pending[0]!.closed;
@@ -597,13 +597,13 @@ describe('_changes HTTP feed: connection cap and idle timeouts', () => {
     const silent = await rawHttp(port);
     await silent.closed;
     expect(silent.received).toMatch(/^HTTP\/1\.1 408 /);
-    expect(server.stats().counters.requestTimeouts).toBe(1);
+    expect(server.stats().counters.request_timeouts).toBe(1);
 
     const idle = await rawHttp(port);
     idle.send('/db/_changes?limit=1');
     await idle.until(/"last_seq"/);
     await idle.closed; // keep-alive idle past keepAliveTimeoutMs (+ Node's 1 s)
-    expect(server.stats().counters.idleTimeouts).toBe(1);
+    expect(server.stats().counters.idle_timeouts).toBe(1);
 
     // A longpoll lasting well past every one of those timeouts runs to its own end.
     const lp = await rawHttp(port);
@@ -613,7 +613,7 @@ describe('_changes HTTP feed: connection cap and idle timeouts', () => {
     expect(Date.now() - began).toBeGreaterThanOrEqual(1400);
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
     expect(text).not.toContain('"id"'); // timed out empty, as asked
-    expect(server.stats().counters.requestTimeouts).toBe(1);
+    expect(server.stats().counters.request_timeouts).toBe(1);
     lp.socket.destroy();
   });
 });
@@ -666,7 +666,7 @@ describe('_changes HTTP feed: a slow reader stalls its own feed', () => {
     c.socket.pause(); // read nothing: the kernel buffers fill, then the server's
     pagesRead = 0;
     c.send('/db/_changes?include_docs=true');
-    await until(() => (server.stats().counters.feedStalls ?? 0) >= 1, 30_000, 'the feed to stall');
+    await until(() => (server.stats().counters.feed_stalls ?? 0) >= 1, 30_000, 'the feed to stall');
     const atStall = pagesRead;
     // ~20 MB of docs in 80 pages; the stall came long before the end (kernel + socket buffers).
     expect(atStall).toBeLessThan(DOCS / PAGE / 2);

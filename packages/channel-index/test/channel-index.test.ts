@@ -168,7 +168,7 @@ describe('channel index on the memory store', () => {
           new Map(whole.results.map((r) => [r.id, r])),
         );
       }
-      expect(index.stats().counters.rollbackRemovals).toBeGreaterThan(0);
+      expect(index.stats().counters.rollback_removals).toBeGreaterThan(0);
       await index.close();
       await ref.close();
     },
@@ -199,7 +199,7 @@ describe('channel index on the memory store', () => {
       expect(seen[c]).toEqual(new Map(whole.results.map((e) => [e.id, e])));
       expect(since[c]).toBe(whole.lastSeq);
     }
-    expect(index.stats().counters.readsFromBatch).toBeGreaterThan(100);
+    expect(index.stats().counters.reads_from_batch).toBeGreaterThan(100);
     await index.close();
   });
 
@@ -246,7 +246,7 @@ describe('channel index on the memory store', () => {
       );
       expect(paged.lastSeq).toBe(whole.lastSeq);
     }
-    expect(index.stats().counters.backwardReadsAbandoned).toBeGreaterThan(0);
+    expect(index.stats().counters.backward_reads_abandoned).toBeGreaterThan(0);
     await index.close();
   });
 
@@ -283,7 +283,7 @@ describe('channel index on the memory store', () => {
     await p;
     await index.flush();
     expect(maxPending).toBeLessThanOrEqual(20);
-    expect(index.stats().counters.backpressureWaits).toBeGreaterThan(0);
+    expect(index.stats().counters.backpressure_waits).toBeGreaterThan(0);
     expect(index.stats().counters.mutations + index.stats().counters.deletions).toBe(500);
     await index.close();
   });
@@ -376,8 +376,8 @@ describe('channel index on the memory store', () => {
       'boom',
     ]);
     const c = index.stats().counters;
-    expect(c.channelsOfErrors).toBe(1);
-    expect(c.badChannels).toBe(3);
+    expect(c.channels_of_errors).toBe(1);
+    expect(c.bad_channels).toBe(3);
     await index.close();
   });
 
@@ -468,14 +468,14 @@ describe('channel index on the memory store', () => {
       mut(1, 5, 'd', { channels: ['x'] }),
       mut(1, 6, 'e', { channels: ['x'] }),
     ]);
-    await until(() => index.stats().gauges.groupWaiting === 2, 5000, 'two batches waiting');
+    await until(() => index.stats().gauges.group_waiting === 2, 5000, 'two batches waiting');
     // nothing of them is visible before they are written
     expect((await index.changes({ channels: ['x'] })).results).toEqual([]);
     release!();
     await index.flush();
     expect(writes.length).toBe(2);
-    expect(index.stats().counters.groupedBatches).toBe(1);
-    expect(index.stats().gauges.groupWaiting).toBe(0);
+    expect(index.stats().counters.grouped_batches).toBe(1);
+    expect(index.stats().gauges.group_waiting).toBe(0);
     const x = await index.changes({ channels: ['x'] });
     expect(x.results.map((r) => [r.id, r.seq.seqno, r.removed ?? 'active'])).toEqual([
       ['b', 2, 'active'],
@@ -523,26 +523,27 @@ describe('channel index on the memory store', () => {
       const applied = index.applyBatch(muts);
       // hold each write until the next group is full (16 batches) or nothing more comes
       let written = 0;
-      while (written < sizes.length || index.stats().pending > 0 || index.stats().gauges.groupWaiting) {
+      while (written < sizes.length || index.stats().pending > 0 || index.stats().gauges.group_waiting) {
         await until(
           () =>
             sizes.length > written &&
-            (index.stats().gauges.groupWaiting === 16 || index.stats().pending === 0),
+            (index.stats().gauges.group_waiting === 16 || index.stats().pending === 0),
           5000,
           'a held write',
         );
         written = sizes.length;
         gate!.release();
         await until(
-          () => sizes.length > written || (index.stats().pending === 0 && !index.stats().gauges.groupWaiting),
+          () =>
+            sizes.length > written || (index.stats().pending === 0 && !index.stats().gauges.group_waiting),
           5000,
           'the next write',
         );
       }
       await applied;
       await index.flush();
-      expect(index.stats().counters.groupedBatches).toBeGreaterThan(0);
-      expect(index.stats().counters.mergedPuts).toBeGreaterThan(0);
+      expect(index.stats().counters.grouped_batches).toBeGreaterThan(0);
+      expect(index.stats().counters.merged_puts).toBeGreaterThan(0);
       const ref = createMemoryStore();
       const one = createChannelIndex({ store: ref, maxBatch: 10, maxBatchDelayMs: 0, blockSize: 16 });
       await one.applyBatch(muts);
@@ -595,9 +596,9 @@ describe('channel index on the memory store', () => {
         feed: (await index.changes({ channels, limit: 10_000 })).results.sort((x, y) =>
           x.id < y.id ? -1 : 1,
         ),
-        held: c.heldGroups ?? 0,
-        grouped: c.groupedBatches ?? 0,
-        merged: c.mergedPuts ?? 0,
+        held: c.held_groups ?? 0,
+        grouped: c.grouped_batches ?? 0,
+        merged: c.merged_puts ?? 0,
         rollbacks: c.rollbacks,
       };
       await index.close();
@@ -671,8 +672,8 @@ describe('channel index on the memory store', () => {
     await index.applyBatch(muts);
     await index.flush();
     const c = index.stats().counters;
-    expect(c.heldGroups).toBeGreaterThan(0);
-    expect(c.holdTimeouts).toBeGreaterThan(0);
+    expect(c.held_groups).toBeGreaterThan(0);
+    expect(c.hold_timeouts).toBeGreaterThan(0);
     expect((await index.changes({ channels: ['a'], limit: 1000 })).results.length).toBe(400);
     await index.close();
   });
@@ -684,7 +685,7 @@ describe('channel index on the memory store', () => {
       const store = createMemoryStore();
       const index = createChannelIndex({ store, maxBatch: 10, maxBatchDelayMs: 0, blockSize: 16 });
       const applied = index.applyBatch(muts).catch((err: unknown) => err);
-      await until(() => (index.stats().counters.heldGroups ?? 0) > 0, 5000, 'a held group');
+      await until(() => (index.stats().counters.held_groups ?? 0) > 0, 5000, 'a held group');
       await index.close();
       expect(index.stats().pending).toBe(0);
       const err = await applied;
@@ -725,7 +726,7 @@ describe('channel index on the memory store', () => {
       const flushed = await index.flush().catch((err: unknown) => err);
       expect(isTributaryError(flushed) && flushed.code).toBe('TRIB_CHANNEL_INDEX_FAILED');
       expect(writes).toBe(3);
-      expect(index.stats().counters.heldGroups).toBeGreaterThan(0);
+      expect(index.stats().counters.held_groups).toBeGreaterThan(0);
       expect(errors.length).toBe(1);
       await index.close();
     }
@@ -982,7 +983,7 @@ describe('channel index on the memory store', () => {
     const whole = await reader.changes({ channels: ['ch2', 'ch3'] });
     expect(seen).toEqual(new Map(whole.results.map((e) => [e.id, e])));
     expect(last.lastSeq).toBe(whole.lastSeq);
-    expect(reader.stats().counters.readsFromBatch).toBeGreaterThan(10);
+    expect(reader.stats().counters.reads_from_batch).toBeGreaterThan(10);
     await writer.close();
     await reader.close();
   });

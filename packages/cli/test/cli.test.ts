@@ -31,15 +31,15 @@ const metrics = createMetrics();
 
 beforeAll(async () => {
   const ds = metrics.group('datasource', { bucket: 'beer' });
-  ds.counter('TotWorkerReceive', 'packets received').inc(1234);
-  ds.gauge('lag').set(7);
-  const h = ds.histogram('batch');
+  ds.counter('received', 'packets received').inc(1234);
+  ds.gauge('lag_seqnos', 'lag').set(7);
+  const h = ds.histogram('batch_size', 'batch sizes');
   for (let i = 1; i <= 10; i++) h.observe(i);
-  metrics.group('pool').counter('acquired').inc(3);
-  server = createServer((req, res) => {
+  metrics.group('pool').counter('acquired', 'acquires').inc(3);
+  server = createServer(async (req, res) => {
     if (req.url === '/metrics') {
-      res.setHeader('content-type', 'text/plain; version=0.0.4');
-      res.end(toPrometheus(metrics));
+      res.setHeader('content-type', metrics.contentType);
+      res.end(await toPrometheus(metrics));
     } else if (req.url === '/garbage') {
       res.end('this is { not prometheus\n');
     } else {
@@ -87,17 +87,18 @@ describe('tributary (in process)', () => {
     expect(r.code).toBe(ExitCode.Ok);
     const lines = r.out.trim().split('\n');
     expect(lines[0]).toMatch(/^METRIC\s+LABELS\s+TYPE\s+VALUE$/);
-    expect(r.out).toMatch(/tributary_datasource_TotWorkerReceive\s+bucket=beer\s+counter\s+1234/);
-    expect(r.out).toMatch(/tributary_datasource_lag\s+bucket=beer\s+gauge\s+7/);
-    expect(r.out).toMatch(/tributary_datasource_batch_count\s+bucket=beer\s+summary\s+10/);
-    expect(r.out).toMatch(/tributary_pool_acquired\s+counter\s+3/);
+    expect(r.out).toMatch(/tributary_datasource_received_total\s+bucket=beer\s+counter\s+1234/);
+    expect(r.out).toMatch(/tributary_datasource_lag_seqnos\s+bucket=beer\s+gauge\s+7/);
+    expect(r.out).toMatch(/tributary_datasource_batch_size_count\s+bucket=beer\s+histogram\s+10/);
+    expect(r.out).toMatch(/tributary_datasource_batch_size_bucket\s+bucket=beer,le=16\s+histogram\s+10/);
+    expect(r.out).toMatch(/tributary_pool_acquired_total\s+counter\s+3/);
     expect(lines.at(-1)).toBe(
-      `${parsePrometheusText(toPrometheus(metrics)).length} samples from ${base}/metrics`,
+      `${parsePrometheusText(await toPrometheus(metrics)).length} samples from ${base}/metrics`,
     );
 
     const filtered = await cli('stats', `${base}/metrics`, '--filter', 'pool', '--json');
     expect(JSON.parse(filtered.out)).toEqual([
-      { name: 'tributary_pool_acquired', labels: {}, value: 3, type: 'counter' },
+      { name: 'tributary_pool_acquired_total', labels: {}, value: 3, type: 'counter' },
     ]);
   });
 

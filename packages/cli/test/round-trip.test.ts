@@ -162,7 +162,7 @@ describe('serve + load + tail + index', () => {
       const page = await fetch(status);
       expect(await page.text()).toContain('<title>Tributary status</title>');
       const metrics = await (await fetch(status.replace(/\/status$/, '/metrics'))).text();
-      expect(metrics).toMatch(/channel_index_mutations \d+/);
+      expect(metrics).toMatch(/^tributary_channel_index_mutations_total \d+$/m);
       const json = (await (await fetch(`${status}.json`)).json()) as { counters: { mutations: number } };
       expect(json.counters.mutations).toBeGreaterThanOrEqual(300);
       // The live feed: its first event is a snapshot, then one a second.

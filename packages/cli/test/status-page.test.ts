@@ -95,10 +95,10 @@ describe('status page in headless Chromium', () => {
       );
       const metric = (name: string) => metrics.find((s) => s.name.endsWith(name))?.value;
       const shown = async (id: string) => Number((await page.textContent(`#${id}`))!.replace(/,/g, ''));
-      expect(metric('channel_index_mutations')).toBe(500);
-      expect(await shown('mutations')).toBe(metric('channel_index_mutations'));
-      expect(await shown('deletions')).toBe(metric('channel_index_deletions') ?? 0);
-      expect(await shown('entries')).toBe(metric('channel_index_entries'));
+      expect(metric('channel_index_mutations_total')).toBe(500);
+      expect(await shown('mutations')).toBe(metric('channel_index_mutations_total'));
+      expect(await shown('deletions')).toBe(metric('channel_index_deletions_total') ?? 0);
+      expect(await shown('entries')).toBe(metric('channel_index_entries_total'));
       expect(await page.locator('#heat > div').count()).toBe(64);
       expect(await page.textContent('#workers')).toContain('connected');
       await page.waitForFunction(() =>

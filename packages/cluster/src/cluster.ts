@@ -13,7 +13,7 @@ import {
   type Store,
   staticCredentials,
 } from '@tributary/core';
-import { createMetrics, type MetricsRegistry } from '@tributary/metrics';
+import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
 import { createMemoryStore } from '@tributary/store-memory';
 import { Bucket, isJsonValue, KvStatus } from './bucket.js';
 import { type ConfigBucket, type ConfigNode, type ConfigView, terseBucketConfig } from './bucket-config.js';
@@ -231,6 +231,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   readonly clusterUuid = randomBytes(16).toString('hex');
   readonly #log: Logger;
   readonly #metrics: MetricsRegistry;
+  readonly #group: MetricsGroup;
   readonly #store: Store;
   readonly #ownStore: boolean;
   readonly #scram: AuthProvider;
@@ -261,18 +262,22 @@ class EmbeddedCluster implements Cluster, ClusterCore {
     this.#log = componentLogger(o.logger, 'cluster');
     this.#metrics = o.metrics ?? createMetrics();
     const g = this.#metrics.group('cluster');
+    this.#group = g;
     this.sessionStats = {
-      connections: g.gauge('connections'),
-      requests: g.counter('requests'),
-      malformed: g.counter('malformed_frames'),
-      authFailures: g.counter('auth_failures'),
-      authTimeouts: g.counter('auth_timeouts'),
-      dcpMessages: g.counter('dcp_messages'),
-      dcpBytes: g.counter('dcp_bytes'),
-      dcpStreams: g.gauge('dcp_streams'),
-      dcpStalls: g.counter('dcp_flow_control_stalls'),
-      dcpIdleDrops: g.counter('dcp_idle_drops'),
-      dcpStreamsRefused: g.counter('dcp_streams_refused'),
+      connections: g.gauge('connections', 'Open client connections to the data nodes'),
+      requests: g.counter('requests', 'Memcached requests served'),
+      malformed: g.counter('malformed_frames', 'Malformed frames (each closed its connection)'),
+      authFailures: g.counter('auth_failures', 'Failed SASL authentications'),
+      authTimeouts: g.counter('auth_timeouts', 'Connections closed for not authenticating in time'),
+      dcpMessages: g.counter('dcp_messages', 'DCP messages sent to consumers'),
+      dcpBytes: g.counter('dcp_sent_bytes', 'DCP bytes sent to consumers'),
+      dcpStreams: g.gauge('dcp_streams', 'Open DCP streams'),
+      dcpStalls: g.counter(
+        'dcp_flow_control_stalls',
+        'Times a DCP stream paused for its consumer’s buffer acks',
+      ),
+      dcpIdleDrops: g.counter('dcp_idle_drops', 'DCP connections dropped for missing noop replies'),
+      dcpStreamsRefused: g.counter('dcp_streams_refused', 'DCP stream requests refused (dcpMaxStreams)'),
     };
     this.#ownStore = !o.store;
     this.#store = o.store ?? createMemoryStore();
@@ -796,7 +801,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   }
 
   stats(): Record<string, unknown> {
-    return { ...this.#metrics.group('cluster').snapshot(), rev: this.rev };
+    return { ...this.#group.snapshot(), rev: this.rev };
   }
 }
 

@@ -12,7 +12,7 @@ import {
   isTributaryError,
   type Logger,
 } from '@tributary/core';
-import { type Counter, createMetrics, type MetricsGroup } from '@tributary/metrics';
+import { Counter, createMetrics } from '@tributary/metrics';
 import {
   type ClusterMap,
   fetchClusterMap,
@@ -28,6 +28,7 @@ import {
   ErrStream,
 } from './errors.js';
 import type { DataSourceCore } from './internal/core.js';
+import { exposeDataSource } from './internal/datasource-metrics.js';
 import type { DcpConnection } from './internal/dcp-connection.js';
 import { LazyDcpRequest } from './internal/dcp-request.js';
 import { factoryAgent } from './internal/https-agent.js';
@@ -110,7 +111,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
   readonly #bucketUuid: string | undefined;
   readonly #vbucketIds: readonly number[] | undefined;
   readonly #auth: DataSourceAuth | undefined;
-  readonly #group: MetricsGroup;
+  readonly #unexpose: () => void;
   readonly #abort = new AbortController();
   readonly #workers = new Map<string, NodeWorker>();
   readonly #tls: boolean;
@@ -190,10 +191,22 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
       name: this.opts.name,
     });
     const metrics = p.options?.metrics ?? createMetrics();
-    this.#group = metrics.group('datasource', { bucket: p.bucketName, name: this.opts.name });
+    // Labelled by bucket only: the connection name is random unless given, and a random label
+    // would start new series at every restart.
+    const group = metrics.group('datasource', { bucket: p.bucketName });
     const s = {} as Record<StatName, Counter>;
-    for (const n of STAT_NAMES) s[n] = this.#group.counter(n);
+    for (const n of STAT_NAMES) s[n] = new Counter(n);
     this.s = s;
+    this.#unexpose = exposeDataSource(metrics, group, s, {
+      vbucket: (vb) => this.vbs[vb],
+      wantedVbuckets: () => this.#wantedVbs ?? [],
+      workers: () =>
+        [...this.#workers.values()].map((w) => ({
+          server: w.server,
+          ready: w.ready,
+          unacked: w.conn?.fc.outstanding ?? 0,
+        })),
+    });
     // `s` has 120+ keys, so V8 keeps it as a dictionary: the per-message counters get fields.
     this.#hot = {
       change: s.TotUPRDataChange,
@@ -252,6 +265,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     const out: Record<string, unknown> = {};
     for (const n of STAT_NAMES) out[n] = this.s[n].value;
     const vbuckets: VBucketStats[] = [];
+    const now = performance.now();
     let lagTotal = 0;
     let lagMax = 0;
     for (const vb of this.#wantedVbs ?? []) {
@@ -268,6 +282,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
           lastSeq: v.lastSeq,
           highSeqno: v.highSeqno,
           lag,
+          lagSeconds: v.lagSeconds(now),
           snapStart: v.snapStart,
           snapEnd: v.snapEnd,
           vbucketUuid: v.vbucketUuid.toString(),
@@ -285,8 +300,6 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     out.lagMax = lagMax;
     out.unackedBytes = unacked;
     out.workers = Object.freeze(workers);
-    this.#group.gauge('LagTotal').set(lagTotal);
-    this.#group.gauge('LagMax').set(lagMax);
     return Object.freeze(out) as BucketDataSourceStats;
   }
 
@@ -315,6 +328,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     const workers = [...this.#workers.values()];
     this.#workers.clear();
     await Promise.allSettled([this.#clusterLoop, ...workers.map((x) => x.close())]);
+    this.#unexpose();
     await this.#https?.destroy().catch((err: unknown) => this.log.debug({ err }, 'https agent destroy'));
     for (const v of this.vbs) {
       if (!v) continue;
@@ -771,6 +785,8 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
         vbs.snapStart = start;
         vbs.snapEnd = end;
         vbs.snapSaved = false;
+        // The producer has at least the snapshot's end: lag is known between seqno polls too.
+        vbs.noteHigh(end, performance.now());
         s.TotUPRSnapshotStart.inc();
         const r = this.receiver.snapshotStart(vbs.id, start, end, flags);
         if (r !== undefined && isThenable(r)) return this.#countAfter(r, s.TotUPRSnapshotOk);

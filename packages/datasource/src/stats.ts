@@ -145,10 +145,15 @@ export interface VBucketStats {
   readonly server: string;
   /** Last seqno the receiver finished. */
   readonly lastSeq: number;
-  /** The cluster's high seqno from the latest GET_ALL_VB_SEQNOS (0 until known). */
+  /** The cluster's high seqno: the latest GET_ALL_VB_SEQNOS, raised by snapshot markers' ends (0 until known). */
   readonly highSeqno: number;
   /** highSeqno − lastSeq, never negative: a stalled vbucket shows here. */
   readonly lag: number;
+  /**
+   * Seconds since the producer had a seqno the receiver has not finished (0 when caught up): when
+   * the seqno poll or a snapshot marker first showed it, so within a poll interval.
+   */
+  readonly lagSeconds: number;
   readonly snapStart: number;
   readonly snapEnd: number;
   readonly vbucketUuid: string;

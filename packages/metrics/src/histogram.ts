@@ -1,4 +1,5 @@
 import type { HistogramLike } from '@tributary/core';
+import { checkBuckets, defaultBuckets } from './buckets.js';
 
 // Log-linear buckets: SUB buckets per power of two, so any recorded value is reported within
 // about 100/SUB % of itself, in fixed memory (no samples kept), like HdrHistogram.
@@ -34,8 +35,25 @@ function bucketValue(i: number): number {
   return 2 ** (MIN_EXP + i / SUB);
 }
 
+/** Cumulative counts per exposition bound (`le`), the last one +Inf: what Prometheus scrapes. */
+export interface HistogramBuckets {
+  readonly bounds: readonly number[];
+  /** One more than `bounds`: the +Inf bucket, equal to the count. */
+  readonly cumulative: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+}
+
+/**
+ * Two views of one stream of values: fine log-linear buckets for percentiles within ~4.4 % (the
+ * `snapshot()` API), and a few fixed `le` bounds for Prometheus, which can add those up across
+ * instances (a summary's quantiles cannot be). Both are fixed memory; `observe` is a log2 and a
+ * short scan, no allocation.
+ */
 export class Histogram implements HistogramLike {
   readonly #counts = new Float64Array(BUCKETS);
+  readonly bounds: readonly number[];
+  readonly #le: Float64Array;
   count = 0;
   sum = 0;
   min = Number.POSITIVE_INFINITY;
@@ -44,10 +62,18 @@ export class Histogram implements HistogramLike {
   constructor(
     readonly name: string,
     readonly help = '',
-  ) {}
+    buckets?: readonly number[],
+  ) {
+    this.bounds = buckets ? checkBuckets(buckets) : defaultBuckets(name);
+    this.#le = new Float64Array(this.bounds.length + 1);
+  }
 
   observe(v: number): void {
     this.#counts[bucketOf(v)]! += 1;
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && !(v <= b[i]!)) i++;
+    this.#le[i]! += 1;
     this.count++;
     this.sum += v;
     if (v < this.min) this.min = v;
@@ -65,8 +91,17 @@ export class Histogram implements HistogramLike {
     return this.max;
   }
 
+  /** The exposition view: cumulative counts per bound (NaN observations count only in +Inf). */
+  buckets(): HistogramBuckets {
+    const cumulative: number[] = [];
+    let acc = 0;
+    for (let i = 0; i < this.#le.length; i++) cumulative.push((acc += this.#le[i]!));
+    return { bounds: this.bounds, cumulative, sum: this.sum, count: this.count };
+  }
+
   reset(): void {
     this.#counts.fill(0);
+    this.#le.fill(0);
     this.count = 0;
     this.sum = 0;
     this.min = Number.POSITIVE_INFINITY;

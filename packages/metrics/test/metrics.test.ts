@@ -108,18 +108,18 @@ describe('snapshot and diff', () => {
   it('snapshots are plain, deeply frozen copies that later updates do not touch', () => {
     const m = createMetrics();
     const g = m.group('datasource');
-    g.counter('TotStart').inc();
+    g.counter('starts').inc();
     g.gauge('lag').set(3);
     g.histogram('batch').observe(10);
     const a = m.snapshot();
-    g.counter('TotStart').inc(4);
+    g.counter('starts').inc(4);
     g.gauge('lag').set(1);
     g.histogram('batch').observe(1000);
     m.group('late').counter('n').inc();
 
     expect(a).toEqual({
       datasource: {
-        counters: { TotStart: 1 },
+        counters: { starts: 1 },
         gauges: { lag: 3 },
         histograms: {
           batch: { count: 1, sum: 10, min: 10, max: 10, mean: 10, p50: 10, p90: 10, p99: 10, p999: 10 },
@@ -131,10 +131,10 @@ describe('snapshot and diff', () => {
     expect(Object.isFrozen(a.datasource!.counters)).toBe(true);
     expect(Object.isFrozen(a.datasource!.histograms.batch)).toBe(true);
     expect(() => {
-      (a.datasource!.counters as Record<string, number>).TotStart = 99;
+      (a.datasource!.counters as Record<string, number>).starts = 99;
     }).toThrow(TypeError);
     expect(JSON.parse(JSON.stringify(a))).toEqual(a);
-    expect(m.snapshot().datasource!.counters.TotStart).toBe(5);
+    expect(m.snapshot().datasource!.counters.starts).toBe(5);
   });
 
   it('diff gives counter and gauge deltas; new groups and instruments count from zero', () => {

@@ -45,7 +45,7 @@ export interface PoolOptions {
   onError?: (err: unknown) => void;
   /** Backoff for re-creating `min` connections (default 100 ms doubling to 10 s). */
   backoff?: { startMs: number; factor: number; maxMs: number };
-  /** Metrics group name (default `pool:<host>:<port>`). */
+  /** A `pool` label on its metrics, next to `endpoint` (`<host>:<port>`). */
   name?: string;
   logger?: Logger;
   metrics?: MetricsRegistry;
@@ -175,28 +175,31 @@ export class Pool implements GuardOwner, AsyncDisposable {
     this.#backoff = options.backoff ?? { startMs: 100, factor: 2, maxMs: 10_000 };
     this.log = componentLogger(options.logger, 'pool', { endpoint: this.#ep });
     this.metrics = options.metrics ?? createMetrics();
-    const group = this.metrics.group(options.name ?? `pool:${this.#ep}`, { endpoint: this.#ep });
+    const group = this.metrics.group('pool', {
+      endpoint: this.#ep,
+      ...(options.name ? { pool: options.name } : {}),
+    });
     this.#g = {
-      size: group.gauge('size', 'open connections'),
-      idle: group.gauge('idle', 'idle connections'),
-      inUse: group.gauge('in_use', 'connections lent out'),
-      waiting: group.gauge('waiting', 'callers waiting'),
-      pending: group.gauge('pending', 'connections being created'),
+      size: group.gauge('size', 'Open connections'),
+      idle: group.gauge('idle', 'Idle connections'),
+      inUse: group.gauge('in_use', 'Connections lent out'),
+      waiting: group.gauge('waiting', 'Callers waiting for a connection'),
+      pending: group.gauge('pending', 'Connections being created'),
     };
     this.#c = {
-      created: group.counter('created', 'connections created'),
-      destroyed: group.counter('destroyed', 'connections destroyed'),
-      timeouts: group.counter('timeouts', 'acquires that timed out'),
-      acquired: group.counter('acquired', 'successful acquires'),
-      released: group.counter('released', 'connections released back'),
-      creationErrors: group.counter('creation_errors', 'failed connection attempts'),
-      healthCheckFailures: group.counter('health_check_failures', 'connections that failed a health check'),
-      evicted: group.counter('evicted', 'idle connections closed after idleTimeoutMs'),
-      queueFull: group.counter('queue_full', 'acquires refused because maxWaiting callers were waiting'),
-      aborted: group.counter('aborted', 'acquires aborted by their signal'),
-      doubleReleases: group.counter('double_releases', 'second release/destroy of one guard (ignored)'),
+      created: group.counter('created', 'Connections created'),
+      destroyed: group.counter('destroyed', 'Connections destroyed'),
+      timeouts: group.counter('timeouts', 'Acquires that timed out'),
+      acquired: group.counter('acquired', 'Successful acquires'),
+      released: group.counter('released', 'Connections released back'),
+      creationErrors: group.counter('creation_errors', 'Failed connection attempts'),
+      healthCheckFailures: group.counter('health_check_failures', 'Connections that failed a health check'),
+      evicted: group.counter('evicted', 'Idle connections closed after idleTimeoutMs'),
+      queueFull: group.counter('queue_full', 'Acquires refused because maxWaiting callers were waiting'),
+      aborted: group.counter('aborted', 'Acquires aborted by their signal'),
+      doubleReleases: group.counter('double_releases', 'Second release or destroy of one guard (ignored)'),
     };
-    this.#waitHistogram = group.histogram('acquire_wait_ms', 'how long callers that had to wait waited');
+    this.#waitHistogram = group.histogram('acquire_wait_seconds', 'How long callers that had to wait waited');
     if (this.#idleTimeoutMs > 0) {
       const every = Math.max(10, Math.min(1_000, Math.floor(this.#idleTimeoutMs / 4)));
       this.#reaper = setInterval(() => this.#reap(), every);
@@ -444,7 +447,7 @@ export class Pool implements GuardOwner, AsyncDisposable {
   #deliver(entry: PooledConnection, waiter: Waiter): void {
     waiter.settled = true;
     this.#cleanupWaiter(waiter);
-    this.#waitHistogram.observe(now() - waiter.since);
+    this.#waitHistogram.observe((now() - waiter.since) / 1000);
     waiter.resolve(this.#lend(entry));
   }
 

@@ -316,11 +316,13 @@ describe('pool over TCP', () => {
     const metrics = createMetrics();
     const { pool } = await setup({ metrics, name: 'pool-test' });
     const g = await pool.acquire();
-    const snap = metrics.snapshot()['pool-test']!;
+    const key = Object.keys(metrics.snapshot()).find((k) => k.startsWith('pool{'))!;
+    expect(key).toMatch(/^pool\{endpoint="127\.0\.0\.1:\d+",pool="pool-test"\}$/);
+    const snap = metrics.snapshot()[key]!;
     expect(snap.gauges).toMatchObject({ size: 1, in_use: 1, idle: 0 });
     expect(snap.counters).toMatchObject({ created: 1, acquired: 1 });
     g.release();
-    expect(metrics.snapshot()['pool-test']!.gauges).toMatchObject({ in_use: 0, idle: 1 });
+    expect(metrics.snapshot()[key]!.gauges).toMatchObject({ in_use: 0, idle: 1 });
   });
 
   it('validates options', () => {

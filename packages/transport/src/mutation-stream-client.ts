@@ -136,8 +136,15 @@ export class MutationStreamClient {
     this.#log = componentLogger(o.logger, 'mutation-stream-client');
     this.#m = (o.metrics ?? createMetrics()).group('mutation-stream-client');
     this.#c = {};
-    for (const k of ['sent', 'acked', 'resent', 'refused', 'reconnects', 'connectFailures'])
-      this.#c[k] = this.#m.counter(k);
+    for (const [k, name, help] of [
+      ['sent', 'sent', 'Mutations sent downstream'],
+      ['acked', 'acked', 'Mutations the server acknowledged'],
+      ['resent', 'resent', 'Mutations sent again after a reconnect'],
+      ['refused', 'refused', 'Mutations refused (closed, or too many waiting)'],
+      ['reconnects', 'reconnects', 'Connections made again after one was lost'],
+      ['connectFailures', 'connect_failures', 'Failed connection attempts'],
+    ] as const)
+      this.#c[k] = this.#m.counter(name, help);
     this.#slots = Array.from({ length: n }, (_, i) => new Slot(i));
     // Every slot's connect attempt and backoff sleep listens on this one signal.
     setMaxListeners(4 * n + 16, this.#abort.signal);

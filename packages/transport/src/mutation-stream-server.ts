@@ -136,15 +136,15 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
     this.#log = componentLogger(opts.logger, 'mutation-stream-server');
     this.#m = (opts.metrics ?? createMetrics()).group('mutation-stream-server');
     this.#c = {};
-    for (const n of [
-      'connections',
-      'mutationsDelivered',
-      'batchesDelivered',
-      'duplicates',
-      'errors',
-      'malformedFrames',
-    ])
-      this.#c[n] = this.#m.counter(n);
+    for (const [k, name, help] of [
+      ['connections', 'connections_accepted', 'Client connections accepted'],
+      ['mutationsDelivered', 'mutations_delivered', 'Mutations delivered to the application'],
+      ['batchesDelivered', 'batches_delivered', 'Batches delivered to the application'],
+      ['duplicates', 'duplicates', 'Mutations received again (after a client reconnect) and dropped'],
+      ['errors', 'errors', 'Errors published to the application'],
+      ['malformedFrames', 'malformed_frames', 'Malformed frames (each closed its connection)'],
+    ] as const)
+      this.#c[k] = this.#m.counter(name, help);
   }
 
   /** Starts listening; resolves with the bound endpoint. */

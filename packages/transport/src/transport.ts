@@ -208,6 +208,24 @@ const COUNTERS = [
 ] as const;
 type CounterName = (typeof COUNTERS)[number];
 
+/** Each count's metric name (`tributary_transport_<name>_total`) and HELP; stats() keeps the keys above. */
+const METRICS: Record<CounterName, [string, string]> = {
+  framesIn: ['frames_received', 'Frames received'],
+  framesOut: ['frames_sent', 'Frames sent'],
+  bytesIn: ['received_bytes', 'Bytes received'],
+  bytesOut: ['sent_bytes', 'Bytes sent'],
+  flushes: ['flushes', 'Batched writes flushed to the socket'],
+  malformedFrames: ['malformed_frames', 'Malformed frames (each closed its connection)'],
+  handlerErrors: ['handler_errors', 'Handlers that threw or rejected'],
+  unhandled: ['unhandled', 'Messages no handler was registered for'],
+  heartbeatsIn: ['heartbeats_received', 'Heartbeats received'],
+  heartbeatsOut: ['heartbeats_sent', 'Heartbeats sent'],
+  senderWaits: ['sender_waits', 'Sends that waited for the socket to drain'],
+  peerDead: ['peer_dead', 'Connections closed because the peer stopped answering heartbeats'],
+  requestTimeouts: ['request_timeouts', 'Requests that timed out'],
+  streamLimitViolations: ['stream_limit_violations', 'Peers that opened more streams than allowed'],
+};
+
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
 /** How long an id whose request timed out stays reserved waiting for the late reply. */
@@ -462,7 +480,7 @@ export class Transport extends EventEmitter {
     this.#c = {} as Record<CounterName, { inc(n?: number): void; value: number }>;
     this.#n = {} as Record<CounterName, number>;
     for (const n of COUNTERS) {
-      this.#c[n] = this.#m.counter(n);
+      this.#c[n] = this.#m.counter(METRICS[n][0], METRICS[n][1]);
       this.#n[n] = 0;
     }
     this.#decoder = new TransportFrameDecoder({ maxFrameBytes: settings.maxFrameBytes });

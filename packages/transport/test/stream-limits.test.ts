@@ -203,7 +203,7 @@ describe('transport: the peer is held to its announced id range and to maxStream
     expect(victim.errors.map((e) => e.code)).toEqual(['TRIB_TRANSPORT_STREAM_ID_RANGE']);
     expect(victim.transport.stats().streamLimitViolations).toBe(1);
     expect(victim.transport.stats().malformedFrames).toBe(0);
-    expect(counter(metrics, 'streamLimitViolations')).toBe(1);
+    expect(counter(metrics, 'stream_limit_violations')).toBe(1);
     // The other connection and the listener are untouched.
     expect(served[0]!.transport.isReady).toBe(true);
     expect(await good.request(Open, { n: 1 }, { timeoutMs: 5000 })).toEqual({ n: 2 });
@@ -229,7 +229,7 @@ describe('transport: the peer is held to its announced id range and to maxStream
       expect(h.frames.some((f) => f.kind === FrameKind.Response)).toBe(false);
     }
     expect(served.map((s) => s.transport.isClosed)).toEqual([true, true]);
-    expect(counter(metrics, 'streamLimitViolations')).toBe(2);
+    expect(counter(metrics, 'stream_limit_violations')).toBe(2);
   });
 
   it('one stream past maxStreams closes the connection with TRIB_TRANSPORT_TOO_MANY_STREAMS; closed streams make room', async () => {
@@ -253,7 +253,7 @@ describe('transport: the peer is held to its announced id range and to maxStream
     expect(code(await victim.transport.closed)).toBe('TRIB_TRANSPORT_TOO_MANY_STREAMS');
     expect(victim.opened).toBe(MAX + 1);
     expect(victim.transport.stats().streamsOpen).toBe(0); // state released with the connection
-    expect(counter(metrics, 'streamLimitViolations')).toBe(1);
+    expect(counter(metrics, 'stream_limit_violations')).toBe(1);
     expect(await good.request(Open, { n: 7 }, { timeoutMs: 5000 })).toEqual({ n: 8 });
   });
 
@@ -333,7 +333,7 @@ describe('transport: the peer is held to its announced id range and to maxStream
     expect(s.id).toBe(streams[0]!.id);
     await waitFor(() => served[0]!.opened === MAX + 1, 'the waiting stream accepted');
     expect(served[0]!.transport.isReady).toBe(true);
-    expect(counter(metrics, 'streamLimitViolations')).toBe(0);
+    expect(counter(metrics, 'stream_limit_violations')).toBe(0);
   });
 
   const request = (msg: typeof Open, id: number) =>
@@ -356,7 +356,7 @@ describe('transport: the peer is held to its announced id range and to maxStream
     const victim = served[1]!;
     expect(victim.held.length).toBe(MAX);
     expect(code(await victim.transport.closed)).toBe('TRIB_TRANSPORT_TOO_MANY_REQUESTS');
-    expect(counter(metrics, 'streamLimitViolations')).toBe(1);
+    expect(counter(metrics, 'stream_limit_violations')).toBe(1);
     expect(await good.request(Open, { n: 1 }, { timeoutMs: 5000 })).toEqual({ n: 2 });
   });
 

@@ -52,9 +52,9 @@ export function createTcpFactory(options: TcpFactoryOptions = {}): ConnectionFac
   const allowHalfOpen = options.allowHalfOpen ?? false;
   const log = componentLogger(options.logger, 'connection-tcp');
   const metrics = options.metrics ?? nullMetrics();
-  const connects = metrics.counter('connects', 'successful outbound connections');
-  const connectFailures = metrics.counter('connect_failures', 'failed outbound connection attempts');
-  const accepted = metrics.counter('accepted', 'inbound connections accepted');
+  const connects = metrics.counter('connects', 'Successful outbound connections');
+  const connectFailures = metrics.counter('connect_failures', 'Failed outbound connection attempts');
+  const accepted = metrics.counter('accepted', 'Inbound connections accepted');
 
   return {
     name: 'tcp',

@@ -72,12 +72,12 @@ export function createTlsFactory(options: TlsFactoryOptions = {}): ConnectionFac
   const allowHalfOpen = options.allowHalfOpen ?? false;
   const log = componentLogger(options.logger, 'connection-tls');
   const metrics = options.metrics ?? nullMetrics();
-  const connects = metrics.counter('connects', 'successful outbound TLS connections');
-  const connectFailures = metrics.counter('connect_failures', 'failed outbound TLS connection attempts');
-  const accepted = metrics.counter('accepted', 'inbound TLS connections after a good handshake');
+  const connects = metrics.counter('connects', 'Successful outbound TLS connections');
+  const connectFailures = metrics.counter('connect_failures', 'Failed outbound TLS connection attempts');
+  const accepted = metrics.counter('accepted', 'Inbound TLS connections after a good handshake');
   const handshakeFailures = metrics.counter(
     'handshake_failures',
-    'inbound connections that failed the handshake',
+    'Inbound connections that failed the TLS handshake',
   );
 
   return {

@@ -92,7 +92,7 @@ export class LmdbStore implements Store {
     this.#options = options;
     this.path = path.resolve(options.path);
     this.#log = componentLogger(options.logger, 'store-lmdb', { path: this.path });
-    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store-lmdb'));
+    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store', { store: 'lmdb' }));
     this.#pageSize = options.scanPageSize ?? 1024;
     let entry = hubs.get(this.path);
     if (!entry)

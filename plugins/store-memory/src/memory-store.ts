@@ -66,7 +66,7 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.backend = options.backend ?? createMemoryBackend({ maxWatchPending: options.maxWatchPending });
     this.#log = componentLogger(options.logger, 'store-memory');
-    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store-memory'));
+    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store', { store: 'memory' }));
     this.#pageSize = options.scanPageSize ?? 256;
     this.#pageBytes = options.scanPageBytes ?? 4 * 1024 * 1024;
   }

@@ -144,7 +144,7 @@ export class PostgresStore implements Store {
     this.channel = `trib_${this.table}`;
     this.#connectionString = resolveConnectionString(options.connectionString);
     this.#log = componentLogger(options.logger, 'store-postgres', { table: this.table });
-    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store-postgres'));
+    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store', { store: 'postgres' }));
     this.#hub = new WatchHub('postgres', options.maxWatchPending);
     this.#pageSize = options.scanPageSize ?? 512;
     this.#pageBytes = options.scanPageBytes ?? 4 * 1024 * 1024;

@@ -137,7 +137,7 @@ export class RedisStore implements Store {
     this.#val = `${this.prefix}val`;
     this.#channel = `${this.prefix}watch`;
     this.#log = componentLogger(options.logger, 'store-redis', { prefix: this.prefix });
-    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store-redis'));
+    this.#counters = new StoreCounters(metricsScope(options.metrics, 'store', { store: 'redis' }));
     this.#hub = new WatchHub('redis', options.maxWatchPending);
     this.#pageSize = options.scanPageSize ?? 512;
     this.#pageBytes = options.scanPageBytes ?? 4 * 1024 * 1024;

@@ -26,7 +26,12 @@ export const EXAMPLES: Example[] = [
   },
   {
     file: ex('metrics', 'prometheus'),
-    prints: [/^1000$/m, /^true$/m, /^tributary_ingest_received\{bucket="beer-sample"\} 1000$/m],
+    prints: [
+      /^1000$/m,
+      /^true$/m,
+      /^tributary_ingest_received_total\{bucket="beer-sample"\} 1000$/m,
+      /^tributary_ingest_latency_seconds_bucket\{bucket="beer-sample",le="0\.005"\} 600$/m,
+    ],
   },
   { file: ex('codec', 'dcp-frames'), prints: [/^361 1 airline_10 \{"id":10\}$/m] },
   { file: ex('transport', 'request-and-stream'), prints: [/^a-first \[ 'b-0', 'b-1', 'b-2' \]$/m] },
@@ -62,7 +67,7 @@ export const EXAMPLES: Example[] = [
   {
     file: ex('cli', 'run-stats'),
     prints: [
-      /^\[\{"name":"tributary_app_requests","labels":\{\},"value":3,"type":"counter"\}\]$/m,
+      /^\[\{"name":"tributary_app_requests_total","labels":\{\},"value":3,"type":"counter"\}\]$/m,
       /^exit code 0$/m,
     ],
   },

@@ -70,7 +70,13 @@ export class StatusServer {
         req.on('close', () => this.clients.delete(res));
       }
     } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(toPrometheus(this.o.metrics));
+      toPrometheus(this.o.metrics).then(
+        (text) => res.writeHead(200, { 'content-type': this.o.metrics.contentType }).end(text),
+        (err: unknown) => {
+          this.noteError(err);
+          res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n');
+        },
+      );
     } else {
       return false;
     }

@@ -2,12 +2,26 @@ import type { CounterLike, GaugeLike, MetricsScope } from '../contracts/metrics.
 import { nullMetrics } from '../null-metrics.js';
 
 /** A MetricsRegistry (has `group`) or a scope already bound to a component. */
-export type MetricsInput = MetricsScope | { group(name: string): MetricsScope };
+export type MetricsInput =
+  | MetricsScope
+  | { group(name: string, labels?: Record<string, string>): MetricsScope };
 
-export function metricsScope(input: MetricsInput | undefined, component: string): MetricsScope {
+/**
+ * The scope a component reports to: `input.group(component, labels)` for a registry, `input` itself
+ * for a scope, a null scope for none. Stores call it as `metricsScope(m, 'store', { store: 'lmdb' })`,
+ * so every store's counts are one family (`tributary_store_batches_total{store="lmdb"}`).
+ */
+export function metricsScope(
+  input: MetricsInput | undefined,
+  component: string,
+  labels?: Record<string, string>,
+): MetricsScope {
   if (input === undefined) return nullMetrics();
   if (typeof (input as { group?: unknown }).group === 'function')
-    return (input as { group(name: string): MetricsScope }).group(component);
+    return (input as { group(name: string, labels?: Record<string, string>): MetricsScope }).group(
+      component,
+      labels,
+    );
   return input as MetricsScope;
 }
 
@@ -34,14 +48,14 @@ export class StoreCounters {
   readonly errors: CounterLike;
 
   constructor(scope: MetricsScope) {
-    this.gets = scope.counter('gets', 'keys read by get/getMany');
-    this.batches = scope.counter('batches', 'batches applied');
-    this.puts = scope.counter('puts', 'put ops applied');
-    this.dels = scope.counter('dels', 'del ops applied');
-    this.scans = scope.counter('scans', 'scans started');
-    this.scannedRows = scope.counter('scanned_rows', 'entries yielded by scans');
-    this.watchers = scope.gauge('watchers', 'open watch iterators');
-    this.errors = scope.counter('errors', 'operations that failed');
+    this.gets = scope.counter('gets', 'Keys read by get and getMany');
+    this.batches = scope.counter('batches', 'Atomic batches applied');
+    this.puts = scope.counter('puts', 'Put operations applied in batches');
+    this.dels = scope.counter('dels', 'Delete operations applied in batches');
+    this.scans = scope.counter('scans', 'Scans started');
+    this.scannedRows = scope.counter('scanned_rows', 'Entries yielded by scans');
+    this.watchers = scope.gauge('watchers', 'Open watch iterators');
+    this.errors = scope.counter('errors', 'Store operations that failed');
   }
 
   snapshot(): StoreStats {

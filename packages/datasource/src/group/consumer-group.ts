@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { componentLogger, defineError, type Logger, type Store } from '@tributary/core';
-import { createMetrics, type MetricsRegistry } from '@tributary/metrics';
+import { type Counter, createMetrics, type MetricsRegistry } from '@tributary/metrics';
 import { GroupKeys, json } from './group-keys.js';
 import { assignVbuckets } from './rendezvous.js';
 
@@ -74,6 +74,16 @@ export interface ConsumerGroupStats {
  * and it gives a vbucket up (closing its stream) before deleting its claim. A member that cannot
  * renew its lease stops streaming before the lease can expire, so it never overlaps a successor.
  */
+/** This member's own count (for stats()), also added to the counter its labels share. */
+class OwnCounter {
+  value = 0;
+  constructor(private readonly shared: Counter) {}
+  inc(n = 1): void {
+    this.value += n;
+    this.shared.inc(n);
+  }
+}
+
 export class ConsumerGroup extends EventEmitter {
   readonly member: string;
   readonly #o: Required<Pick<ConsumerGroupOptions, 'leaseMs' | 'heartbeatMs'>> & ConsumerGroupOptions;
@@ -81,6 +91,7 @@ export class ConsumerGroup extends EventEmitter {
   #all: number[] = [];
   readonly #log: Logger;
   readonly #m;
+  #ownedReported = 0;
   #owned = new Set<number>();
   #members: string[] = [];
   #streamer: GroupStreamer | undefined;
@@ -116,14 +127,20 @@ export class ConsumerGroup extends EventEmitter {
       group: options.group,
       member: this.member,
     });
-    const g = (options.metrics ?? createMetrics()).group(`group_${options.group}_${this.member}`);
+    // Labelled by group, and by member only when the application names it: a random member id
+    // would start new series at every restart. The counts stats() reports are this member's own.
+    const g = (options.metrics ?? createMetrics()).group('consumer_group', {
+      group: options.group,
+      ...(options.member ? { member: options.member } : {}),
+    });
     this.#m = {
-      renewals: g.counter('lease_renewals'),
-      failures: g.counter('lease_failures'),
-      rebalances: g.counter('rebalances'),
-      conflicts: g.counter('claim_conflicts'),
-      owned: g.gauge('owned_vbuckets'),
-      members: g.gauge('members'),
+      renewals: new OwnCounter(g.counter('lease_renewals', 'Lease renewals written')),
+      failures: new OwnCounter(g.counter('lease_failures', 'Lease renewals that failed')),
+      rebalances: g.counter('rebalances', 'Assignment changes applied'),
+      conflicts: new OwnCounter(g.counter('claim_conflicts', 'vbucket claims another member held')),
+      // Moved by differences, so members sharing the labels add up.
+      owned: g.gauge('owned_vbuckets', 'vbuckets streamed by the members'),
+      members: g.gauge('members', 'Members alive in the group'),
     };
   }
 
@@ -202,6 +219,8 @@ export class ConsumerGroup extends EventEmitter {
     await Promise.all([this.#ticking, this.#renewing]);
     const owned = this.assignment();
     if (owned.length) await this.#revoke(owned);
+    this.#m.owned.dec(this.#ownedReported);
+    this.#ownedReported = 0;
     try {
       await this.#o.store.batch([{ type: 'del', key: this.#keys.member(this.member) }]);
     } catch (err) {
@@ -372,7 +391,8 @@ export class ConsumerGroup extends EventEmitter {
   #rebalance(): void {
     this.#rebalances++;
     this.#m.rebalances.inc();
-    this.#m.owned.set(this.#owned.size);
+    this.#m.owned.inc(this.#owned.size - this.#ownedReported);
+    this.#ownedReported = this.#owned.size;
   }
 
   #restartStreamer(): Promise<void> {

@@ -464,9 +464,10 @@ export class NodeWorker {
       this.#seqnosSupported = false;
       return;
     }
+    const now = performance.now();
     forEachVbSeqno(p.value, (vb, seqno) => {
       const vbs = core.vbs[vb];
-      if (vbs && core.owner[vb] === this) vbs.highSeqno = seqno;
+      if (vbs && core.owner[vb] === this) vbs.noteHigh(seqno, now, true);
     });
   }
 
