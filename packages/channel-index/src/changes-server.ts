@@ -3,7 +3,14 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import websocket from '@fastify/websocket';
-import { componentLogger, ErrInvalidArgument, isTributaryError, type Logger } from '@tributary/core';
+import {
+  componentLogger,
+  connectionSlots,
+  ErrInvalidArgument,
+  isTributaryError,
+  type Logger,
+  RepeatLog,
+} from '@tributary/core';
 import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
 import Fastify, {
   type FastifyBaseLogger,
@@ -47,9 +54,10 @@ export interface ChangesServerOptions {
    */
   maxWaitingClients?: number;
   /**
-   * TCP connections open at once, of every kind (default 16,384). The next ones are answered
-   * HTTP 503 with TRIB_CHANGES_TOO_MANY_CONNECTIONS and closed; past another
-   * REFUSAL_SLOTS (256) at once, Node closes them without an answer. Both are counted.
+   * TCP connections open at once, of every kind (default 16,384; never more than the process's
+   * file-descriptor limit allows, shared with its other listeners: core's `connectionSlots()`).
+   * The next ones are answered HTTP 503 with TRIB_CHANGES_TOO_MANY_CONNECTIONS and closed; past
+   * another REFUSAL_SLOTS (256) at once, Node closes them without an answer. Both are counted.
    */
   maxConnections?: number;
   /**
@@ -901,10 +909,13 @@ function connectionLimits(o: ChangesServerOptions): ConnectionLimits {
 }
 
 /**
- * Caps the connections the server holds. Past `max`, a connection is still accepted but its first
- * request is answered 503 (Connection: close) before any routing or authentication; at most
- * REFUSAL_SLOTS such refusals are pending at once, and past those Node's own maxConnections
- * closes the socket unanswered (cheapest under a flood). Timeouts and client errors are counted.
+ * Caps the connections the server holds. Past `max`, or past the process's file-descriptor limit
+ * (the connection slots every listener of the process shares, so an accept never fails with
+ * EMFILE, which resets clients unanswered), a connection is still accepted but its first request
+ * is answered 503 (Connection: close) before any routing or authentication; at most REFUSAL_SLOTS
+ * such refusals are pending at once (and no more than the process keeps for them), past those the
+ * socket is closed unanswered (cheapest under a flood). Refusals are counted and logged once per
+ * window with a count. Timeouts and client errors are counted.
  */
 function guardConnections(
   app: FastifyInstance,
@@ -917,14 +928,16 @@ function guardConnections(
   const state = { open: 0 };
   const gauge = m.gauge('connections');
   const refusedCounter = m.counter('refused_too_many_connections');
-  let lastWarn = 0;
-  const warn = (how: string) => {
-    // A flood must not flood the log as well: at most one line per second.
-    const now = Date.now();
-    if (now - lastWarn < 1000) return;
-    lastWarn = now;
-    log.warn({ code: ErrTooManyConnections.code, open: state.open, max, how }, 'connection refused');
-  };
+  const slots = connectionSlots();
+  // A flood must not flood the log as well: one line, then one with the count per window.
+  const repeats = new RepeatLog(log);
+  const warn = (how: string) =>
+    repeats.note(
+      'warn',
+      how,
+      { code: ErrTooManyConnections.code, open: state.open, max, fdLimit: slots.fdLimit, how },
+      'connection refused',
+    );
   const server = app.server;
   server.maxConnections = max + REFUSAL_SLOTS;
   server.on('drop', () => {
@@ -932,17 +945,31 @@ function guardConnections(
     warn('dropped');
   });
   server.on('connection', (socket: Socket) => {
-    if (state.open >= max) {
+    // Over our own cap: Node's maxConnections bounds the refusals. Over the process's fd slots:
+    // the refusals the process keeps for every listener do.
+    const overCap = state.open >= max;
+    if (overCap || !slots.tryTake()) {
+      const refusal = !overCap && slots.refusals.tryTake();
+      if (!overCap && !refusal) {
+        refusedCounter.inc(1);
+        warn('dropped');
+        socket.destroy();
+        return;
+      }
       refused.add(socket);
-      socket.once('close', () => refused.delete(socket));
+      socket.once('close', () => {
+        refused.delete(socket);
+        if (refusal) slots.refusals.give();
+      });
       refusedCounter.inc(1);
-      warn('503');
+      warn(overCap ? '503' : '503 (file-descriptor limit)');
       return;
     }
     state.open++;
     gauge.set(state.open);
     socket.once('close', () => {
       state.open--;
+      slots.give();
       gauge.set(state.open);
     });
   });
@@ -973,6 +1000,7 @@ function guardConnections(
     },
     destroyRefused() {
       for (const s of refused) s.destroy();
+      repeats.flush();
     },
   };
 }

@@ -141,3 +141,14 @@ export const ErrStoreWatchOverflow = defineError(
   (store: string, max: number) =>
     `watch on store "${store}" fell behind by more than ${max} distinct keys; rescan and watch again`,
 );
+
+// Guarded HTTP listeners (createGuardedHttpServer): the codes carried in their error bodies.
+export const ErrHttpTooManyConnections = defineError(
+  'TRIB_HTTP_TOO_MANY_CONNECTIONS',
+  (max: number) => `too many connections (limit ${max}, or the process's file-descriptor limit); retry later`,
+  { retriable: true },
+);
+export const ErrHttpHandlerFailed = defineError(
+  'TRIB_HTTP_HANDLER_FAILED',
+  () => 'the request handler failed (details are in the server log)',
+);

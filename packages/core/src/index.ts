@@ -37,6 +37,8 @@ export {
   ErrConnectFailed,
   ErrConnectRefused,
   ErrConnectTimeout,
+  ErrHttpHandlerFailed,
+  ErrHttpTooManyConnections,
   ErrInvalidArgument,
   type ErrorFactory,
   ErrPluginApiVersion,
@@ -53,6 +55,16 @@ export {
   TributaryError,
   type TributaryErrorOptions,
 } from './errors.js';
+export {
+  type ConnectionSlots,
+  connectionSlots,
+  FD_HEADROOM,
+  openFileCount,
+  openFileLimit,
+  REFUSAL_SLOTS,
+  type SlotPool,
+} from './fd-limit.js';
+export { createGuardedHttpServer, type HttpGuard, type HttpGuardOptions } from './http-guard.js';
 export {
   type CreateLoggerOptions,
   componentLogger,
@@ -72,6 +84,7 @@ export {
   type PluginManifest,
 } from './plugin-manifest.js';
 export { type CreateRegistryOptions, createRegistry, type PluginRegistry } from './registry.js';
+export { type RepeatLevel, RepeatLog, type RepeatLogOptions } from './repeat-log.js';
 export { connectWith, findTlsRejection, formatEndpoint, listenOn, mapConnectError } from './socket-kit.js';
 export { decodeKeyList, encodeKeyList } from './store-kit/key-list.js';
 export {
