@@ -7,6 +7,7 @@ import {
   type AuthProvider,
   type ConnectionFactory,
   componentLogger,
+  type HttpGuardOptions,
   type Listener,
   type Logger,
   type SaslServer,
@@ -89,6 +90,14 @@ export interface ClusterOptions {
    * halfway through SASL) is closed and counted in `auth_timeouts` (default 10 000 ms).
    */
   authTimeoutMs?: number;
+  /**
+   * The cluster-manager REST ports' timeouts and connection cap (each node's port): headers within
+   * `headersTimeoutMs` (10 s) of connecting, the request within `requestTimeoutMs` (30 s), idle
+   * keep-alive closed after `keepAliveTimeoutMs` (5 s), a silent connection after `idleTimeoutMs`
+   * (60 s; streaming config is exempt), at most `maxConnections` (1,024, within the process's
+   * file-descriptor limit) at once: past it 503. Counted in the `cluster_rest` metrics group.
+   */
+  rest?: RestLimits;
   /** Expiry pager period (default 1000 ms). */
   expiryPagerIntervalMs?: number;
   /** Items per checkpoint (default 10 000). */
@@ -102,6 +111,12 @@ export interface ClusterOptions {
   /** Background failures (persistence); logged when not given. */
   onError?: (err: unknown) => void;
 }
+
+/** Timeouts and connection cap of a cluster-manager REST port (see `ClusterOptions.rest`). */
+export type RestLimits = Pick<
+  HttpGuardOptions,
+  'maxConnections' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'idleTimeoutMs'
+>;
 
 export interface ClusterNodeInfo {
   index: number;
@@ -371,6 +386,8 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       users: this.o.users,
       hostFor: (i, local) => this.#advertised(i, local),
       log: ctx.log,
+      limits: this.o.rest,
+      metrics: this.#metrics.group('cluster_rest', { node: String(node.index) }),
     });
     node.mgmtPort = await mgmt.listen(this.host, node.mgmtPort);
     if (this.#tlsFactory) {

@@ -23,6 +23,7 @@ export {
   type GetResult,
   type MutationResult,
   type RebalancePlan,
+  type RestLimits,
   startCluster,
   type TlsListenOptions,
   vbucketOfKey,

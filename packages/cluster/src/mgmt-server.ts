@@ -1,8 +1,20 @@
-// The cluster-manager REST endpoint (what ns_server serves on port 8091), one per node.
+// The cluster-manager REST endpoint (what ns_server serves on port 8091), one per node. It faces
+// the network without a login for its first bytes: the request target, the Basic credentials and
+// the bucket names in paths are hostile input, checked before use (users in a Map, escapes
+// decoded inside a try), and the server itself is a guarded one (timeouts, connection cap within
+// the fd limit, 4xx for what Node cannot parse, 500 instead of a crash).
 import { timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Connection, Logger } from '@tributary/core';
+import {
+  type Connection,
+  createGuardedHttpServer,
+  type HttpGuard,
+  type HttpGuardOptions,
+  type Logger,
+  type MetricsScope,
+  nullMetrics,
+} from '@tributary/core';
 import {
   type ConfigBucket,
   type ConfigView,
@@ -21,9 +33,40 @@ export interface MgmtContext {
   /** The host a node is advertised under (`local` = the address the client reached). */
   hostFor(node: number, local: string): string;
   log: Logger;
+  /** Timeouts and connection cap of the listener (defaults: createGuardedHttpServer's). */
+  limits?: Omit<HttpGuardOptions, 'log' | 'metrics'>;
+  metrics?: MetricsScope;
 }
 
 const SEPARATOR = '\n\n\n\n';
+/** A streaming client that has this much of our output unread is dropped (it stopped reading). */
+const STREAM_MAX_BUFFERED = 1024 * 1024;
+/** Longest bucket name echoed back in a 404 (Couchbase bucket names are at most 100 bytes). */
+const MAX_ECHO = 100;
+
+/**
+ * The path of an origin-form request target ("/pools/default"), or of an absolute-form one
+ * ("http://host/pools"); undefined for anything else ("//", "/\\x", "*", what `new URL` rejects),
+ * which is answered 400 rather than read as a host.
+ */
+export function requestPath(raw: string): string | undefined {
+  const absolute = /^https?:\/\//i.test(raw);
+  if (!absolute && (raw[0] !== '/' || raw[1] === '/' || raw[1] === '\\')) return undefined;
+  try {
+    return new URL(raw, 'http://x').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A percent-encoded path segment decoded, or undefined when its escapes are malformed. */
+export function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
 
 function localHostOf(req: http.IncomingMessage): string {
   const a = req.socket.localAddress ?? '127.0.0.1';
@@ -32,15 +75,28 @@ function localHostOf(req: http.IncomingMessage): string {
 
 export class MgmtServer {
   readonly #server: http.Server;
+  readonly #guard: HttpGuard;
+  /** Looked up by the name a client sends: a Map, so "constructor" or "__proto__" is just unknown. */
+  readonly #users: ReadonlyMap<string, Buffer>;
   readonly #streams = new Set<{ res: http.ServerResponse; write: () => void }>();
+  readonly #slowStreams: { inc(n?: number): void };
   #port = 0;
 
   constructor(
     readonly node: number,
     readonly ctx: MgmtContext,
   ) {
-    this.#server = http.createServer((req, res) => this.#handle(req, res));
-    this.#server.keepAliveTimeout = 5000;
+    this.#users = new Map(Object.entries(ctx.users).map(([u, p]) => [u, Buffer.from(p)]));
+    const { server, guard } = createGuardedHttpServer(
+      { ...ctx.limits, log: ctx.log.child({ component: 'cluster-rest' }), metrics: ctx.metrics },
+      (req, res) => this.#handle(req, res),
+    );
+    this.#server = server;
+    this.#guard = guard;
+    this.#slowStreams = (ctx.metrics ?? nullMetrics()).counter(
+      'slow_streams_dropped',
+      'Streaming config clients dropped for not reading',
+    );
   }
 
   get port(): number {
@@ -73,6 +129,7 @@ export class MgmtServer {
   async close(): Promise<void> {
     for (const s of this.#streams) s.res.destroy();
     this.#streams.clear();
+    this.#guard.close();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
@@ -85,12 +142,12 @@ export class MgmtServer {
     const raw = Buffer.from(h.slice(6), 'base64').toString('utf8');
     const i = raw.indexOf(':');
     if (i < 0) return false;
-    const user = raw.slice(0, i);
     const pass = Buffer.from(raw.slice(i + 1));
-    const want = this.ctx.users[user];
-    if (want === undefined) return false;
-    const w = Buffer.from(want);
-    return w.length === pass.length && timingSafeEqual(w, pass);
+    const want = this.#users.get(raw.slice(0, i));
+    // An unknown user costs the same comparison as a wrong password.
+    const w = want ?? pass;
+    const same = w.length === pass.length && timingSafeEqual(w, pass);
+    return want !== undefined && same;
   }
 
   #hosts(req: http.IncomingMessage): HostOptions {
@@ -99,8 +156,9 @@ export class MgmtServer {
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse) {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const target = requestPath(req.url ?? '/');
+    if (target === undefined) return this.#send(res, 400, { error: 'bad request target' });
+    const path = target.replace(/\/+$/, '') || '/';
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return this.#send(res, 405, { error: 'method not allowed' });
     if (path === '/')
@@ -117,7 +175,7 @@ export class MgmtServer {
     }
     const view = this.ctx.view();
     const hosts = this.#hosts(req);
-    const bucketNamed = (name: string) => this.ctx.buckets().find((b) => b.name === decodeURIComponent(name));
+    const bucketNamed = (name: string) => this.ctx.buckets().find((b) => b.name === name);
     if (path === '/pools') return this.#send(res, 200, poolsInfo(view));
     if (path === '/pools/default') return this.#send(res, 200, poolDefault(view, this.ctx.buckets(), hosts));
     if (path === '/poolsStreaming/default')
@@ -129,33 +187,24 @@ export class MgmtServer {
         200,
         this.ctx.buckets().map((b) => fullBucketConfig(view, b, hosts)),
       );
-    let m = /^\/pools\/default\/buckets\/([^/]+)$/.exec(path);
-    if (m) {
-      const b = bucketNamed(m[1]);
-      if (!b) return this.#notFound(res, m[1]);
-      return this.#send(res, 200, fullBucketConfig(view, b, hosts));
-    }
-    m = /^\/pools\/default\/b\/([^/]+)$/.exec(path);
-    if (m) {
-      const b = bucketNamed(m[1]);
-      if (!b) return this.#notFound(res, m[1]);
-      return this.#send(res, 200, terseBucketConfig(view, b, hosts));
-    }
-    m = /^\/pools\/default\/(bs|bucketsStreaming)\/([^/]+)$/.exec(path);
-    if (m) {
-      const b = bucketNamed(m[2]);
-      if (!b) return this.#notFound(res, m[2]);
-      const terse = m[1] === 'bs';
-      return this.#stream(res, () =>
-        terse ? terseBucketConfig(this.ctx.view(), b, hosts) : fullBucketConfig(this.ctx.view(), b, hosts),
-      );
-    }
-    this.#send(res, 404, { error: 'not found' });
+    const m = /^\/pools\/default\/(buckets|b|bs|bucketsStreaming)\/([^/]+)$/.exec(path);
+    if (!m) return this.#send(res, 404, { error: 'not found' });
+    const name = decodeSegment(m[2]);
+    if (name === undefined)
+      return this.#send(res, 400, { error: 'malformed percent-encoding in the bucket name' });
+    const b = bucketNamed(name);
+    if (!b) return this.#notFound(res, name);
+    if (m[1] === 'buckets') return this.#send(res, 200, fullBucketConfig(view, b, hosts));
+    if (m[1] === 'b') return this.#send(res, 200, terseBucketConfig(view, b, hosts));
+    const terse = m[1] === 'bs';
+    this.#stream(res, () =>
+      terse ? terseBucketConfig(this.ctx.view(), b, hosts) : fullBucketConfig(this.ctx.view(), b, hosts),
+    );
   }
 
   #notFound(res: http.ServerResponse, name: string) {
     res.writeHead(404, { 'Content-Type': 'text/plain' });
-    res.end(`Requested resource not found.\r\nbucket ${decodeURIComponent(name)}`);
+    res.end(`Requested resource not found.\r\nbucket ${name.slice(0, MAX_ECHO)}`);
   }
 
   #send(res: http.ServerResponse, status: number, body: unknown) {
@@ -170,12 +219,25 @@ export class MgmtServer {
 
   #stream(res: http.ServerResponse, build: () => unknown) {
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-cache' });
+    // Written to only when the config changes: no idle timeout, but a bound on unread output.
+    this.#guard.longLived(res);
     let lastRev = -1;
     const entry = {
       res,
       write: () => {
         const body = build() as { rev?: number };
         if (body.rev !== undefined && body.rev === lastRev) return;
+        if (res.writableLength > STREAM_MAX_BUFFERED) {
+          this.#slowStreams.inc();
+          this.#guard.repeats.note(
+            'warn',
+            'slow-stream',
+            {},
+            'streaming config client is not reading: dropped',
+          );
+          res.destroy();
+          return;
+        }
         lastRev = body.rev ?? -1;
         res.write(JSON.stringify(body) + SEPARATOR);
       },
