@@ -21,6 +21,7 @@ import {
   StreamFlag,
 } from './mcbp.js';
 import type { Session } from './session.js';
+import { parseStreamRequestValue, type StreamRequestValue } from './stream-request-value.js';
 
 const MAX_SEQNO = Number.MAX_SAFE_INTEGER;
 const U64_MAX = 0xffffffffffffffffn;
@@ -258,13 +259,12 @@ export class DcpProducer {
     const uuid = f.extras.readBigUInt64BE(24);
     let snapStart = readU64n(f.extras, 32);
     let snapEnd = readU64n(f.extras, 40);
-    let json: Record<string, unknown> | undefined;
+    let json: StreamRequestValue | undefined;
     if (f.value.length) {
-      try {
-        json = JSON.parse(f.value.toString('utf8')) as Record<string, unknown>;
-      } catch {
-        return s.error(f, St.Einval, 'stream request value is not JSON');
-      }
+      // Checked in full before use: a {"sid":-1} once reached the encoder and crashed the process.
+      const parsed = parseStreamRequestValue(f.value);
+      if (!parsed.ok) return s.error(f, parsed.status, parsed.context);
+      json = parsed.value;
     }
     // 1. vbucket here, in a state that may stream.
     const role = vbId < cluster.numVbuckets ? cluster.role(s.ctx.index, vbId) : undefined;
@@ -289,7 +289,7 @@ export class DcpProducer {
     } catch {
       return s.error(f, St.Einval, 'bad framing extras');
     }
-    if (json?.sid !== undefined && sid === 0) sid = Number(json.sid);
+    if (json?.sid !== undefined && sid === 0) sid = json.sid;
     if (this.streamIdEnabled && (!sid || sid > 0xffff))
       return s.error(f, St.DcpStreamIdInvalid, 'stream id required');
     if (!this.streamIdEnabled && sid) return s.error(f, St.DcpStreamIdInvalid, 'stream ids not enabled');
@@ -302,7 +302,7 @@ export class DcpProducer {
     const existing = this.streams.get(vbId * 65536 + sid);
     if (existing && existing.phase === Phase.Active) return s.error(f, St.KeyEexists, 'stream already open');
     // 5. rollback.
-    const purgeRaw = json?.purge_seqno;
+
     const rb = needsRollback(vb.failoverLog, vb.highSeqno, vb.purgeSeqno, {
       startSeqno: start,
       vbucketUuid: uuid,
@@ -310,7 +310,7 @@ export class DcpProducer {
       snapEnd,
       strict: (flags & StreamFlag.StrictVbUuid) !== 0,
       ignorePurgedTombstones: (flags & StreamFlag.IgnorePurgedTombstones) !== 0,
-      clientPurgeSeqno: typeof purgeRaw === 'string' ? Number(purgeRaw) : undefined,
+      clientPurgeSeqno: json?.purgeSeqno,
     });
     if (rb !== undefined) {
       const v = Buffer.allocUnsafe(8);
