@@ -10,6 +10,7 @@ import {
   type HttpGuardOptions,
   type Listener,
   type Logger,
+  RepeatLog,
   type SaslServer,
   type Store,
   staticCredentials,
@@ -98,6 +99,12 @@ export interface ClusterOptions {
    * file-descriptor limit) at once: past it 503. Counted in the `cluster_rest` metrics group.
    */
   rest?: RestLimits;
+  /**
+   * Largest frame a data-node connection may send before SASL succeeds (default 16 KiB: HELLO,
+   * SASL and the other commands allowed then are small). A bigger one closes the connection,
+   * counted in `preauth_frames_refused`; once authenticated the limit is 21 MiB, as kv_engine.
+   */
+  preauthMaxFrameBytes?: number;
   /** Expiry pager period (default 1000 ms). */
   expiryPagerIntervalMs?: number;
   /** Items per checkpoint (default 10 000). */
@@ -237,6 +244,8 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   readonly dcpMaxStreams: number;
   readonly authTimeoutMs: number;
   readonly sessionStats: SessionStats;
+  readonly repeats: RepeatLog;
+  readonly preauthMaxFrameBytes: number;
   readonly buckets = new Map<string, Bucket>();
   readonly #nodes: DataNode[];
   #vbMap: number[][] = [];
@@ -271,6 +280,11 @@ class EmbeddedCluster implements Cluster, ClusterCore {
     this.dcpMaxStreams = o.dcpMaxStreams ?? 65_536;
     if (!Number.isInteger(this.dcpMaxStreams) || this.dcpMaxStreams < 1)
       throw ErrClusterTopology(`dcpMaxStreams must be a positive integer, got ${this.dcpMaxStreams}`);
+    this.preauthMaxFrameBytes = o.preauthMaxFrameBytes ?? 16 * 1024;
+    if (!Number.isSafeInteger(this.preauthMaxFrameBytes) || this.preauthMaxFrameBytes < 256)
+      throw ErrClusterTopology(
+        `preauthMaxFrameBytes must be an integer >= 256, got ${this.preauthMaxFrameBytes}`,
+      );
     this.authTimeoutMs = o.authTimeoutMs ?? 10_000;
     if (!(this.authTimeoutMs > 0) || !Number.isFinite(this.authTimeoutMs))
       throw ErrClusterTopology(`authTimeoutMs must be a positive number, got ${this.authTimeoutMs}`);
@@ -293,7 +307,16 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       ),
       dcpIdleDrops: g.counter('dcp_idle_drops', 'DCP connections dropped for missing noop replies'),
       dcpStreamsRefused: g.counter('dcp_streams_refused', 'DCP stream requests refused (dcpMaxStreams)'),
+      preauthFramesRefused: g.counter(
+        'preauth_frames_refused',
+        'Connections closed for a frame over preauthMaxFrameBytes before SASL succeeded',
+      ),
+      connectionsRefused: g.counter(
+        'connections_refused',
+        'Data-node connections closed at once: no slot left within the file-descriptor limit',
+      ),
     };
+    this.repeats = new RepeatLog(this.#log);
     this.#ownStore = !o.store;
     this.#store = o.store ?? createMemoryStore();
     this.#credentials = staticCredentials(o.users, { iterations: o.scramIterations ?? 4096 });
@@ -423,6 +446,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       await b.flush().catch((err) => this.#log.error({ err }, 'final flush failed'));
     }
     if (this.#ownStore) await this.#store.close();
+    this.repeats.flush();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Logger, SaslServer } from '@tributary/core';
+import type { Logger, RepeatLog, SaslServer } from '@tributary/core';
 import type { Bucket } from '../bucket.js';
 
 /** What a data-node connection needs from the cluster. */
@@ -22,6 +22,10 @@ export interface SessionStats {
   dcpStalls: { inc(n?: number): void };
   dcpIdleDrops: { inc(n?: number): void };
   dcpStreamsRefused: { inc(n?: number): void };
+  /** Connections closed for a frame over the pre-authentication size cap. */
+  preauthFramesRefused: { inc(n?: number): void };
+  /** Connections closed at once: no connection slot left within the fd limit. */
+  connectionsRefused: { inc(n?: number): void };
 }
 
 export interface ClusterCore {
@@ -34,6 +38,10 @@ export interface ClusterCore {
   /** An unauthenticated connection is closed this long after connecting. */
   readonly authTimeoutMs: number;
   readonly sessionStats: SessionStats;
+  /** Per-connection events of every session (malformed frames, auth timeouts), logged once with a count. */
+  readonly repeats: RepeatLog;
+  /** Largest frame read from a connection before SASL succeeds. */
+  readonly preauthMaxFrameBytes: number;
   /** SASL mechanisms offered on a connection. */
   mechanisms(secure: boolean): string[];
   /** A SASL server for `mechanism`, or undefined when not offered. */

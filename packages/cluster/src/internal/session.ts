@@ -1,7 +1,7 @@
 // One data-node connection: memcached binary protocol session (HELLO, SASL, SELECT_BUCKET,
 // cluster config, KV) answering pipelined requests in order, and the DCP producer once the
 // connection is opened as one.
-import type { Connection, SaslServer } from '@tributary/core';
+import { type Connection, connectionSlots, type SaslServer } from '@tributary/core';
 import snappy from 'snappy';
 import type { Bucket, StoreMode } from '../bucket.js';
 import { isJsonValue } from '../bucket.js';
@@ -22,6 +22,7 @@ import {
   MAGIC_RES,
   MAGIC_SERVER_REQ,
   MAGIC_SERVER_RES,
+  MAX_FRAME_BYTES,
   MalformedFrameError,
   Op,
   parseFrameInfos,
@@ -74,7 +75,8 @@ function copyFrame(f: Frame): Frame {
 }
 
 export class Session implements SessionHandle {
-  readonly reader = new FrameReader();
+  /** Capped at the cluster's preauthMaxFrameBytes until SASL succeeds. */
+  readonly reader: FrameReader;
   readonly out = new BatchWriter(64 * 1024);
   readonly features = new Set<number>();
   user: string | undefined;
@@ -92,11 +94,30 @@ export class Session implements SessionHandle {
   #flushScheduled = false;
   /** Closes the connection unless it authenticates in time (SASL success clears it). */
   #authTimer: NodeJS.Timeout | undefined;
+  /** Whether this connection holds one of the process's connection slots (to give back). */
+  #slot = false;
 
   constructor(
     readonly conn: Connection,
     readonly ctx: NodeContext,
   ) {
+    this.reader = new FrameReader(ctx.cluster.preauthMaxFrameBytes);
+    // Within the process's fd limit, or closed at once (counted): an accept that failed with
+    // EMFILE would reset connections of every listener of the process, unlogged.
+    if (!connectionSlots().tryTake()) {
+      this.closed = true;
+      ctx.cluster.sessionStats.connectionsRefused.inc();
+      ctx.cluster.repeats.note(
+        'warn',
+        'kv-no-slot',
+        { fdLimit: connectionSlots().fdLimit },
+        'data-node connection closed: no connection slot left within the file-descriptor limit',
+      );
+      conn.on('error', () => {});
+      conn.destroy();
+      return;
+    }
+    this.#slot = true;
     ctx.cluster.sessionStats.connections.inc();
     ctx.cluster.attach(ctx.index, this);
     conn.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -155,7 +176,9 @@ export class Session implements SessionHandle {
     this.#authTimer = undefined;
     if (this.closed || this.user) return;
     this.ctx.cluster.sessionStats.authTimeouts.inc();
-    this.ctx.log.warn(
+    this.ctx.cluster.repeats.note(
+      'warn',
+      'auth-timeout',
       { remote: this.conn.remoteAddress, saslInProgress: this.#saslServer !== undefined },
       'connection did not authenticate in time: closing it',
     );
@@ -163,10 +186,20 @@ export class Session implements SessionHandle {
   }
 
   #malformed(err: unknown) {
+    let kind = err instanceof MalformedFrameError ? err.kind : 'other';
+    if (kind === 'too-large' && !this.user) {
+      kind = 'too-large-before-auth';
+      this.ctx.cluster.sessionStats.preauthFramesRefused.inc();
+    }
     this.ctx.cluster.sessionStats.malformed.inc();
-    this.ctx.log.warn(
-      { err: (err as Error).message, remote: this.conn.remoteAddress },
-      'malformed frame: closing connection',
+    // One line per kind, then one with the count per window: a fuzzer must not flood the log.
+    this.ctx.cluster.repeats.note(
+      'warn',
+      `malformed:${kind}`,
+      { err: (err as Error).message, kind, remote: this.conn.remoteAddress },
+      kind === 'too-large-before-auth'
+        ? 'frame over the pre-authentication size cap: closing connection'
+        : 'malformed frame: closing connection',
     );
     this.destroy();
   }
@@ -207,6 +240,10 @@ export class Session implements SessionHandle {
   }
 
   #closed() {
+    if (this.#slot) {
+      this.#slot = false;
+      connectionSlots().give();
+    }
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.#authTimer);
@@ -251,7 +288,7 @@ export class Session implements SessionHandle {
   #async(p: Promise<void>) {
     this.#busy = true;
     p.catch((err) => {
-      this.ctx.log.error({ err }, 'request handler failed');
+      this.ctx.cluster.repeats.note('error', 'handler', { err }, 'request handler failed');
     }).finally(() => {
       this.#busy = false;
       this.#drainQueue();
@@ -265,7 +302,7 @@ export class Session implements SessionHandle {
     }
     this.ctx.cluster.sessionStats.requests.inc();
     if (f.magic === MAGIC_ALT_REQ && !this.has(Feature.AltRequestSupport)) {
-      this.#malformed(new MalformedFrameError('flexible framing without AltRequestSupport'));
+      this.#malformed(new MalformedFrameError('flexible framing without AltRequestSupport', 'alt-framing'));
       return;
     }
     const op = f.opcode;
@@ -422,6 +459,7 @@ export class Session implements SessionHandle {
       this.#saslServer = undefined;
       this.user = step.username;
       clearTimeout(this.#authTimer);
+      this.reader.maxFrameBytes = MAX_FRAME_BYTES;
       // SELECT_BUCKET may be skipped when the user is named after a bucket.
       if (!this.bucket) this.bucket = this.ctx.cluster.buckets.get(step.username);
       this.ok(f, step.final);
