@@ -1,14 +1,55 @@
 import { randomBytes } from 'node:crypto';
 import type { BatchOp, Logger, Store } from '@tributary/core';
-import { flushOps, loadVbucket, vbPrefix } from './internal/persistence.js';
+import { LockTable } from './internal/locks.js';
+import { flushOps, loadVbucket, prepareKey, vbPrefix } from './internal/persistence.js';
+import { encodeXattrs, isSystemKey, parseXattrs } from './internal/subdoc/xattrs.js';
 import { Item, ItemKind, VBucket, type VBucketOptions } from './vbucket.js';
 
 /** KV outcome codes (memcached status values). */
-export const KvStatus = { Success: 0x00, KeyEnoent: 0x01, KeyEexists: 0x02, NotStored: 0x05 } as const;
+export const KvStatus = {
+  Success: 0x00,
+  KeyEnoent: 0x01,
+  KeyEexists: 0x02,
+  NotStored: 0x05,
+  Locked: 0x09,
+  SyncWriteInProgress: 0xa2,
+} as const;
+
+const DT_XATTR = 0x04;
+
+/** A new version of a document, built by a command that read the current one. */
+export interface NewVersion {
+  value: Buffer;
+  datatype: number;
+  flags: number;
+  /** Absolute Unix seconds, 0 = never. */
+  expiry: number;
+  /** Store a tombstone that keeps `value` (system xattrs only). */
+  deleted?: boolean;
+  /** Final bytes once the CAS and seqno are known (macro expansion); same length as `value`. */
+  prelink?: (cas: bigint, seqno: number) => Buffer;
+}
+
+/**
+ * What a deletion keeps: the system xattrs (those starting with '_') live on in the tombstone,
+ * as kv_engine keeps them (docs/ExtendedAttributes.md "XATTR lifetime"). Empty without any.
+ */
+export function tombstoneValue(value: Buffer, datatype: number): Buffer {
+  if (!(datatype & DT_XATTR)) return Buffer.alloc(0);
+  const pairs = parseXattrs(value);
+  return pairs ? encodeXattrs(pairs.filter((p) => isSystemKey(p.key))) : Buffer.alloc(0);
+}
 
 export interface KvResult {
   status: number;
   item?: Item;
+}
+
+/** A write that passed its checks: the version to commit over `prev`. */
+export interface Prepared {
+  status: number;
+  prev?: Item;
+  version?: NewVersion;
 }
 
 export type StoreMode = 'set' | 'add' | 'replace';
@@ -138,6 +179,10 @@ export class Bucket {
   readonly ramQuotaMb: number;
   readonly replicaNumber: number;
   readonly type: 'couchbase' | 'ephemeral';
+  /** Locks and lock CASes (GET_LOCKED). */
+  readonly locks = new LockTable();
+  /** Keys with a sync write in flight, per vbucket: other writers get SYNC_WRITE_IN_PROGRESS. */
+  readonly syncWrites = new Map<number, Set<string>>();
   #lastCas = 0n;
   readonly #heap = new ExpiryHeap();
   readonly #prefixes: Buffer[];
@@ -226,18 +271,35 @@ export class Bucket {
     const run = async () => {
       while (this.#dirtyVbs.size) {
         const ops: BatchOp[] = [];
+        // Each vbucket's dirty set covers every mutation up to its high seqno at this point.
+        const flushed: [VBucket, number][] = [];
         for (const id of this.#dirtyVbs) {
           this.#dirtyVbs.delete(id);
-          flushOps(this.name, this.vbuckets[id], this.#prefixes[id], ops);
+          const vb = this.vbuckets[id];
+          flushed.push([vb, vb.highSeqno]);
+          flushOps(this.name, vb, this.#prefixes[id], ops);
           if (ops.length >= 20_000) break;
         }
         if (ops.length) await this.#o.store.batch(ops);
+        for (const [vb, seqno] of flushed) vb.persisted(seqno);
       }
     };
     this.#flushing = run().finally(() => {
       this.#flushing = undefined;
     });
     await this.#flushing;
+  }
+
+  /** Writes a durable write's prepare to the store (persistence levels wait for it). */
+  async persistPrepare(vb: number, keyStr: string, value: Buffer): Promise<void> {
+    await this.#o.store.batch([{ type: 'put', key: prepareKey(this.#prefixes[vb], keyStr), value }]);
+  }
+
+  /** Drops a prepare record (committed or aborted). */
+  forgetPrepare(vb: number, keyStr: string): void {
+    this.#o.store
+      .batch([{ type: 'del', key: prepareKey(this.#prefixes[vb], keyStr) }])
+      .catch((err) => this.#o.onError(err));
   }
 
   vbucketFor(vb: number): VBucket {
@@ -256,10 +318,11 @@ export class Bucket {
   }
 
   #expire(vb: VBucket, it: Item, nowSec: number): void {
+    const keep = tombstoneValue(it.value, it.datatype);
     const tomb = new Item(
       it.keyStr,
-      Buffer.alloc(0),
-      0,
+      keep,
+      keep.length ? DT_XATTR : 0,
       it.flags,
       0,
       this.nextCas(),
@@ -282,6 +345,22 @@ export class Bucket {
     expiry: number,
     cas: bigint,
   ): KvResult {
+    const p = this.prepareStore(vb, mode, keyStr, value, datatype, flags, expiry, cas);
+    if (p.status !== KvStatus.Success) return { status: p.status };
+    return { status: KvStatus.Success, item: this.commit(vb, keyStr, p.prev, p.version!) };
+  }
+
+  /** The checks of store() and the version it would write, without writing (durable writes). */
+  prepareStore(
+    vb: VBucket,
+    mode: StoreMode,
+    keyStr: string,
+    value: Buffer,
+    datatype: number,
+    flags: number,
+    expiry: number,
+    cas: bigint,
+  ): Prepared {
     const nowSec = Math.floor(Date.now() / 1000);
     let prev = vb.get(keyStr);
     let cur = prev && !prev.deleted ? prev : undefined;
@@ -290,49 +369,41 @@ export class Bucket {
       cur = undefined;
       prev = vb.get(keyStr);
     }
+    const gate = this.admitWrite(vb, keyStr, cur, cas);
+    if (gate !== KvStatus.Success) return { status: gate };
     if (mode === 'add' && cur) return { status: KvStatus.KeyEexists };
     if (mode === 'replace' && !cur) return { status: KvStatus.KeyEnoent };
-    if (cas !== 0n) {
-      if (!cur) return { status: KvStatus.KeyEnoent };
-      if (cur.cas !== cas) return { status: KvStatus.KeyEexists };
-    }
-    const exp = absoluteExpiry(expiry, nowSec);
-    const it = new Item(
-      keyStr,
-      value,
-      datatype,
-      flags,
-      exp,
-      this.nextCas(),
-      (prev?.revSeqno ?? 0) + 1,
-      ItemKind.Mutation,
-      0,
-    );
-    vb.appendReplacing(it, prev);
-    if (exp) this.#heap.push(exp, vb.id, it);
-    this.markDirty(vb.id);
-    return { status: KvStatus.Success, item: it };
+    return {
+      status: KvStatus.Success,
+      prev,
+      version: { value, datatype, flags, expiry: absoluteExpiry(expiry, nowSec) },
+    };
   }
 
   remove(vb: VBucket, keyStr: string, cas: bigint): KvResult {
-    const nowSec = Math.floor(Date.now() / 1000);
-    const cur = this.getLive(vb, keyStr, nowSec);
+    const p = this.prepareRemove(vb, keyStr, cas);
+    if (p.status !== KvStatus.Success) return { status: p.status };
+    return { status: KvStatus.Success, item: this.commit(vb, keyStr, p.prev, p.version!) };
+  }
+
+  /** The checks of remove() and the tombstone it would write. */
+  prepareRemove(vb: VBucket, keyStr: string, cas: bigint): Prepared {
+    const cur = this.getLive(vb, keyStr);
+    const gate = this.admitWrite(vb, keyStr, cur, cas);
+    if (gate !== KvStatus.Success) return { status: gate };
     if (!cur) return { status: KvStatus.KeyEnoent };
-    if (cas !== 0n && cur.cas !== cas) return { status: KvStatus.KeyEexists };
-    const it = new Item(
-      keyStr,
-      Buffer.alloc(0),
-      0,
-      cur.flags,
-      0,
-      this.nextCas(),
-      cur.revSeqno + 1,
-      ItemKind.Deletion,
-      nowSec,
-    );
-    vb.append(it);
-    this.markDirty(vb.id);
-    return { status: KvStatus.Success, item: it };
+    const keep = tombstoneValue(cur.value, cur.datatype);
+    return {
+      status: KvStatus.Success,
+      prev: cur,
+      version: {
+        value: keep,
+        datatype: keep.length ? DT_XATTR : 0,
+        flags: cur.flags,
+        expiry: 0,
+        deleted: true,
+      },
+    };
   }
 
   /** TOUCH: a new version with a new expiry (a mutation, as in kv_engine). */
@@ -340,6 +411,8 @@ export class Bucket {
     const nowSec = Math.floor(Date.now() / 1000);
     const cur = this.getLive(vb, keyStr, nowSec);
     if (!cur) return { status: KvStatus.KeyEnoent };
+    const gate = this.admitWrite(vb, keyStr, cur, 0n);
+    if (gate !== KvStatus.Success) return { status: gate };
     const exp = absoluteExpiry(expiry, nowSec);
     const it = new Item(
       keyStr,
@@ -356,6 +429,62 @@ export class Bucket {
     if (exp) this.#heap.push(exp, vb.id, it);
     this.markDirty(vb.id);
     return { status: KvStatus.Success, item: it };
+  }
+
+  /** The current version, tombstones included (a due document expires on access). */
+  current(vb: VBucket, keyStr: string, nowSec = Math.floor(Date.now() / 1000)): Item | undefined {
+    const it = vb.get(keyStr);
+    if (it && !it.deleted && it.expiry && it.expiry <= nowSec) {
+      this.#expire(vb, it, nowSec);
+      return vb.get(keyStr);
+    }
+    return it;
+  }
+
+  /** The CAS clients see for `it` (a lock gives a document a new one). */
+  casOf(vb: VBucket, it: Item): bigint {
+    return this.locks.casOf(vb.id, it);
+  }
+
+  /**
+   * ep-engine's gate for a write to `keyStr` over `cur` (its live version, if any), in its order:
+   * a sync write in flight (SYNC_WRITE_IN_PROGRESS), a lock the caller does not hold by CAS
+   * (LOCKED; holding it releases it), a CAS that does not match (KEY_EEXISTS) or names a
+   * document that is not there (KEY_ENOENT).
+   */
+  admitWrite(vb: VBucket, keyStr: string, cur: Item | undefined, cas: bigint): number {
+    if (this.syncWrites.get(vb.id)?.has(keyStr)) return KvStatus.SyncWriteInProgress;
+    if (cur && this.locks.isLocked(vb.id, cur)) {
+      if (cas !== this.locks.casOf(vb.id, cur)) return KvStatus.Locked;
+      this.locks.unlock(vb.id, cur);
+      return KvStatus.Success;
+    }
+    if (cas !== 0n) {
+      if (!cur) return KvStatus.KeyEnoent;
+      if (this.casOf(vb, cur) !== cas) return KvStatus.KeyEexists;
+    }
+    return KvStatus.Success;
+  }
+
+  /** Appends a new version of `keyStr` replacing `prev` (the caller checked everything). */
+  commit(vb: VBucket, keyStr: string, prev: Item | undefined, v: NewVersion): Item {
+    const cas = this.nextCas();
+    const value = v.prelink ? v.prelink(cas, vb.highSeqno + 1) : v.value;
+    const it = new Item(
+      keyStr,
+      value,
+      v.datatype,
+      v.flags,
+      v.deleted ? 0 : v.expiry,
+      cas,
+      (prev?.revSeqno ?? 0) + 1,
+      v.deleted ? ItemKind.Deletion : ItemKind.Mutation,
+      v.deleted ? Math.floor(Date.now() / 1000) : 0,
+    );
+    vb.appendReplacing(it, prev);
+    if (it.expiry) this.#heap.push(it.expiry, vb.id, it);
+    this.markDirty(vb.id);
+    return it;
   }
 
   /** Turns every due document into an expiration (DCP sees it). Returns how many expired. */

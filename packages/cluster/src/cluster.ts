@@ -18,7 +18,13 @@ import {
 import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
 import { createMemoryStore } from '@tributary/store-memory';
 import { Bucket, isJsonValue, KvStatus } from './bucket.js';
-import { type ConfigBucket, type ConfigNode, type ConfigView, terseBucketConfig } from './bucket-config.js';
+import {
+  type ConfigBucket,
+  type ConfigNode,
+  type ConfigView,
+  nodeServices,
+  terseBucketConfig,
+} from './bucket-config.js';
 import {
   ErrClusterClosed,
   ErrClusterKeyExists,
@@ -29,6 +35,8 @@ import {
   ErrClusterVbucketUnavailable,
 } from './errors.js';
 import type { ClusterCore, SessionHandle, SessionStats, VbRole } from './internal/context.js';
+import { SyncWrites } from './internal/durability.js';
+import { Replication } from './internal/replication.js';
 import { Session } from './internal/session.js';
 import { MgmtServer } from './mgmt-server.js';
 import type { Item } from './vbucket.js';
@@ -206,6 +214,13 @@ export interface Cluster {
   startNode(node: number): Promise<void>;
   /** vbucket map as cluster node indexes: [active, replica...] per vbucket (-1 none). */
   vbucketMap(): number[][];
+  /**
+   * Holds replication to these nodes (default: every node) back, so replicas lag: GET_REPLICA
+   * and replica DCP streams see the old state, durable writes wait, and a failover loses what
+   * the promoted replica has not received. `resumeReplication` lets them catch up.
+   */
+  pauseReplication(nodes?: number[]): void;
+  resumeReplication(nodes?: number[]): void;
   stats(): Record<string, unknown>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -218,6 +233,14 @@ export function vbucketOfKey(key: string | Uint8Array, numVbuckets: number): num
 }
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
+
+/** The collections manifest as ns_server serves it (only the default scope and collection exist). */
+const DEFAULT_MANIFEST = {
+  uid: '0',
+  scopes: [
+    { name: '_default', uid: '0', collections: [{ name: '_default', uid: '0', maxTTL: 0, history: false }] },
+  ],
+};
 
 class DataNode implements ConfigNode {
   kvPort = 0;
@@ -267,6 +290,8 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   #closed = false;
   #topologyLock: Promise<void> = Promise.resolve();
   readonly #handles = new Map<string, BucketHandle>();
+  readonly replication: Replication;
+  readonly syncWrites: SyncWrites;
 
   constructor(readonly o: ClusterOptions) {
     const n = o.nodes ?? 1;
@@ -326,6 +351,18 @@ class EmbeddedCluster implements Cluster, ClusterCore {
     this.#nodes = Array.from({ length: n }, (_, i) => new DataNode(i, this.host));
     this.#numReplicas = Math.min(o.replicas ?? (n > 1 ? 1 : 0), n - 1);
     this.#vbMap = this.#spread(this.#nodes.map((d) => d.index));
+    const chain = (vb: number) => this.#vbMap[vb] ?? [];
+    this.replication = new Replication({
+      chain,
+      nodeRunning: (n) => this.#nodes[n]?.running === true && this.#nodes[n].inCluster,
+      replicated: (b, vb, n) => this.syncWrites.replicated(b, vb, n),
+    });
+    this.syncWrites = new SyncWrites({
+      chain,
+      kick: (b, vb) => this.replication.schedule(b, vb),
+      onError: (err) =>
+        (this.o.onError ?? ((e: unknown) => this.#log.error({ err: e }, 'durable write failed')))(err),
+    });
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -352,6 +389,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       });
       await b.open();
       this.buckets.set(s.name, b);
+      this.replication.attach(b);
     }
     if (this.o.tls) {
       this.#tlsFactory = this.o.tls.factory;
@@ -408,6 +446,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       buckets: () => this.#configBuckets(),
       users: this.o.users,
       hostFor: (i, local) => this.#advertised(i, local),
+      manifest: () => DEFAULT_MANIFEST,
       log: ctx.log,
       limits: this.o.rest,
       metrics: this.#metrics.group('cluster_rest', { node: String(node.index) }),
@@ -440,6 +479,8 @@ class EmbeddedCluster implements Cluster, ClusterCore {
     if (this.#closed) return;
     this.#closed = true;
     await this.#topologyLock.catch(() => {});
+    this.syncWrites.close();
+    this.replication.close();
     for (const node of this.#nodes) if (node.running) await this.#unlisten(node);
     for (const b of this.buckets.values()) {
       b.close();
@@ -485,6 +526,38 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   #advertised(node: number, local: string): string {
     void node;
     return WILDCARD.has(this.host) ? local : this.host;
+  }
+
+  clusterConfigJson(node: number, host: string): string {
+    const key = `\0${node}\0${host}\0${this.rev}`;
+    let s = this.#configCache.get(key);
+    if (s) return s;
+    // kv_engine's cluster_config_executor without a bucket: the cluster map ns_server pushed,
+    // which holds nodesExt (every service port, TLS ones included) but no vBucketServerMap.
+    const cfg = {
+      ...nodeServices(this.#view(), {
+        thisNode: node,
+        hostFor: (n) => (n.index === node ? '$HOST' : this.#advertised(n.index, host)),
+      }),
+      revEpoch: this.revEpoch,
+    };
+    s = JSON.stringify(cfg).replaceAll('$HOST', host);
+    this.#configCache.set(key, s);
+    return s;
+  }
+
+  visibleSeqno(bucket: Bucket, vb: number, node: number): number {
+    const v = bucket.vbuckets[vb];
+    if (this.#vbMap[vb]?.[0] === node) return v.highSeqno;
+    return this.replication.received(bucket, vb, node) ?? 0;
+  }
+
+  pauseReplication(nodes?: number[]): void {
+    this.replication.pause(nodes ?? this.#nodes.map((n) => n.index));
+  }
+
+  resumeReplication(nodes?: number[]): void {
+    this.replication.resume(nodes);
   }
 
   configJson(bucket: string, node: number, host: string): string {
@@ -631,8 +704,11 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       if (loseLast > tail) throw ErrClusterTopology(`loseLast ${loseLast} exceeds historyTail ${tail}`);
       const survivors = this.#nodes.filter((n) => n.inCluster && n.index !== index).map((n) => n.index);
       if (!survivors.length) throw ErrClusterTopology('cannot fail over the last node');
+      // Copies already on their way land first; a paused replica keeps its lag.
+      this.replication.drain();
       node.inCluster = false;
       if (node.running) await this.#unlisten(node);
+      this.replication.dropNode(index);
       for (let vb = 0; vb < this.numVbuckets; vb++) {
         const row = this.#vbMap[vb];
         const wasActive = row[0] === index;
@@ -644,11 +720,20 @@ class EmbeddedCluster implements Cluster, ClusterCore {
           const active = replica ?? survivors[vb % survivors.length];
           const rest = row.slice(1).map((r) => (r === index || r === active ? -1 : r));
           this.#vbMap[vb] = [active, ...rest];
+          this.syncWrites.abortVbucket(vb);
           for (const b of this.buckets.values()) {
             const v = b.vbuckets[vb];
-            if (loseLast) v.truncate(loseLast);
+            // The promoted replica has what it received (mutations not yet replicated are lost);
+            // loseLast makes it that many seqnos behind at least. Without a replica, a survivor
+            // takes the vbucket over with all of its data.
+            const received =
+              replica === undefined ? v.highSeqno : (this.replication.received(b, vb, replica) ?? 0);
+            const keep = Math.min(received, v.highSeqno - loseLast);
+            if (keep < v.highSeqno) v.truncate(v.highSeqno - Math.max(0, keep));
             v.closeCheckpoint();
             v.addFailoverEntry();
+            b.locks.clearVbucket(vb);
+            this.replication.reset(b, vb);
             b.markDirty(vb);
           }
           this.#vbChanged(
@@ -706,15 +791,18 @@ class EmbeddedCluster implements Cluster, ClusterCore {
           if (ra !== rb) changed.add(n);
         }
         if (a[0] !== b[0]) {
-          // Takeover: the new active opens a new failover entry.
+          // Takeover: the new active opens a new failover entry; locks and prepares stay behind.
+          this.syncWrites.abortVbucket(vb);
           for (const bucket of this.buckets.values()) {
             bucket.vbuckets[vb].closeCheckpoint();
             bucket.vbuckets[vb].addFailoverEntry();
+            bucket.locks.clearVbucket(vb);
             bucket.markDirty(vb);
           }
         }
         if (changed.size) this.#vbChanged(vb, changed);
       }
+      this.replication.prune();
       this.#bumpRev();
       this.#log.info({ nodes: targets }, 'rebalanced');
     });
@@ -726,6 +814,13 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       if (!node.running) return;
       for (const b of this.buckets.values()) await b.flush();
       await this.#unlisten(node);
+      this.replication.dropNode(index);
+      // Its memory goes with it: locks, and durable writes waiting on its active vbuckets.
+      for (let vb = 0; vb < this.numVbuckets; vb++) {
+        if (this.#vbMap[vb][0] !== index) continue;
+        this.syncWrites.abortVbucket(vb);
+        for (const b of this.buckets.values()) b.locks.clearVbucket(vb);
+      }
       this.#log.info({ node: index }, 'node stopped');
     });
   }
@@ -740,6 +835,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       // ephemeral buckets come back empty.
       if (node.inCluster) for (const b of this.buckets.values()) await b.reload(active);
       await this.#listen(node);
+      this.replication.scheduleAll();
       this.#bumpRev();
       this.#log.info({ node: index }, 'node started');
     });
@@ -842,7 +938,11 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   }
 
   stats(): Record<string, unknown> {
-    return { ...this.#group.snapshot(), rev: this.rev };
+    return {
+      ...this.#group.snapshot(),
+      rev: this.rev,
+      sync_writes_in_flight: this.syncWrites.inFlight,
+    };
   }
 }
 

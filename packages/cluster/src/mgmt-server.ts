@@ -32,6 +32,8 @@ export interface MgmtContext {
   users: Readonly<Record<string, string>>;
   /** The host a node is advertised under (`local` = the address the client reached). */
   hostFor(node: number, local: string): string;
+  /** A bucket's collections manifest (GET /pools/default/buckets/<b>/scopes). */
+  manifest(bucket: string): unknown;
   log: Logger;
   /** Timeouts and connection cap of the listener (defaults: createGuardedHttpServer's). */
   limits?: Omit<HttpGuardOptions, 'log' | 'metrics'>;
@@ -71,6 +73,18 @@ export function decodeSegment(segment: string): string | undefined {
 function localHostOf(req: http.IncomingMessage): string {
   const a = req.socket.localAddress ?? '127.0.0.1';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/** GET /settings/rbac/users[/local]: every user here has full access (role admin). */
+function rbacUsers(users: Readonly<Record<string, string>>): unknown[] {
+  return Object.keys(users).map((id) => ({
+    id,
+    domain: 'local',
+    roles: [{ role: 'admin', origins: [{ type: 'user' }] }],
+    groups: [],
+    external_groups: [],
+    name: '',
+  }));
 }
 
 export class MgmtServer {
@@ -187,8 +201,24 @@ export class MgmtServer {
         200,
         this.ctx.buckets().map((b) => fullBucketConfig(view, b, hosts)),
       );
+    if (path === '/settings/rbac/users' || path === '/settings/rbac/users/local')
+      return this.#send(res, 200, rbacUsers(this.ctx.users));
+    const sc = /^\/pools\/default\/buckets\/([^/]+)\/scopes$/.exec(path);
+    if (sc) {
+      const name = decodeSegment(sc[1]);
+      if (name === undefined)
+        return this.#send(res, 400, { error: 'malformed percent-encoding in the bucket name' });
+      const b = bucketNamed(name);
+      if (!b) return this.#notFound(res, name);
+      return this.#send(res, 200, this.ctx.manifest(b.name));
+    }
     const m = /^\/pools\/default\/(buckets|b|bs|bucketsStreaming)\/([^/]+)$/.exec(path);
-    if (!m) return this.#send(res, 404, { error: 'not found' });
+    if (!m) {
+      // ns_server's menelaus_util:reply_not_found.
+      res.writeHead(404, { 'Content-Type': 'text/plain', 'Content-Length': 10 });
+      res.end('Not found.');
+      return;
+    }
     const name = decodeSegment(m[2]);
     if (name === undefined)
       return this.#send(res, 400, { error: 'malformed percent-encoding in the bucket name' });

@@ -123,6 +123,10 @@ export interface VBucketOptions {
 export class VBucket {
   highSeqno = 0;
   purgeSeqno = 0;
+  /** Highest seqno known to be in the store (OBSERVE_SEQNO's last persisted seqno). */
+  persistedSeqno = 0;
+  /** Called when persistedSeqno rises (durable writes wait on it). */
+  readonly persistListeners = new Set<() => void>();
   failoverLog: FailoverEntry[] = [];
   readonly map = new Map<string, Item>();
   /** Seqno-ascending history; stale entries (superseded) are skipped by readers and compacted away. */
@@ -178,6 +182,14 @@ export class VBucket {
     return this.map.get(keyStr);
   }
 
+  /** A flush wrote everything up to `seqno` to the store. */
+  persisted(seqno: number): void {
+    const s = Math.min(seqno, this.highSeqno);
+    if (s <= this.persistedSeqno) return;
+    this.persistedSeqno = s;
+    for (const l of this.persistListeners) l();
+  }
+
   /** Appends a new version (assigns the seqno), supersedes the old one and wakes streams. */
   append(item: Item): Item {
     return this.appendReplacing(item, this.map.get(item.keyStr));
@@ -215,6 +227,7 @@ export class VBucket {
     this.staleCount = 0;
     this.#staleKept = 0;
     this.highSeqno = Math.max(highSeqno, this.log.length ? this.log[this.log.length - 1].seqno : 0);
+    this.persistedSeqno = this.highSeqno;
     this.checkpointStarts = [this.highSeqno + 1];
     this.#openItems = 0;
   }
@@ -357,6 +370,7 @@ export class VBucket {
     this.staleCount = stale;
     this.#staleKept = Math.min(this.#staleKept, stale);
     this.highSeqno = target;
+    if (this.persistedSeqno > target) this.persistedSeqno = target;
     this.checkpointStarts = this.checkpointStarts.filter((s) => s <= target);
     this.checkpointId++;
     this.checkpointStarts.push(target + 1);

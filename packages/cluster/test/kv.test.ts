@@ -95,13 +95,23 @@ describe('bootstrap', () => {
     c.close();
   });
 
-  it('refuses commands before auth and GET_CLUSTER_CONFIG without a bucket', async () => {
+  it('refuses commands before auth; GET_CLUSTER_CONFIG without a bucket is the cluster config (GCCCP)', async () => {
     const c = await TestClient.connect(cluster.nodes[0].kvPort);
     const r = await c.call({ opcode: Opcode.GetClusterConfig });
     expect(r.status).toBe(Status.Eaccess);
     await bootstrap(c);
     const r2 = await c.call({ opcode: Opcode.GetClusterConfig });
-    expect(r2.status).toBe(Status.NoBucket);
+    expect(r2.status).toBe(Status.Success);
+    // kv_engine's cluster_config_executor with no bucket: the global map, nodesExt and no vbuckets.
+    const cfg = JSON.parse(r2.value.toString()) as Record<string, unknown>;
+    expect(cfg.vBucketServerMap).toBeUndefined();
+    expect(cfg.name).toBeUndefined();
+    expect(cfg.rev).toBe(cluster.rev);
+    const ext = cfg.nodesExt as { services: Record<string, number>; hostname: string; thisNode?: boolean }[];
+    expect(ext.map((n) => n.services.kv)).toEqual(cluster.nodes.map((n) => n.kvPort));
+    expect(ext.map((n) => n.services.mgmt)).toEqual(cluster.nodes.map((n) => n.mgmtPort));
+    expect(ext[0].thisNode).toBe(true);
+    expect(ext[0].hostname).toBe('127.0.0.1');
     c.close();
   });
 

@@ -1,5 +1,7 @@
 import type { Logger, RepeatLog, SaslServer } from '@tributary/core';
 import type { Bucket } from '../bucket.js';
+import type { SyncWrites } from './durability.js';
+import type { Replication } from './replication.js';
 
 /** What a data-node connection needs from the cluster. */
 export interface NodeContext {
@@ -50,6 +52,14 @@ export interface ClusterCore {
   role(node: number, vb: number): VbRole | undefined;
   /** Bucket config JSON as node `node` serves it, `$HOST` replaced by `host`. */
   configJson(bucket: string, node: number, host: string): string;
+  /** The cluster config (no bucket selected: GCCCP) as node `node` serves it. */
+  clusterConfigJson(node: number, host: string): string;
+  /** Replica copies of the vbuckets. */
+  readonly replication: Replication;
+  /** Durable writes in flight. */
+  readonly syncWrites: SyncWrites;
+  /** The highest seqno of `vb` node `node` holds: the active's, or what its replica copy has. */
+  visibleSeqno(bucket: Bucket, vb: number, node: number): number;
   readonly rev: number;
   readonly revEpoch: number;
   /** Connections register to receive config pushes and topology events. */

@@ -53,6 +53,8 @@ class Stream {
     readonly endSeqno: number,
     /** The requested snapshot start (after kv_engine's trimming): the first marker starts there. */
     readonly snapStart: number,
+    /** The highest seqno this node holds for the vbucket (a replica's copy may lag the active). */
+    readonly high: () => number,
   ) {
     this.lastSent = startSeqno;
     this.listener = () => producer.wake(this);
@@ -66,7 +68,7 @@ class Stream {
   get ready(): boolean {
     if (this.endReason >= 0) return true;
     if (this.snapshot) return true;
-    return this.lastSent < this.endSeqno && this.lastSent < this.vb.highSeqno
+    return this.lastSent < this.endSeqno && this.lastSent < this.high()
       ? true
       : this.lastSent >= this.endSeqno;
   }
@@ -271,9 +273,16 @@ export class DcpProducer {
     if (!role || ((flags & StreamFlag.ActiveVbOnly) !== 0 && role !== 'active'))
       return s.status(f, St.NotMyVbucket);
     const vb = bucket.vbuckets[vbId];
+    // A replica vbucket streams what its copy holds (kv_engine streams a replica's own data).
+    const node = s.ctx.index;
+    const high =
+      role === 'active'
+        ? () => vb.highSeqno
+        : () => Math.min(vb.highSeqno, cluster.visibleSeqno(bucket, vbId, node));
+    const highSeqno = high();
     // 2. from-latest rewrites the start; v5 features need noops.
     if (flags & StreamFlag.FromLatest) {
-      start = snapStart = snapEnd = vb.highSeqno;
+      start = snapStart = snapEnd = highSeqno;
     }
     if ((this.includeXattrs || json) && !this.noopEnabled) {
       return s.error(f, St.NotSupported, 'enable_noop is required for this stream request');
@@ -303,7 +312,7 @@ export class DcpProducer {
     if (existing && existing.phase === Phase.Active) return s.error(f, St.KeyEexists, 'stream already open');
     // 5. rollback.
 
-    const rb = needsRollback(vb.failoverLog, vb.highSeqno, vb.purgeSeqno, {
+    const rb = needsRollback(vb.failoverLog, highSeqno, vb.purgeSeqno, {
       startSeqno: start,
       vbucketUuid: uuid,
       snapStart,
@@ -318,10 +327,10 @@ export class DcpProducer {
       return s.status(f, St.Rollback, v);
     }
     // 6. end seqno rewrites and range against the high seqno.
-    if (flags & (StreamFlag.ToLatest | StreamFlag.DiskOnly)) end = vb.highSeqno;
+    if (flags & (StreamFlag.ToLatest | StreamFlag.DiskOnly)) end = highSeqno;
     if (start > end) return s.error(f, St.Erange, 'start seqno above end seqno');
-    if (start > vb.highSeqno) return s.error(f, St.Erange, 'start seqno above the high seqno');
-    if (start === snapStart && snapEnd > vb.highSeqno) snapEnd = vb.highSeqno;
+    if (start > highSeqno) return s.error(f, St.Erange, 'start seqno above the high seqno');
+    if (start === snapStart && snapEnd > highSeqno) snapEnd = highSeqno;
     flags &= ~StreamFlag.NoValue;
     // 7. over the per-connection stream limit (kv_engine: a stream that does not fit is ENOMEM).
     if (!existing && this.streams.size >= cluster.dcpMaxStreams) {
@@ -330,7 +339,7 @@ export class DcpProducer {
     }
     // 8. success: the failover log, then the stream.
     s.ok(f, DcpProducer.failoverLogValue(vb));
-    const st = new Stream(this, vb, f.opaque, sid, flags, start, end, snapStart);
+    const st = new Stream(this, vb, f.opaque, sid, flags, start, end, snapStart, high);
     this.streams.set(st.key, st);
     vb.listeners.add(st.listener);
     s.ctx.cluster.sessionStats.dcpStreams.inc();
@@ -529,12 +538,13 @@ export class DcpProducer {
         st.endReason = EndReason.Ok;
         continue;
       }
-      if (st.lastSent >= vb.highSeqno) return n;
+      const high = st.high();
+      if (st.lastSent >= high) return n;
       // Next snapshot: a disk snapshot while behind the in-memory checkpoints, else bounded by
       // the checkpoint that holds the next seqno.
       const from = st.lastSent;
       const disk = from + 1 < vb.memoryStart;
-      let upTo = disk ? vb.highSeqno : vb.checkpointEndFor(from + 1);
+      let upTo = disk ? high : Math.min(vb.checkpointEndFor(from + 1), high);
       if (upTo > st.endSeqno) upTo = st.endSeqno;
       const items = vb.collect(from, upTo);
       if (items.length === 0) {
@@ -635,8 +645,14 @@ export class DcpProducer {
       }
       if (!this.#json) dt &= ~DT_JSON;
       if (this.noValue) {
-        value = EMPTY;
-        if (!this.noValueKeepDatatype) dt = 0;
+        // kv_engine: no-value with include-xattrs still sends the XATTR section.
+        if (this.includeXattrs && it.datatype & DT_XATTR) {
+          value = it.value.subarray(0, Math.min(it.value.length, 4 + it.value.readUInt32BE(0)));
+          dt = DT_XATTR | (this.noValueKeepDatatype ? dt : 0);
+        } else {
+          value = EMPTY;
+          if (!this.noValueKeepDatatype) dt = 0;
+        }
       } else if (this.forceCompression && value.length) {
         value = snappy.compressSync(value) as Buffer;
         dt |= DT_SNAPPY;
@@ -708,25 +724,32 @@ export class DcpProducer {
       if (this.bufferSize) this.unacked += total;
       return;
     }
+    // A tombstone keeps the system xattrs; consumers that opened with include-xattrs get them
+    // as the deletion's value (datatype XATTR), others an empty value.
+    const dv = this.includeXattrs && it.datatype & DT_XATTR && !this.noValue ? it.value : EMPTY;
+    const ddt = dv.length ? DT_XATTR : 0;
+    let withValue = true;
     if (it.kind === ItemKind.Expiration && this.expiryOpcode && this.deleteTimes) {
+      withValue = false;
       this.#count(this.#head(st, Op.DcpExpiration, keyLen, 20, 0, 0, it.cas));
       w.u64n(it.seqno);
       w.u64n(it.revSeqno);
       w.u32(it.deleteTime);
     } else if (this.deleteTimes) {
-      this.#count(this.#head(st, Op.DcpDeletion, keyLen, 21, 0, 0, it.cas));
+      this.#count(this.#head(st, Op.DcpDeletion, keyLen, 21, ddt, dv.length, it.cas));
       w.u64n(it.seqno);
       w.u64n(it.revSeqno);
       w.u32(it.deleteTime);
       w.u8(0);
     } else {
-      this.#count(this.#head(st, Op.DcpDeletion, keyLen, 18, 0, 0, it.cas));
+      this.#count(this.#head(st, Op.DcpDeletion, keyLen, 18, ddt, dv.length, it.cas));
       w.u64n(it.seqno);
       w.u64n(it.revSeqno);
       w.u16(0);
     }
     if (coll) w.u8(0);
     w.pos += (w.buf as LatinWriter).latin1Write(keyStr, w.pos);
+    if (withValue && dv.length) w.bytes(dv);
   }
 }
 

@@ -1,6 +1,7 @@
 // How vbucket state is laid out in a Store plugin.
 //   doc key : "c\0" bucket "\0" u16 vb "d" docKey   → item record
 //   meta key: "c\0" bucket "\0" u16 vb "m"          → JSON { high, purge, failover: [[uuidHex, seqno]] }
+//   prepare : "c\0" bucket "\0" u16 vb "p" docKey   → the value of a durable write in flight
 // Item record: u8 kind, u8 datatype, u64 seqno, u64 rev, u64 cas, u32 flags, u32 expiry,
 // u32 deleteTime, then the value bytes.
 import type { BatchOp, Store } from '@tributary/core';
@@ -26,6 +27,11 @@ export function docKey(prefix: Buffer, key: Buffer): Buffer {
   b[prefix.length] = 0x64; // 'd'
   key.copy(b, prefix.length + 1);
   return b;
+}
+
+/** A durable write's prepare while it waits ("p" records are never loaded: a restart aborts them). */
+export function prepareKey(prefix: Buffer, keyStr: string): Buffer {
+  return Buffer.concat([prefix, Buffer.from('p'), Buffer.from(keyStr, 'latin1')]);
 }
 
 export function metaKey(prefix: Buffer): Buffer {

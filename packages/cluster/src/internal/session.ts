@@ -3,12 +3,15 @@
 // connection is opened as one.
 import { type Connection, connectionSlots, type SaslServer } from '@tributary/core';
 import snappy from 'snappy';
-import type { Bucket, StoreMode } from '../bucket.js';
+import type { Bucket, KvResult, Prepared, StoreMode } from '../bucket.js';
 import { isJsonValue } from '../bucket.js';
 import { ERROR_MAP, SERVER_VERSION } from '../bucket-config.js';
 import type { VBucket } from '../vbucket.js';
+import { createCommandTable } from './commands.js';
 import type { NodeContext, SessionHandle } from './context.js';
 import { DcpProducer } from './dcp-producer.js';
+import { type DurabilityRequirement, parseDurability } from './durability.js';
+import { LOCKED_CAS } from './locks.js';
 import {
   BatchWriter,
   DT_JSON,
@@ -30,6 +33,9 @@ import {
   St,
 } from './mcbp.js';
 
+/** Commands served by their own files (sub-document, counters, locks, replicas, ...). */
+const COMMANDS = createCommandTable();
+
 const SUPPORTED_FEATURES = new Set<number>([
   Feature.TcpNoDelay,
   Feature.MutationSeqno,
@@ -43,7 +49,14 @@ const SUPPORTED_FEATURES = new Set<number>([
   Feature.AltRequestSupport,
   Feature.Collections,
   0x14, // PreserveTtl
+  Feature.SyncReplication,
+  0x15, // VAttr: virtual xattrs ($document, $XTOC, $vbucket)
+  0x17, // SubdocCreateAsDeleted
+  0x1c, // SubdocReplicaRead
 ]);
+
+/** Reads answer LOCKED as TMPFAIL to clients without XERROR; writes answer it as KEY_EEXISTS. */
+const READS = new Set<number>([0x00, 0x09, 0x0c, 0x0d, 0x94, 0xc5, 0xc6, 0xd0, 0xd2, 0x83]);
 
 /** Commands allowed before authentication. */
 const NO_AUTH = new Set<number>([
@@ -96,6 +109,7 @@ export class Session implements SessionHandle {
   #authTimer: NodeJS.Timeout | undefined;
   /** Whether this connection holds one of the process's connection slots (to give back). */
   #slot = false;
+  #pushedGlobalRev = 0;
 
   constructor(
     readonly conn: Connection,
@@ -255,9 +269,19 @@ export class Session implements SessionHandle {
   }
 
   configChanged(bucket: string) {
-    if (this.closed || !this.bucket || this.bucket.name !== bucket) return;
+    if (this.closed || (this.bucket && this.bucket.name !== bucket)) return;
     if (!this.has(Feature.Duplex) || !this.has(Feature.ClustermapChangeNotification)) return;
-    const cfg = Buffer.from(this.ctx.cluster.configJson(bucket, this.ctx.index, this.localHost));
+    if (!this.bucket) {
+      // No bucket selected: the cluster config, once per revision, with an empty bucket name.
+      if (this.#pushedGlobalRev === this.ctx.cluster.rev) return;
+      this.#pushedGlobalRev = this.ctx.cluster.rev;
+      bucket = '';
+    }
+    const cfg = Buffer.from(
+      bucket
+        ? this.ctx.cluster.configJson(bucket, this.ctx.index, this.localHost)
+        : this.ctx.cluster.clusterConfigJson(this.ctx.index, this.localHost),
+    );
     const extras = Buffer.alloc(16);
     extras.writeBigInt64BE(BigInt(this.ctx.cluster.revEpoch), 0);
     extras.writeBigInt64BE(BigInt(this.ctx.cluster.rev), 8);
@@ -285,7 +309,7 @@ export class Session implements SessionHandle {
   }
 
   /** Runs an async handler; later requests wait so replies stay in order. */
-  #async(p: Promise<void>) {
+  runAsync(p: Promise<void>) {
     this.#busy = true;
     p.catch((err) => {
       this.ctx.cluster.repeats.note('error', 'handler', { err }, 'request handler failed');
@@ -317,7 +341,7 @@ export class Session implements SessionHandle {
         return this.ok(f, Buffer.from(this.ctx.cluster.mechanisms(this.secure).join(' ')));
       case Op.SaslAuth:
       case Op.SaslStep:
-        return this.#async(this.#sasl(f));
+        return this.runAsync(this.#sasl(f));
       case Op.Version:
         return this.ok(f, Buffer.from(SERVER_VERSION.replace(/-enterprise$/, '')));
       case Op.Noop:
@@ -359,7 +383,7 @@ export class Session implements SessionHandle {
       case Op.DcpOpen:
         return this.#dcpOpen(f);
       case Op.DcpGetFailoverLog: {
-        const vb = this.#vbFor(f, false);
+        const vb = this.vbFor(f, false);
         if (!vb) return;
         return this.ok(f, DcpProducer.failoverLogValue(vb));
       }
@@ -374,8 +398,11 @@ export class Session implements SessionHandle {
           return this.error(f, St.Einval, 'Not a DCP connection');
         }
         return this.dcp.onRequest(f);
-      default:
+      default: {
+        const handler = COMMANDS.get(op);
+        if (handler) return handler(this, f);
         return this.error(f, St.UnknownCommand);
+      }
     }
   }
 
@@ -391,6 +418,7 @@ export class Session implements SessionHandle {
 
   /** An error reply; with XERROR a JSON body carries the context. */
   error(f: Frame, status: number, context?: string) {
+    status = this.remapStatus(f.opcode, status);
     const body =
       context && this.has(Feature.Xerror) ? Buffer.from(JSON.stringify({ error: { context } })) : undefined;
     this.out.response(f.opcode, status, f.opaque, {
@@ -399,7 +427,49 @@ export class Session implements SessionHandle {
     });
   }
 
-  #notMyVbucket(f: Frame) {
+  /**
+   * kv_engine's Connection::remapErrorCode: statuses a client did not agree to understand are
+   * answered as older ones (LOCKED and NOT_LOCKED need XERROR, sync-write ones SyncReplication).
+   */
+  remapStatus(opcode: number, status: number): number {
+    if (!this.has(Feature.Xerror)) {
+      if (status === 0x09) return READS.has(opcode) ? St.Etmpfail : St.KeyEexists;
+      if (status === 0x0e) return St.Etmpfail;
+    }
+    if (status === 0xa2 && !this.has(Feature.SyncReplication)) return St.Etmpfail;
+    return status;
+  }
+
+  /** The reply to a write: CAS, mutation extras, or the error. */
+  replyWrite(f: Frame, vb: VBucket, r: KvResult) {
+    if (r.status !== St.Success) return this.error(f, r.status);
+    this.ok(f, undefined, r.item!.cas, 0, this.mutationExtras(vb, r.item!.seqno));
+  }
+
+  /**
+   * Commits a prepared write, durably when the request asked for it (the reply waits for the
+   * level; later requests on this connection wait behind it, as in kv_engine).
+   */
+  commitPrepared(
+    vb: VBucket,
+    keyStr: string,
+    p: Prepared,
+    durability: DurabilityRequirement | undefined,
+    reply: (r: KvResult) => void,
+  ) {
+    const b = this.bucket!;
+    if (p.status !== St.Success) return reply({ status: p.status });
+    if (!durability) return reply({ status: St.Success, item: b.commit(vb, keyStr, p.prev, p.version!) });
+    const refused = this.ctx.cluster.syncWrites.refusal(b, vb.id, durability.level);
+    if (refused) return reply({ status: refused });
+    const version = p.version!;
+    const done = this.ctx.cluster.syncWrites.submit(b, vb.id, keyStr, durability, version.value, () =>
+      b.commit(vb, keyStr, vb.get(keyStr), version),
+    );
+    this.runAsync(done.then(reply));
+  }
+
+  notMyVbucket(f: Frame) {
     if (!this.bucket) return this.error(f, St.NoBucket);
     const cfg = Buffer.from(this.ctx.cluster.configJson(this.bucket.name, this.ctx.index, this.localHost));
     this.status(f, St.NotMyVbucket, cfg, this.has(Feature.Json) ? DT_JSON : 0);
@@ -442,6 +512,12 @@ export class Session implements SessionHandle {
         const server = this.ctx.cluster.saslServer(mech, this.secure);
         if (!server) {
           this.ctx.cluster.sessionStats.authFailures.inc();
+          if (mech === 'PLAIN' && !this.secure)
+            this.ctx.log.warn(
+              { remote: this.conn.remoteAddress },
+              'SASL PLAIN refused on a plain TCP connection: PLAIN is offered on TLS only unless the ' +
+                'cluster allows it (the allowInsecurePlain option, `tributary serve --allow-plain`)',
+            );
           return this.error(f, St.AuthError, `mechanism ${mech} not offered`);
         }
         this.#saslServer = server;
@@ -492,8 +568,9 @@ export class Session implements SessionHandle {
   }
 
   #clusterConfig(f: Frame) {
-    if (!this.bucket) return this.error(f, St.NoBucket, 'no bucket selected');
-    const cfg = this.ctx.cluster.configJson(this.bucket.name, this.ctx.index, this.localHost);
+    const cfg = this.bucket
+      ? this.ctx.cluster.configJson(this.bucket.name, this.ctx.index, this.localHost)
+      : this.ctx.cluster.clusterConfigJson(this.ctx.index, this.localHost);
     this.ok(f, Buffer.from(cfg), 0n, this.has(Feature.Json) ? DT_JSON : 0);
   }
 
@@ -525,7 +602,7 @@ export class Session implements SessionHandle {
     const v = Buffer.allocUnsafe(rows.length * 10);
     rows.forEach((vb, i) => {
       v.writeUInt16BE(vb, i * 10);
-      v.writeBigUInt64BE(BigInt(this.bucket!.vbuckets[vb].highSeqno), i * 10 + 2);
+      v.writeBigUInt64BE(BigInt(this.ctx.cluster.visibleSeqno(this.bucket!, vb, this.ctx.index)), i * 10 + 2);
     });
     this.ok(f, v);
   }
@@ -533,7 +610,7 @@ export class Session implements SessionHandle {
   // ---- KV ---------------------------------------------------------------------------------
 
   /** The vbucket if this node is active for it (or, with `allowReplica`, holds it); else replies. */
-  #vbFor(f: Frame, activeOnly = true): VBucket | undefined {
+  vbFor(f: Frame, activeOnly = true): VBucket | undefined {
     if (!this.bucket) {
       this.error(f, St.NoBucket, 'no bucket selected');
       return undefined;
@@ -541,14 +618,14 @@ export class Session implements SessionHandle {
     const id = f.vbOrStatus;
     const role = id < this.ctx.cluster.numVbuckets ? this.ctx.cluster.role(this.ctx.index, id) : undefined;
     if (!role || (activeOnly && role !== 'active')) {
-      this.#notMyVbucket(f);
+      this.notMyVbucket(f);
       return undefined;
     }
     return this.bucket.vbuckets[id];
   }
 
   /** The document key (collection prefix removed) or undefined after replying with an error. */
-  #docKey(f: Frame): Buffer | undefined {
+  docKey(f: Frame): Buffer | undefined {
     let key = f.key;
     if (this.collections) {
       const cid = readLeb128(key);
@@ -569,9 +646,16 @@ export class Session implements SessionHandle {
     return key;
   }
 
-  /** Frame infos of a flexible-framing request; undefined after replying when unsupported. */
-  #frameInfos(f: Frame): { preserveTtl: boolean } | undefined {
+  /**
+   * Frame infos of a flexible-framing request; undefined after replying when unsupported. A
+   * durability requirement is accepted where `durable` (the commands kv_engine allows it on).
+   */
+  frameInfos(
+    f: Frame,
+    durable = false,
+  ): { preserveTtl: boolean; durability?: DurabilityRequirement } | undefined {
     let preserveTtl = false;
+    let durability: DurabilityRequirement | undefined;
     if (f.framingExtras.length) {
       let infos: { id: number; data: Buffer }[];
       try {
@@ -584,28 +668,36 @@ export class Session implements SessionHandle {
         if (fi.id === 5) preserveTtl = true;
         else if (fi.id === 0) continue;
         else if (fi.id === 1) {
-          this.error(f, St.NotSupported, 'durable writes are not supported');
-          return undefined;
+          if (!durable) {
+            this.error(f, St.Einval, 'The command does not support durability requirements');
+            return undefined;
+          }
+          const d = parseDurability(fi.data);
+          if ('status' in d) {
+            this.error(f, d.status, 'invalid durability requirement');
+            return undefined;
+          }
+          durability = d;
         } else {
           this.error(f, St.Einval, `unsupported frame info ${fi.id}`);
           return undefined;
         }
       }
     }
-    return { preserveTtl };
+    return { preserveTtl, durability };
   }
 
-  #outDatatype(dt: number): number {
+  outDatatype(dt: number): number {
     let d = dt & ~DT_SNAPPY;
     if (!this.has(Feature.Json)) d &= ~DT_JSON;
     return d & ~DT_XATTR;
   }
 
   #get(f: Frame) {
-    if (!this.#frameInfos(f)) return;
-    const vb = this.#vbFor(f);
+    if (!this.frameInfos(f)) return;
+    const vb = this.vbFor(f);
     if (!vb) return;
-    const key = this.#docKey(f);
+    const key = this.docKey(f);
     if (!key) return;
     const b = this.bucket!;
     const keyStr = key.toString('latin1');
@@ -614,7 +706,11 @@ export class Session implements SessionHandle {
     let it = b.getLive(vb, keyStr);
     if (f.opcode === Op.Gat) {
       if (f.extras.length !== 4) return this.error(f, St.Einval, 'GAT needs 4 bytes of extras');
-      if (it) it = b.touch(vb, keyStr, f.extras.readUInt32BE(0)).item;
+      if (it) {
+        const r = b.touch(vb, keyStr, f.extras.readUInt32BE(0));
+        if (r.status !== St.Success) return this.error(f, r.status);
+        it = r.item;
+      }
     } else if (f.extras.length) return this.error(f, St.Einval, 'GET takes no extras');
     if (!it) {
       if (quiet) return;
@@ -623,10 +719,12 @@ export class Session implements SessionHandle {
     const extras = Buffer.allocUnsafe(4);
     extras.writeUInt32BE(it.flags >>> 0);
     const value = it.datatype & DT_XATTR ? stripXattrs(it.value) : it.value;
-    this.ok(f, value, it.cas, this.#outDatatype(it.datatype), extras, withKey ? f.key : undefined);
+    // A locked document reads with the CAS 0xffffffffffffffff (ep-engine's LOCKED_CAS).
+    const cas = b.locks.isLocked(vb.id, it) ? LOCKED_CAS : b.casOf(vb, it);
+    this.ok(f, value, cas, this.outDatatype(it.datatype), extras, withKey ? f.key : undefined);
   }
 
-  #mutationExtras(vb: VBucket, seqno: number): Buffer | undefined {
+  mutationExtras(vb: VBucket, seqno: number): Buffer | undefined {
     if (!this.has(Feature.MutationSeqno)) return undefined;
     const e = Buffer.allocUnsafe(16);
     e.writeBigUInt64BE(vb.uuid, 0);
@@ -635,12 +733,12 @@ export class Session implements SessionHandle {
   }
 
   #store(f: Frame) {
-    const fi = this.#frameInfos(f);
+    const fi = this.frameInfos(f, true);
     if (!fi) return;
     if (f.extras.length !== 8) return this.error(f, St.Einval, 'SET/ADD/REPLACE need 8 bytes of extras');
-    const vb = this.#vbFor(f);
+    const vb = this.vbFor(f);
     if (!vb) return;
-    const key = this.#docKey(f);
+    const key = this.docKey(f);
     if (!key) return;
     let value: Buffer = f.value;
     let datatype = f.datatype;
@@ -669,29 +767,29 @@ export class Session implements SessionHandle {
       if (cur) expiry = cur.expiry;
     }
     const mode: StoreMode = f.opcode === Op.Add ? 'add' : f.opcode === Op.Replace ? 'replace' : 'set';
-    const r = b.store(vb, mode, keyStr, Buffer.from(value), datatype, flags, expiry, f.cas);
-    if (r.status !== St.Success) return this.error(f, r.status);
-    this.ok(f, undefined, r.item!.cas, 0, this.#mutationExtras(vb, r.item!.seqno));
+    const p = b.prepareStore(vb, mode, keyStr, Buffer.from(value), datatype, flags, expiry, f.cas);
+    this.commitPrepared(vb, keyStr, p, fi.durability, (r) => this.replyWrite(f, vb, r));
   }
 
   #delete(f: Frame) {
-    if (!this.#frameInfos(f)) return;
+    const fi = this.frameInfos(f, true);
+    if (!fi) return;
     if (f.extras.length || f.value.length) return this.error(f, St.Einval, 'DELETE takes no extras or value');
-    const vb = this.#vbFor(f);
+    const vb = this.vbFor(f);
     if (!vb) return;
-    const key = this.#docKey(f);
+    const key = this.docKey(f);
     if (!key) return;
-    const r = this.bucket!.remove(vb, key.toString('latin1'), f.cas);
-    if (r.status !== St.Success) return this.error(f, r.status);
-    this.ok(f, undefined, r.item!.cas, 0, this.#mutationExtras(vb, r.item!.seqno));
+    const keyStr = key.toString('latin1');
+    const p = this.bucket!.prepareRemove(vb, keyStr, f.cas);
+    this.commitPrepared(vb, keyStr, p, fi.durability, (r) => this.replyWrite(f, vb, r));
   }
 
   #touch(f: Frame) {
-    if (!this.#frameInfos(f)) return;
+    if (!this.frameInfos(f)) return;
     if (f.extras.length !== 4) return this.error(f, St.Einval, 'TOUCH needs 4 bytes of extras');
-    const vb = this.#vbFor(f);
+    const vb = this.vbFor(f);
     if (!vb) return;
-    const key = this.#docKey(f);
+    const key = this.docKey(f);
     if (!key) return;
     const r = this.bucket!.touch(vb, key.toString('latin1'), f.extras.readUInt32BE(0));
     if (r.status !== St.Success) return this.error(f, r.status);
@@ -699,18 +797,22 @@ export class Session implements SessionHandle {
   }
 
   #observeSeqno(f: Frame) {
-    const vb = this.#vbFor(f, false);
+    const vb = this.vbFor(f, false);
     if (!vb) return;
     if (f.value.length !== 8) return this.error(f, St.Einval, 'OBSERVE_SEQNO needs a vbuuid');
     const uuid = f.value.readBigUInt64BE(0);
     const idx = vb.failoverLog.findIndex((e) => e.vbucketUuid === uuid);
     const hard = idx > 0;
+    // What this node holds (a replica's copy may lag) and what of it the store holds: the
+    // cluster shares one store, so a copy is persisted up to the active's flushed seqno.
+    const current = this.ctx.cluster.visibleSeqno(this.bucket!, vb.id, this.ctx.index);
+    const persisted = this.bucket!.type === 'ephemeral' ? 0 : Math.min(current, vb.persistedSeqno);
     const v = Buffer.alloc(hard ? 43 : 27);
     v[0] = hard ? 1 : 0;
     v.writeUInt16BE(vb.id, 1);
     v.writeBigUInt64BE(vb.uuid, 3);
-    v.writeBigUInt64BE(BigInt(vb.highSeqno), 11);
-    v.writeBigUInt64BE(BigInt(vb.highSeqno), 19);
+    v.writeBigUInt64BE(BigInt(persisted), 11);
+    v.writeBigUInt64BE(BigInt(current), 19);
     if (hard) {
       v.writeBigUInt64BE(uuid, 27);
       v.writeBigUInt64BE(BigInt(vb.failoverLog[idx - 1].seqno), 35);
