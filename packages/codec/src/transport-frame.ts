@@ -195,11 +195,15 @@ export interface TransportFrameDecoderOptions {
  * Streaming decoder: reassembles frames from chunks split anywhere. After it throws (bad magic,
  * bad frame, too large) it stays failed: the stream has lost its framing, so the connection
  * must be closed. Payloads are views into the pushed chunks (copied only when a frame straddles
- * chunks).
+ * chunks). Reassembly is linear: a straddling frame is held as the list of its chunks and joined
+ * once, when its last byte arrives, and its header is checked as soon as it is complete.
  */
 export class TransportFrameDecoder {
   readonly maxFrameBytes: number;
-  #pending: Buffer | undefined;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  /** Total bytes (header + payload) of the held frame once its header is in; 0 before. */
+  #need = 0;
   #failed: unknown;
 
   constructor(options: TransportFrameDecoderOptions = {}) {
@@ -211,7 +215,7 @@ export class TransportFrameDecoder {
 
   /** Bytes held waiting for the rest of a frame. */
   get bufferedBytes(): number {
-    return this.#pending?.length ?? 0;
+    return this.#heldBytes;
   }
 
   /** Decodes every complete frame in `chunk` (plus what was buffered) and returns them. */
@@ -227,29 +231,29 @@ export class TransportFrameDecoder {
   feed(chunk: Uint8Array, onFrame: TransportFrameHandler): void {
     if (this.#failed !== undefined) throw this.#failed;
     let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (this.#pending !== undefined) {
-      buf = Buffer.concat([this.#pending, buf]);
-      this.#pending = undefined;
-    }
-    const max = this.maxFrameBytes;
-    const end = buf.length;
     let o = 0;
+    let end = buf.length;
     try {
+      if (this.#heldBytes > 0) {
+        this.#held.push(buf);
+        this.#heldBytes += buf.length;
+        if (this.#need === 0 && this.#heldBytes >= TRANSPORT_HEADER_BYTES)
+          this.#need = this.#frameSize(Buffer.concat(this.#held, this.#heldBytes), 0);
+        if (this.#heldBytes < (this.#need || TRANSPORT_HEADER_BYTES)) return; // still short: no copy
+        buf = Buffer.concat(this.#held, this.#heldBytes);
+        end = buf.length;
+        this.#held = [];
+        this.#heldBytes = 0;
+        this.#need = 0;
+      }
       while (end - o >= TRANSPORT_HEADER_BYTES) {
-        if (buf[o] !== TRANSPORT_MAGIC) throw ErrBadMagic(buf[o] as number);
-        if (buf[o + 1] !== TRANSPORT_FRAME_VERSION)
-          throw ErrBadFrame(`unsupported transport frame version ${buf[o + 1]}`);
-        const kind = buf[o + 2] as number;
+        const total = this.#frameSize(buf, o);
+        if (end - o < total) {
+          this.#need = total;
+          break;
+        }
+        const kind = buf[o + 2] as FrameKind;
         const flags = buf[o + 3] as number;
-        if (kind < 1 || kind > MAX_KIND) throw ErrBadFrame(`unknown transport frame kind ${kind}`);
-        if ((flags & ~KNOWN_FLAGS) !== 0)
-          throw ErrBadFrame(`reserved transport frame flags set: 0x${flags.toString(16)}`);
-        const length =
-          (buf[o + 12] as number) * 0x1000000 +
-          (((buf[o + 13] as number) << 16) | ((buf[o + 14] as number) << 8) | (buf[o + 15] as number));
-        if (length > max) throw ErrFrameTooLarge(length, max);
-        const total = TRANSPORT_HEADER_BYTES + length;
-        if (end - o < total) break;
         const messageId =
           (buf[o + 4] as number) * 0x1000000 +
           (((buf[o + 5] as number) << 16) | ((buf[o + 6] as number) << 8) | (buf[o + 7] as number));
@@ -258,7 +262,7 @@ export class TransportFrameDecoder {
           (((buf[o + 9] as number) << 16) | ((buf[o + 10] as number) << 8) | (buf[o + 11] as number));
         const start = o + TRANSPORT_HEADER_BYTES;
         o += total;
-        onFrame(kind as FrameKind, flags, messageId, opaque, buf.subarray(start, o));
+        onFrame(kind, flags, messageId, opaque, buf.subarray(start, o));
       }
     } catch (err) {
       if (
@@ -266,13 +270,40 @@ export class TransportFrameDecoder {
         (err as { code?: string }).code === 'TRIB_FRAME_TOO_LARGE'
       ) {
         this.#failed = err;
-        this.#pending = undefined;
-      } else if (o < end) {
-        // The handler threw: keep the rest so a caller that survives it can go on.
-        this.#pending = Buffer.from(buf.subarray(o));
-      }
+        this.#held = [];
+        this.#heldBytes = 0;
+        this.#need = 0;
+      } else this.#hold(buf, o, end); // The handler threw: keep the rest so a caller that survives it can go on.
       throw err;
     }
-    if (o < end) this.#pending = Buffer.from(buf.subarray(o));
+    this.#hold(buf, o, end);
+  }
+
+  /** Keeps the bytes after `o` (less than one frame) as a copy: a view would pin the whole chunk. */
+  #hold(buf: Buffer, o: number, end: number): void {
+    if (o >= end) {
+      this.#need = 0;
+      return;
+    }
+    this.#held = [Buffer.from(buf.subarray(o, end))];
+    this.#heldBytes = end - o;
+    if (end - o < TRANSPORT_HEADER_BYTES) this.#need = 0;
+  }
+
+  /** Checks the header at `o` and returns the frame's total size (header + payload). */
+  #frameSize(buf: Buffer, o: number): number {
+    if (buf[o] !== TRANSPORT_MAGIC) throw ErrBadMagic(buf[o] as number);
+    if (buf[o + 1] !== TRANSPORT_FRAME_VERSION)
+      throw ErrBadFrame(`unsupported transport frame version ${buf[o + 1]}`);
+    const kind = buf[o + 2] as number;
+    const flags = buf[o + 3] as number;
+    if (kind < 1 || kind > MAX_KIND) throw ErrBadFrame(`unknown transport frame kind ${kind}`);
+    if ((flags & ~KNOWN_FLAGS) !== 0)
+      throw ErrBadFrame(`reserved transport frame flags set: 0x${flags.toString(16)}`);
+    const length =
+      (buf[o + 12] as number) * 0x1000000 +
+      (((buf[o + 13] as number) << 16) | ((buf[o + 14] as number) << 8) | (buf[o + 15] as number));
+    if (length > this.maxFrameBytes) throw ErrFrameTooLarge(length, this.maxFrameBytes);
+    return TRANSPORT_HEADER_BYTES + length;
   }
 }
