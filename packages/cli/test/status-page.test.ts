@@ -5,7 +5,8 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, run } from '../src/index.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+// The same path `npm test`'s set-up (tools/test-setup) finds or installs.
+const CHROMIUM = process.env.TRIBUTARY_CHROMIUM || '/usr/bin/chromium';
 const ROOT = join(__dirname, '..', '..', '..');
 
 function start(args: string[], signal: AbortSignal) {
