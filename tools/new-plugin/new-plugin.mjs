@@ -40,9 +40,9 @@ export function parseArgs(argv) {
 }
 
 /**
- * Writes the package and returns `{ dir, packageName, files }` (paths relative to dir).
+ * Writes the package and returns `{ dir, packageName, files, inWorkspace }` (paths relative to dir).
  * @param {{ kind: string, name: string, dir?: string, packageName?: string, root?: string, force?: boolean }} options
- * @returns {{ dir: string, packageName: string, files: string[] }}
+ * @returns {{ dir: string, packageName: string, files: string[], inWorkspace: boolean }}
  */
 export function generatePlugin({ kind, name, dir, packageName, root = WORKSPACE_ROOT, force = false }) {
   if (!KINDS[kind]) throw new Error(`--kind must be store, connection-factory or auth (got "${kind}")`);
@@ -78,7 +78,7 @@ export function generatePlugin({ kind, name, dir, packageName, root = WORKSPACE_
     mkdirSync(dirname(join(target, path)), { recursive: true });
     writeFileSync(join(target, path), text);
   }
-  return { dir: target, packageName: pkgName, files: Object.keys(files).sort() };
+  return { dir: target, packageName: pkgName, files: Object.keys(files).sort(), inWorkspace };
 }
 
 function json(value) {
@@ -94,7 +94,7 @@ function common(c) {
     license: 'MIT',
     type: 'module',
     sideEffects: false,
-    engines: { node: '>=20' },
+    engines: { node: '>=20.15' },
     files: ['dist'],
     main: './dist/index.cjs',
     module: './dist/index.js',
@@ -116,7 +116,9 @@ function common(c) {
       test: 'vitest run',
     },
     dependencies: { zod: '^3.25.0' },
-    peerDependencies: { '@tributary/core': '^0.1.0' },
+    // Any 0.x core: a core minor stays in range, so changesets bumps no plugin for it; a core
+    // 1.0 does not (apiVersion is checked again at register time).
+    peerDependencies: { '@tributary/core': '^0.x' },
     devDependencies: {
       '@tributary/core': '^0.1.0',
       ...(c.inWorkspace
@@ -791,11 +793,10 @@ function main() {
     });
     console.log(`created ${out.packageName} in ${out.dir}:`);
     for (const f of out.files) console.log(`  ${f}`);
-    const inWs = out.dir.startsWith(WORKSPACE_ROOT + sep);
+    const root = args.root ? resolve(args.root) : WORKSPACE_ROOT;
     console.log(
-      inWs
-        ? '\nnext: flock /tmp/npm.lock npm install --no-audit --no-fund   (links the new workspace package)\n      npx vitest run --project ' +
-            relative(join(WORKSPACE_ROOT, 'plugins'), out.dir)
+      out.inWorkspace
+        ? `\nnext: npm install   (links the new workspace package)\n      npx vitest run --project ${relative(join(root, 'plugins'), out.dir)}`
         : `\nnext: cd ${out.dir} && npm install && npm test`,
     );
   } catch (err) {

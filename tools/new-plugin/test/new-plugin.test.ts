@@ -67,7 +67,8 @@ describe('new-plugin: files and package shape', () => {
       require: { types: './dist/index.d.cts', default: './dist/index.cjs' },
     });
     expect(pkg.exports['./package.json']).toBe('./package.json');
-    expect(pkg.peerDependencies).toEqual({ '@tributary/core': '^0.1.0' });
+    // Any 0.x core, so a core minor bumps no plugin (e2e/changesets checks it).
+    expect(pkg.peerDependencies).toEqual({ '@tributary/core': '^0.x' });
     expect(pkg.devDependencies['@tributary/core']).toBe('^0.1.0');
     expect(pkg.dependencies.zod).toBeDefined();
     expect(pkg.scripts).toMatchObject({ build: 'tsup', test: 'vitest run' });
@@ -173,7 +174,27 @@ describe('new-plugin: files and package shape', () => {
       join(outside, 'cli'),
     ]);
     expect(ok.stdout).toContain('created @tributary/auth-cli-made');
+    expect(ok.stdout).toContain(`next: cd ${join(outside, 'cli')} && npm install && npm test`);
     expect(existsSync(join(outside, 'cli', 'src', 'cli-made-provider.ts'))).toBe(true);
+    // Inside a workspace the next steps are plain npm commands a newcomer can type.
+    const ws = join(outside, 'ws');
+    const inWs = await run(process.execPath, [
+      CLI,
+      ...[
+        '--kind',
+        'store',
+        '--name',
+        'ws-made',
+        '--root',
+        ws,
+        '--dir',
+        join(ws, 'plugins', 'store-ws-made'),
+      ],
+    ]);
+    expect(inWs.stdout).toContain(
+      '\nnext: npm install   (links the new workspace package)\n      npx vitest run --project store-ws-made\n',
+    );
+    expect(inWs.stdout).not.toContain('flock');
   });
 });
 
