@@ -422,6 +422,20 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   }
 
   async #listen(node: DataNode): Promise<void> {
+    try {
+      await this.#bind(node);
+    } catch (err) {
+      // A port already taken (REST after KV bound, say): release what did bind, or the listeners
+      // keep the process alive after startCluster rejected.
+      await this.#unlisten(node).catch((e: unknown) =>
+        this.#log.debug({ err: e }, 'unlisten after failed start'),
+      );
+      throw err;
+    }
+  }
+
+  /** Opens a node's KV, kvSSL, REST and HTTPS listeners, each recorded on `node` as it opens. */
+  async #bind(node: DataNode): Promise<void> {
     const ctx = {
       index: node.index,
       cluster: this as ClusterCore,
@@ -452,6 +466,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       metrics: this.#metrics.group('cluster_rest', { node: String(node.index) }),
     });
     node.mgmtPort = await mgmt.listen(this.host, node.mgmtPort);
+    node.mgmt = mgmt;
     if (this.#tlsFactory) {
       // HTTPS: the same REST handler behind the TLS factory's listener (one TLS setup for KV and REST).
       const https = await this.#tlsFactory.listen({ host: this.host, port: node.mgmtSslPort ?? 0 }, (conn) =>
@@ -460,7 +475,6 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       node.listeners.push(https);
       node.mgmtSslPort = https.address().port;
     }
-    node.mgmt = mgmt;
     node.running = true;
     node.startedAt = Date.now();
   }

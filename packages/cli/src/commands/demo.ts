@@ -48,12 +48,23 @@ export function demoCommand(ctx: CommandContext): Command {
       const deadline = withDeadline(ctx.signal, o.duration);
       const stop = deadline.signal;
       const tmp = o.memory || o.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'tributary-demo-'));
+      // The temporary index goes with the demo however it ends: after the cleanups below, or at
+      // process exit when something (a second Ctrl-C) exits before they ran.
+      const removeTmp = () => {
+        if (tmp) rmSync(tmp, { recursive: true, force: true });
+      };
+      process.once('exit', removeTmp);
       const report = (what: string) => (err: unknown) =>
         ctx.err(`tributary demo: ${what}: ${(err as Error)?.message ?? String(err)}`);
-      const ec = await startEmbeddedCluster({ ...o, logger: ctx.logger, onError: report('cluster') });
-      const cleanups: (() => Promise<void>)[] = [() => ec.close()];
-      if (tmp) cleanups.push(async () => rmSync(tmp, { recursive: true, force: true }));
+      const cleanups: (() => Promise<void>)[] = [
+        async () => {
+          removeTmp();
+          process.removeListener('exit', removeTmp);
+        },
+      ];
       try {
+        const ec = await startEmbeddedCluster({ ...o, logger: ctx.logger, onError: report('cluster') });
+        cleanups.push(() => ec.close());
         for (const line of describeCluster(ec.cluster, o.bucket, o.vbuckets)) ctx.out(line);
         const p = await startIndexPipeline({
           clusterUrl: ec.cluster.managementUrl,
