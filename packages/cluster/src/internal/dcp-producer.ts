@@ -55,6 +55,8 @@ class Stream {
     readonly snapStart: number,
     /** The highest seqno this node holds for the vbucket (a replica's copy may lag the active). */
     readonly high: () => number,
+    /** A replica vbucket's items come from its copy, not from the active's history. */
+    readonly collect: (after: number, upTo: number) => Item[],
   ) {
     this.lastSent = startSeqno;
     this.listener = () => producer.wake(this);
@@ -280,6 +282,10 @@ export class DcpProducer {
         ? () => vb.highSeqno
         : () => Math.min(vb.highSeqno, cluster.visibleSeqno(bucket, vbId, node));
     const highSeqno = high();
+    const collect =
+      role === 'active'
+        ? (after: number, upTo: number) => vb.collect(after, upTo)
+        : (after: number, upTo: number) => cluster.replication.collect(bucket, vbId, node, after, upTo);
     // 2. from-latest rewrites the start; v5 features need noops.
     if (flags & StreamFlag.FromLatest) {
       start = snapStart = snapEnd = highSeqno;
@@ -339,7 +345,7 @@ export class DcpProducer {
     }
     // 8. success: the failover log, then the stream.
     s.ok(f, DcpProducer.failoverLogValue(vb));
-    const st = new Stream(this, vb, f.opaque, sid, flags, start, end, snapStart, high);
+    const st = new Stream(this, vb, f.opaque, sid, flags, start, end, snapStart, high, collect);
     this.streams.set(st.key, st);
     vb.listeners.add(st.listener);
     s.ctx.cluster.sessionStats.dcpStreams.inc();
@@ -546,7 +552,7 @@ export class DcpProducer {
       const disk = from + 1 < vb.memoryStart;
       let upTo = disk ? high : Math.min(vb.checkpointEndFor(from + 1), high);
       if (upTo > st.endSeqno) upTo = st.endSeqno;
-      const items = vb.collect(from, upTo);
+      const items = st.collect(from, upTo);
       if (items.length === 0) {
         // Everything in range was superseded later: nothing to say for it.
         st.lastSent = upTo;

@@ -108,6 +108,18 @@ export class Replication {
     return this.#buckets.get(bucket)?.copies.get(vb)?.get(node)?.items.get(keyStr);
   }
 
+  /**
+   * The items of `node`'s copy with after < seqno ≤ upTo, in seqno order (a replica vbucket's
+   * DCP snapshot: the versions the replica holds, which the active may since have superseded).
+   */
+  collect(bucket: Bucket, vb: number, node: number, after: number, upTo: number): Item[] {
+    const copy = this.#buckets.get(bucket)?.copies.get(vb)?.get(node);
+    if (!copy) return [];
+    const out: Item[] = [];
+    for (const it of copy.items.values()) if (it.seqno > after && it.seqno <= upTo) out.push(it);
+    return out.sort((x, y) => x.seqno - y.seqno);
+  }
+
   /** Every copy of `vb` is dropped and rebuilt (the active rolled back). */
   reset(bucket: Bucket, vb: number): void {
     this.#buckets.get(bucket)?.copies.delete(vb);
