@@ -6,6 +6,7 @@ import { HelloFeature, Magic, Status } from '@tributary/codec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster } from '../src/index.js';
 import { DocFlag, SubdocOp as Op, PathFlag, SubdocStatus as S } from '../src/internal/subdoc/status.js';
+import { Macro } from '../src/internal/subdoc/vattrs.js';
 import { parseXattrs } from '../src/internal/subdoc/xattrs.js';
 import { bootstrap, FEATURES, TestClient } from './helpers/client.js';
 import {
@@ -202,7 +203,12 @@ describe('sub-document requests on the wire', () => {
     expect(
       (
         await multi(true, 'mv', [
-          { op: Op.DictUpsert, path: 'x', value: '"${Nope}"', flags: X | PathFlag.ExpandMacros },
+          {
+            op: Op.DictUpsert,
+            path: 'x',
+            value: Macro.Cas.replace('Mutation.CAS', 'Nope'),
+            flags: X | PathFlag.ExpandMacros,
+          },
         ])
       ).status,
     ).toBe(S.XattrUnknownMacro);
@@ -219,11 +225,11 @@ describe('sub-document requests on the wire', () => {
     cluster.bucket('default').upsert('xa', { body: 1 });
     const r = await multi(true, 'xa', [
       { op: Op.DictUpsert, path: 'zeta', value: '{"v": 2.50, "a": 1}', flags: X },
-      { op: Op.DictUpsert, path: '_sync', value: '"${Mutation.CAS}"', flags: X | PathFlag.ExpandMacros },
+      { op: Op.DictUpsert, path: '_sync', value: Macro.Cas, flags: X | PathFlag.ExpandMacros },
       {
         op: Op.DictUpsert,
         path: 'meta.seq',
-        value: '"${Mutation.seqno}"',
+        value: Macro.Seqno,
         flags: X | PathFlag.ExpandMacros | PathFlag.MkdirP,
       },
     ]);
