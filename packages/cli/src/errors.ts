@@ -15,3 +15,8 @@ export const ErrCliKv = defineError(
   (endpoint: string, why: string) => `KV ${endpoint}: ${why}`,
   { retriable: true },
 );
+export const ErrCliStatusClients = defineError(
+  'TRIB_CLI_STATUS_CLIENTS',
+  (max: number) => `too many live-events clients on the status page (limit ${max}); retry later`,
+  { retriable: true },
+);

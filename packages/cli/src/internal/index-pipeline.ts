@@ -82,6 +82,7 @@ export async function startIndexPipeline(o: IndexPipelineOptions): Promise<Index
       metrics,
       host: o.host,
       port: o.statusPort,
+      logger: o.logger,
     });
     const st = status;
     cleanups.push(() => st.close());
