@@ -26,7 +26,11 @@ export function addClusterOptions(
     .option('--tls-cert <file>', 'PEM certificate: also listen with TLS (kvSSL)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-ca <file>', 'PEM CA certificate')
-    .option('--tls-port <port>', 'kvSSL port of node 0 (0 = free ports)', parsePort, 0);
+    .option('--tls-port <port>', 'kvSSL port of node 0 (0 = free ports)', parsePort, 0)
+    .option(
+      '--allow-plain',
+      'offer SASL PLAIN on plain TCP too (clients that speak only PLAIN, such as Go cbdatasource; passwords cross the wire in clear)',
+    );
 }
 
 /** --cluster, --bucket and --user: where `load`, `tail` and `index` find a running cluster. */

@@ -20,6 +20,7 @@ export function serveCommand(ctx: CommandContext): Command {
     });
     try {
       for (const line of describeCluster(ec.cluster, opts.bucket, opts.vbuckets)) ctx.out(line);
+      if (opts.allowPlain) ctx.out('SASL PLAIN offered on plain TCP too (--allow-plain)');
       ctx.out(`user ${opts.user.username}${opts.dataDir ? `, data in ${opts.dataDir}` : ''}; Ctrl-C stops`);
       await untilAborted(ctx.signal);
     } finally {

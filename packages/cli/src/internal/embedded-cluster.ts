@@ -17,6 +17,8 @@ export interface EmbeddedClusterOptions {
   tlsKey?: string;
   tlsCa?: string;
   tlsPort?: number;
+  /** Offer SASL PLAIN on plain TCP (`--allow-plain`). */
+  allowPlain?: boolean;
   logger?: Logger;
   metrics?: MetricsRegistry;
   onError?: (err: unknown) => void;
@@ -52,6 +54,7 @@ export async function startEmbeddedCluster(o: EmbeddedClusterOptions): Promise<E
       kvBasePort: o.kvPort,
       store,
       tls,
+      allowInsecurePlain: o.allowPlain ?? false,
       logger: o.logger,
       metrics: o.metrics,
       onError: o.onError,
