@@ -36,9 +36,16 @@ export interface ConfigView {
   numReplicas: number;
 }
 
+/** What SDKs check before they use a feature (the cxx core's configuration_json.hxx reads these). */
 export const BUCKET_CAPABILITIES = [
   'collections',
+  'durableWrite',
   'tombstonedUserXAttrs',
+  'subdoc.ReplaceBodyWithXattr',
+  'subdoc.DocumentMacroSupport',
+  'subdoc.ReviveDocument',
+  'subdoc.AccessDeleted',
+  'subdoc.ReplicaRead',
   'dcp',
   'cbhello',
   'touch',

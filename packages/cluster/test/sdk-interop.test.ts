@@ -289,6 +289,11 @@ for (const transport of ['tcp', 'tls'] as const) {
       for (const r of all) expect(r.content).toEqual({ copy: 1 });
       const any = await c.getAnyReplica(k('rp'));
       expect(any.content).toEqual({ copy: 1 });
+      // Sub-document lookups on replicas (the replica-read doc flag, HELLO SubdocReplicaRead).
+      const li = await c.lookupInAllReplicas(k('rp'), [LookupInSpec.get('copy')]);
+      expect(li.map((r) => r.content[0].value)).toEqual([1, 1]);
+      expect(li.filter((r) => r.isReplica).length).toBe(1);
+      expect((await c.lookupInAnyReplica(k('rp'), [LookupInSpec.get('copy')])).content[0].value).toBe(1);
     });
 
     it('durable writes: majority, majorityAndPersistActive, persistToMajority', async () => {

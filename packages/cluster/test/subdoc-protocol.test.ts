@@ -349,6 +349,17 @@ describe('sub-document requests on the wire', () => {
     expect(t.get('wd')).toBeUndefined();
   });
 
+  it('SUBDOC_REPLACE_BODY_WITH_XATTR makes an attribute the body (the XATTR flag is mandatory)', async () => {
+    cluster.bucket('default').upsert('rb', { old: true });
+    await multi(true, 'rb', [{ op: Op.DictUpsert, path: 'txn', value: '{"staged":{"new":1}}', flags: X }]);
+    expect((await single(Op.ReplaceBodyWithXattr, 'rb', 'txn.staged')).status).toBe(Status.Einval);
+    expect((await single(Op.ReplaceBodyWithXattr, 'rb', 'txn.staged', undefined, { flags: X })).status).toBe(
+      0,
+    );
+    const d = doc('rb')!;
+    expect(d.value.subarray(4 + d.value.readUInt32BE(0)).toString()).toBe('{"new":1}');
+  });
+
   it('MKDOC picks the root from the first path: an array for an empty-path push, an object otherwise', async () => {
     expect((await single(Op.ArrayPushLast, 'mk1', '', '"a"', { docFlags: DocFlag.Mkdoc })).status).toBe(0);
     expect(doc('mk1')!.value.toString()).toBe('["a"]');

@@ -41,6 +41,10 @@ export const EXAMPLES: Example[] = [
   },
   { file: ex('pool', 'echo-pool'), prints: [/^hello$/m, /^again 1$/m] },
   {
+    file: ex('cluster', 'official-sdk'),
+    prints: [/^\[ 1, '1-a', '2' \]$/m, /^true$/m, /^2$/m],
+  },
+  {
     file: ex('cluster', 'start-cluster'),
     prints: [
       /^http:\/\/127\.0\.0\.1:\d+ \[ \d+, \d+ \]$/m,
