@@ -9,7 +9,13 @@ import {
   type Store,
 } from '@tributary/core';
 import { createStoreCheckpoints } from '@tributary/datasource';
-import { type Counter, createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
+import {
+  type Counter,
+  createMetrics,
+  type Histogram,
+  type MetricsGroup,
+  type MetricsRegistry,
+} from '@tributary/metrics';
 import { type ChannelsOf, type DocMeta, defaultChannelsOf } from './channels-of.js';
 import {
   ErrBadChannel,
@@ -334,6 +340,7 @@ export class ChannelIndex implements AsyncDisposable {
   #workerWake: (() => void) | undefined;
   #accepted = 0;
   #committed = 0;
+  readonly #e2e: Histogram;
   readonly #flushWaiters: { target: number; d: Deferred }[] = [];
   readonly #applied = new Map<number, number>(); // highest seqno accepted per vb (dedupe)
   readonly #enqueuedSeq = new Map<number, number>();
@@ -465,6 +472,12 @@ export class ChannelIndex implements AsyncDisposable {
     this.#log = componentLogger(options.logger, 'channel-index', { prefix: this.#keys.prefix });
     this.#m = (options.metrics ?? createMetrics()).group('channel-index').describe(INDEX_METRICS_HELP);
     this.#changesShared = this.#m.counter('changes_shared');
+    this.#e2e = this.#m.histogram('e2e_latency_seconds');
+    // (at 0 from the start, so a first rollback or failure is a change Prometheus sees)
+    for (const n of ['mutations', 'deletions', 'entries', 'batches', 'duplicates', 'rollbacks', 'failures'])
+      this.#m.counter(n);
+    this.#m.histogram('commit_seconds');
+    this.#m.histogram('batch_size');
     const waitersGauge = this.#m.gauge('waiters');
     this.#waiters = new Waiters({
       counted: (n) => waitersGauge.set(n),
@@ -690,6 +703,7 @@ export class ChannelIndex implements AsyncDisposable {
       revSeqno: req.revSeqno || undefined,
       datatype: req.datatype,
       xattrs: req.xattrs,
+      at: performance.now(),
     });
   }
 
@@ -997,7 +1011,10 @@ export class ChannelIndex implements AsyncDisposable {
       nTombstones: runs.tombstones,
       meta: metaUp.size,
     };
-    if (ops.length === 0) return this.#committedBatch(items.length, t0, counts);
+    if (ops.length === 0) {
+      this.#visible(items);
+      return this.#committedBatch(items.length, t0, counts);
+    }
     // 5. committed after the previous batch: what readers see moves, then they are woken
     await this.#commit(ops, chunkOps, docKeys, () => {
       if (stableUp.size > 0) {
@@ -1005,9 +1022,17 @@ export class ChannelIndex implements AsyncDisposable {
         for (const [vb, seq] of stableUp) this.#stable.set(vb, seq);
         this.#stableCounter = counter;
       }
+      this.#visible(items);
       this.#committedBatch(items.length, t0, counts);
       if (chans.length > 0) this.#notify(chans);
     });
+  }
+
+  /** The batch is what readers see now: each mutation's time from its receiver call to here. */
+  #visible(items: readonly Item[]): void {
+    const now = performance.now();
+    const h = this.#e2e;
+    for (const it of items) if (it.t === 0 && it.at !== undefined) h.observe((now - it.at) / 1000);
   }
 
   /**

@@ -19,6 +19,8 @@ export const INDEX_METRICS_HELP: Readonly<Record<string, string>> = {
   datasource_errors: 'Errors the data source reported to the index',
   deletions: 'Deletions and expirations indexed',
   duplicates: 'Mutations at or below a seqno already indexed (skipped)',
+  e2e_latency_seconds:
+    "From a mutation's arrival (the data source's receiver call) to visible in _changes (its batch committed)",
   entries: 'Channel entries written',
   failures: 'Times the index failed and stopped writing',
   group_waiting: 'Batches waiting in the current store write group',

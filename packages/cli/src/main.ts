@@ -13,7 +13,9 @@ export interface RunIO {
   signal?: AbortSignal;
 }
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
+
+import { VERSION } from './version.js';
 
 /** Builds the `tributary` program with every command registered. */
 export function createProgram(ctx: CommandContext): Command {

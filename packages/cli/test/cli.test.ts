@@ -245,10 +245,12 @@ describe('tributary (as a process)', () => {
     // The live line rewrites itself in place once a second.
     const live = [
       ...screen.matchAll(
-        /\r\x1b\[2Kwritten (\d+) {2}indexed (\d+) {2}\d+(?:\.\d)?k? mutations\/s {2}lag \d+/g,
+        /\r\x1b\[2Kwritten (\d+) {2}indexed (\d+) {2}lag (\d+) \(\d+\.\d s\) {2}\d+(?:\.\d)?k? mutations\/s {2}(healthy|catching up|degraded|down)/g,
       ),
     ];
     expect(live.length).toBeGreaterThanOrEqual(2);
+    // lag is what was written and is not yet indexed (it once read 0 beside a 4,000 gap)
+    for (const l of live) expect(Number(l[1]) - Number(l[2])).toBe(Number(l[3]));
     expect(Number(live.at(-1)![1])).toBeGreaterThan(Number(live[0]![1]));
     const m = /stopped: written (\d+)\s+indexed (\d+)/.exec(screen);
     expect(m).not.toBeNull();
@@ -262,7 +264,7 @@ describe('tributary (as a process)', () => {
     expect(lines.filter((l) => l.trimStart().startsWith('{'))).toEqual([]);
     expect(
       lines.filter(
-        (l) => !/^(cluster| {2}node|index|_changes|status|metrics|running|written|stopped)/.test(l),
+        (l) => !/^(cluster| {2}node|index|_changes|status|metrics|health|running|written|stopped)/.test(l),
       ),
     ).toEqual([]);
   });

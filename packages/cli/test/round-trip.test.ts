@@ -160,9 +160,17 @@ describe('serve + load + tail + index', () => {
       expect(body.results.some((r) => r.id === 'doc-0')).toBe(true);
       expect(new URL(status).port).toBe(new URL(changes).port);
       const page = await fetch(status);
-      expect(await page.text()).toContain('<title>Tributary status</title>');
+      expect(await page.text()).toContain('<title>Tributary status: ');
       const metrics = await (await fetch(status.replace(/\/status$/, '/metrics'))).text();
       expect(metrics).toMatch(/^tributary_channel_index_mutations_total \d+$/m);
+      // health on the shared port too, with no credentials
+      const health = await fetch(status.replace(/\/status$/, '/healthz'));
+      expect([health.status, ((await health.json()) as { status: string }).status]).toEqual([200, 'ok']);
+      const ready = await waitFor(async () => {
+        const r = await fetch(status.replace(/\/status$/, '/readyz'));
+        return r.status === 200 ? ((await r.json()) as { status: string }) : undefined;
+      }, '/readyz');
+      expect(ready.status).toBe('ready');
       const json = (await (await fetch(`${status}.json`)).json()) as { counters: { mutations: number } };
       expect(json.counters.mutations).toBeGreaterThanOrEqual(300);
       // The live feed: its first event is a snapshot, then one a second.

@@ -279,6 +279,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
           vbucket: vb,
           state: v.state,
           server: v.worker?.server ?? '',
+          node: this.owner[vb]?.server ?? '',
           lastSeq: v.lastSeq,
           highSeqno: v.highSeqno,
           lag,

@@ -143,6 +143,8 @@ export interface VBucketStats {
   readonly state: VBucketStateName;
   /** Server ("host:port") streaming it, or '' when none. */
   readonly server: string;
+  /** The data node ("host:port") the cluster map makes its active, streaming or not ('' before a map). */
+  readonly node: string;
   /** Last seqno the receiver finished. */
   readonly lastSeq: number;
   /** The cluster's high seqno: the latest GET_ALL_VB_SEQNOS, raised by snapshot markers' ends (0 until known). */

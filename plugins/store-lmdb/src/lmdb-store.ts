@@ -126,6 +126,7 @@ export class LmdbStore implements Store {
 
   async batch(ops: readonly BatchOp[]): Promise<void> {
     const db = this.#open();
+    const t0 = performance.now();
     const checked = checkOps(ops);
     if (checked.length === 0) return;
     let puts = 0;
@@ -145,6 +146,7 @@ export class LmdbStore implements Store {
     );
     this.#seenCommits = ++this.#entry.commits; // our own environment renews by itself
     this.#counters.batches.inc();
+    this.#counters.batchSeconds.observe((performance.now() - t0) / 1000);
     this.#counters.puts.inc(puts);
     this.#counters.dels.inc(checked.length - puts);
     if (this.#log.isLevelEnabled('trace')) this.#log.trace({ ops: checked.length }, 'batch');

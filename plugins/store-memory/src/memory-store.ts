@@ -91,6 +91,7 @@ export class MemoryStore implements Store {
 
   async batch(ops: readonly BatchOp[]): Promise<void> {
     this.#open();
+    const t0 = performance.now();
     const checked = checkOps(ops);
     const data = this.backend.data;
     let puts = 0;
@@ -102,6 +103,7 @@ export class MemoryStore implements Store {
       } else data.delete(op.key);
     }
     this.#counters.batches.inc();
+    this.#counters.batchSeconds.observe((performance.now() - t0) / 1000);
     this.#counters.puts.inc(puts);
     this.#counters.dels.inc(checked.length - puts);
     if (this.#log.isLevelEnabled('trace')) this.#log.trace({ ops: checked.length }, 'batch');

@@ -201,6 +201,7 @@ export class PostgresStore implements Store {
 
   async batch(ops: readonly BatchOp[]): Promise<void> {
     this.#open();
+    const t0 = performance.now();
     const checked = checkOps(ops);
     if (checked.length === 0) return;
     const { puts, dels } = collapseOps(checked);
@@ -225,6 +226,7 @@ export class PostgresStore implements Store {
     }
     await this.#query('batch', q);
     this.#counters.batches.inc();
+    this.#counters.batchSeconds.observe((performance.now() - t0) / 1000);
     this.#counters.puts.inc(puts.length);
     this.#counters.dels.inc(dels.length);
     if (this.#log.isLevelEnabled('trace')) this.#log.trace({ ops: checked.length }, 'batch');

@@ -169,6 +169,7 @@ export class RedisStore implements Store {
 
   async batch(ops: readonly BatchOp[]): Promise<void> {
     this.#open();
+    const t0 = performance.now();
     const checked = checkOps(ops);
     if (checked.length === 0) return;
     // ZADD/HSET then ZREM/HDEL: with any delete, keep only the last op per key (puts alone may
@@ -201,6 +202,7 @@ export class RedisStore implements Store {
     const failed = results?.find(([err]) => err);
     if (!results || failed) throw this.#unavailable('batch', failed?.[0] ?? new Error('transaction aborted'));
     this.#counters.batches.inc();
+    this.#counters.batchSeconds.observe((performance.now() - t0) / 1000);
     this.#counters.puts.inc(puts.length);
     this.#counters.dels.inc(dels.length);
     if (this.#log.isLevelEnabled('trace')) this.#log.trace({ ops: checked.length }, 'batch');

@@ -20,6 +20,8 @@ export interface UpdateItem {
   revSeqno: number | undefined;
   datatype: number | undefined;
   xattrs: Record<string, string> | undefined;
+  /** performance.now() when the receiver call brought it (for the end-to-end latency). */
+  at?: number;
 }
 
 /** What a custom channelsOf gets besides the key and body (made only for one). */

@@ -22,6 +22,7 @@ interface DemoOpts extends ClusterCliOptions {
   changesPort: number;
   statusPort?: number;
   duration?: number;
+  readyMaxLag: number;
 }
 
 /**
@@ -44,6 +45,12 @@ export function demoCommand(ctx: CommandContext): Command {
       parsePort,
     )
     .option('--duration <s>', 'stop by itself after this many seconds (exit 0)', parsePositiveNumber)
+    .option(
+      '--ready-max-lag <s>',
+      '/readyz answers 503 (and the status page says "catching up") past this lag',
+      parsePositiveNumber,
+      10,
+    )
     .action(async (o: DemoOpts) => {
       const deadline = withDeadline(ctx.signal, o.duration);
       const stop = deadline.signal;
@@ -76,6 +83,9 @@ export function demoCommand(ctx: CommandContext): Command {
           statusPort: o.statusPort,
           db: 'db',
           title: `demo: bucket ${o.bucket}, ${o.vbuckets} vbuckets, ${o.nodes} node(s)`,
+          // The cluster is in this process: the lag counts exactly what it has written.
+          producerHighSeqnos: () => ec.cluster.bucket(o.bucket).highSeqnos(),
+          readyMaxLagSeconds: o.readyMaxLag,
           logger: ctx.logger,
           onError: report('index'),
         });
@@ -84,6 +94,9 @@ export function demoCommand(ctx: CommandContext): Command {
         ctx.out(`_changes ${p.changesUrl}?feed=longpoll&since=0  (user ${o.user.username})`);
         ctx.out(`status   ${p.statusUrl}`);
         ctx.out(`metrics  ${p.statusUrl.replace(/\/status$/, '/metrics')}`);
+        ctx.out(
+          `health   ${p.statusUrl.replace(/\/status$/, '/healthz')}  ${p.statusUrl.replace(/\/status$/, '/readyz')}`,
+        );
         ctx.out(o.duration ? `running for ${o.duration} s` : 'Ctrl-C stops');
         const loadStop = new AbortController();
         stop.addEventListener('abort', () => loadStop.abort(), { once: true });
@@ -108,10 +121,11 @@ export function demoCommand(ctx: CommandContext): Command {
         ).catch((err) => {
           if (!loadSignal.aborted) report('load')(err);
         });
+        // written and indexed count seqnos (every change the cluster made, and every one visible
+        // in the index), so lag is their difference: what was written and is not yet indexed.
         const line = () => {
-          const ds = p.dataSource.stats();
-          const c = p.status.snapshot().counters;
-          return `written ${counts.done}  indexed ${c.mutations + c.deletions}  ${formatRate(p.status.currentRate)} mutations/s  lag ${ds.lagTotal}`;
+          const s = p.status.snapshot();
+          return `written ${s.written}  indexed ${s.indexed}  lag ${s.lag} (${s.lagSeconds.toFixed(1)} s)  ${formatRate(s.rates.indexed)} mutations/s  ${s.verdict.state}`;
         };
         const ticker = setInterval(() => ctx.live(line()), 1000);
         try {

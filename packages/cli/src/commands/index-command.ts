@@ -16,6 +16,7 @@ interface IndexOpts {
   statusPort: number | 'same';
   db: string;
   duration?: number;
+  readyMaxLag: number;
 }
 
 /** `tributary index`: a bucket into the channel index on a store, served as `_changes`. */
@@ -41,6 +42,12 @@ export function indexCommand(ctx: CommandContext): Command {
       )
       .option('--db <name>', 'database name in /{db}/_changes', 'db')
       .option('--duration <s>', 'stop by itself after this many seconds', parsePositiveNumber)
+      .option(
+        '--ready-max-lag <s>',
+        '/readyz answers 503 (and the status page says "catching up") past this lag',
+        parsePositiveNumber,
+        10,
+      )
       .action(async (o: IndexOpts) => {
         const p = await startIndexPipeline({
           clusterUrl: o.cluster.href,
@@ -52,6 +59,7 @@ export function indexCommand(ctx: CommandContext): Command {
           statusPort: o.statusPort === 'same' ? undefined : o.statusPort,
           db: o.db,
           title: `index of ${o.bucket} at ${o.cluster.host}`,
+          readyMaxLagSeconds: o.readyMaxLag,
           logger: ctx.logger,
           onError: (err) => ctx.err(`tributary index: ${(err as Error)?.message ?? String(err)}`),
         });
@@ -59,6 +67,9 @@ export function indexCommand(ctx: CommandContext): Command {
           ctx.out(`_changes ${p.changesUrl}  (admin ${o.user.username})`);
           ctx.out(`status   ${p.statusUrl}`);
           ctx.out(`metrics  ${p.statusUrl.replace(/\/status$/, '/metrics')}`);
+          ctx.out(
+            `health   ${p.statusUrl.replace(/\/status$/, '/healthz')}  ${p.statusUrl.replace(/\/status$/, '/readyz')}`,
+          );
           const deadline = withDeadline(ctx.signal, o.duration);
           await untilAborted(deadline.signal);
           deadline.clear();

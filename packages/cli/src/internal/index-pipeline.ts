@@ -10,6 +10,7 @@ import { createMetrics } from '@tributary/metrics';
 import { createLmdbStore } from '@tributary/store-lmdb';
 import { createMemoryStore } from '@tributary/store-memory';
 import { StatusServer } from '../status/status-server.js';
+import { VERSION } from '../version.js';
 
 export interface IndexPipelineOptions {
   clusterUrl: string;
@@ -23,6 +24,10 @@ export interface IndexPipelineOptions {
   statusPort?: number;
   db: string;
   title: string;
+  /** The producer's high seqnos when known exactly (the demo's embedded cluster): the lag is then exact. */
+  producerHighSeqnos?: () => readonly number[];
+  /** /readyz answers 503 past this lag, and the page says "catching up" (default 10 s). */
+  readyMaxLagSeconds?: number;
   logger?: Logger;
   onError(err: unknown): void;
 }
@@ -38,8 +43,10 @@ export interface IndexPipeline {
 
 /** datasource → channel index on a store → `_changes` server, plus the status page. */
 export async function startIndexPipeline(o: IndexPipelineOptions): Promise<IndexPipeline> {
-  const metrics = createMetrics();
-  const store: Store = o.storePath ? createLmdbStore({ path: o.storePath }) : createMemoryStore();
+  const metrics = createMetrics({ processMetrics: true, version: VERSION });
+  const store: Store = o.storePath
+    ? createLmdbStore({ path: o.storePath, metrics })
+    : createMemoryStore({ metrics });
   const cleanups: (() => Promise<void>)[] = [async () => store.close()];
   const closeAll = async () => {
     for (const f of cleanups.reverse()) {
@@ -77,9 +84,13 @@ export async function startIndexPipeline(o: IndexPipelineOptions): Promise<Index
     cleanups.push(() => dataSource.close());
     status = new StatusServer({
       title: o.title,
+      bucket: o.bucket,
       index,
       dataSource,
       metrics,
+      store,
+      producerHighSeqnos: o.producerHighSeqnos,
+      readyMaxLagSeconds: o.readyMaxLagSeconds,
       host: o.host,
       port: o.statusPort,
       logger: o.logger,
@@ -92,6 +103,8 @@ export async function startIndexPipeline(o: IndexPipelineOptions): Promise<Index
     if (o.statusPort === undefined) status.start();
     else statusBase = await status.listen();
     await dataSource.start();
+    // (a first snapshot with the connection made, for a page opened before the next tick)
+    status.model.tick();
     return {
       changesUrl: `${url}/${o.db}/_changes`,
       statusUrl: `${statusBase}/status`,

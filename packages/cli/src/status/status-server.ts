@@ -1,6 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ChannelIndex } from '@tributary/channel-index';
 import {
   createGuardedHttpServer,
   type HttpGuard,
@@ -9,30 +8,15 @@ import {
   RepeatLog,
   silentLogger,
 } from '@tributary/core';
-import type { BucketDataSource } from '@tributary/datasource';
 import { type MetricsRegistry, toPrometheus } from '@tributary/metrics';
 import type { FastifyInstance } from 'fastify';
 import { ErrCliStatusClients } from '../errors.js';
-import { STATUS_PAGE_HTML } from './status-page.js';
+import { StatusModel, type StatusModelOptions, type StatusSnapshot } from './status-model.js';
+import { renderStatusBody, renderStatusPage } from './status-page.js';
 
-export interface StatusSnapshot {
-  title: string;
-  at: number;
-  rate: number;
-  /** Mutations+deletions per second, one entry per second, oldest first (≤ 300). */
-  history: number[];
-  counters: { mutations: number; deletions: number; entries: number; rollbacks: number };
-  lagTotal: number;
-  vbuckets: { vbucket: number; state: string; lastSeq: number; highSeqno: number; lag: number }[];
-  workers: { server: string; connected: boolean; vbuckets: number }[];
-  errorCount: number;
-  errors: string[];
-}
+export type { StatusSnapshot } from './status-model.js';
 
-export interface StatusServerOptions {
-  title: string;
-  index: ChannelIndex;
-  dataSource: BucketDataSource;
+export interface StatusServerOptions extends StatusModelOptions {
   metrics: MetricsRegistry;
   host?: string;
   port?: number;
@@ -43,7 +27,7 @@ export interface StatusServerOptions {
    */
   maxEventClients?: number;
   maxEventBufferBytes?: number;
-  /** Live-events clients get a snapshot this often (default 1000 ms; the rate is sampled each second). */
+  /** Live-events clients get a rendering this often (default 1000 ms; the numbers are sampled each second). */
   eventIntervalMs?: number;
   /** Timeouts and connection cap of the port of its own (`listen`): see createGuardedHttpServer. */
   limits?: Omit<HttpGuardOptions, 'log' | 'metrics'>;
@@ -51,20 +35,26 @@ export interface StatusServerOptions {
 }
 
 /** The paths a StatusServer answers. */
-export const STATUS_PATHS = ['/status', '/status.json', '/status/events', '/metrics'] as const;
+export const STATUS_PATHS = [
+  '/status',
+  '/status.json',
+  '/status/events',
+  '/metrics',
+  '/healthz',
+  '/readyz',
+] as const;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * `/status` (HTML), `/status/events` (SSE, one snapshot a second), `/status.json`, `/metrics`:
- * on a port of its own (`listen`) or on another HTTP server's routes (`mount`, then `start`).
+ * `/status` (HTML with the current snapshot in it), `/status/events` (server-sent events, one
+ * rendering a second), `/status.json`, `/metrics` (Prometheus), `/healthz` and `/readyz` (JSON,
+ * 200 or 503): on a port of its own (`listen`) or on another HTTP server's routes (`mount`, then
+ * `start`).
  */
 export class StatusServer {
   private server: Server | undefined;
-  private readonly history: number[] = [];
-  private readonly errors: string[] = [];
-  private errorCount = 0;
-  private lastTotal = 0;
-  private lastAt = performance.now();
-  private rate = 0;
+  readonly model: StatusModel;
   private readonly clients = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | undefined;
   private eventTimer: NodeJS.Timeout | undefined;
@@ -80,6 +70,7 @@ export class StatusServer {
   };
 
   constructor(private readonly o: StatusServerOptions) {
+    this.model = new StatusModel(o);
     this.log = (o.logger ?? silentLogger).child({ component: 'status-server' });
     this.repeats = new RepeatLog(this.log);
     this.maxEventClients = o.maxEventClients ?? 64;
@@ -95,20 +86,18 @@ export class StatusServer {
   /** Answers one of STATUS_PATHS (or `/` on a port of its own); false when the path is not ours. */
   handle(req: IncomingMessage, res: ServerResponse, ownPort = false): boolean {
     const path = (req.url ?? '/').split('?')[0];
+    const maxLag = this.o.readyMaxLagSeconds ?? 10;
     if (path === '/status' || (ownPort && path === '/')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(STATUS_PAGE_HTML);
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end(renderStatusPage(this.model.snapshot(), maxLag));
     } else if (path === '/status.json') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.snapshot()));
+      res.writeHead(200, { 'content-type': JSON_TYPE }).end(JSON.stringify(this.model.snapshot()));
     } else if (path === '/status/events') {
       if (!this.closed && this.clients.size >= this.maxEventClients) {
         this.counters.refused.inc();
         const err = ErrCliStatusClients(this.maxEventClients);
-        this.repeats.note(
-          'warn',
-          'events-refused',
-          { code: err.code, max: this.maxEventClients },
-          err.message,
-        );
+        this.repeats.note('warn', 'events-refused', { code: err.code, max: this.maxEventClients }, err.message);
         res
           .writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' })
           .end(JSON.stringify({ error: 'Service Unavailable', reason: err.message, code: err.code }));
@@ -119,9 +108,9 @@ export class StatusServer {
         'cache-control': 'no-cache',
         connection: 'keep-alive',
       });
-      // Written to every second, and dropped when it stops reading (see tick): no idle timeout.
+      // Written to every second, and dropped when it stops reading (see push): no idle timeout.
       this.guard?.longLived(res);
-      res.write(`data: ${JSON.stringify(this.snapshot())}\n\n`);
+      res.write(this.event(this.model.snapshot()));
       if (this.closed) res.end();
       else {
         this.clients.add(res);
@@ -135,10 +124,26 @@ export class StatusServer {
           res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n');
         },
       );
+    } else if (path === '/healthz') {
+      this.model.health().then(
+        (r) => res.writeHead(r.status, { 'content-type': JSON_TYPE }).end(JSON.stringify(r.body)),
+        (err: unknown) =>
+          res
+            .writeHead(503, { 'content-type': JSON_TYPE })
+            .end(JSON.stringify({ status: 'fail', error: String((err as Error)?.message ?? err) })),
+      );
+    } else if (path === '/readyz') {
+      const r = this.model.readiness();
+      res.writeHead(r.status, { 'content-type': JSON_TYPE }).end(JSON.stringify(r.body));
     } else {
       return false;
     }
     return true;
+  }
+
+  private event(s: StatusSnapshot): string {
+    const html = renderStatusBody(s, this.o.readyMaxLagSeconds ?? 10);
+    return `data: ${JSON.stringify({ at: s.at, state: s.verdict.state, html })}\n\n`;
   }
 
   /** Adds GET routes for STATUS_PATHS to a fastify app (before it listens), e.g. the `_changes` server's. */
@@ -154,85 +159,46 @@ export class StatusServer {
   /** Starts the once-a-second sampling (`listen` does it; call it after `mount`). */
   start(): void {
     if (this.timer || this.closed) return;
-    this.lastTotal = this.total();
-    this.lastAt = performance.now();
+    this.model.tick();
     this.timer = setInterval(() => this.tick(), 1000);
     const every = this.o.eventIntervalMs ?? 1000;
     if (every !== 1000) this.eventTimer = setInterval(() => this.push(), every);
   }
 
-  /** Records an error for the page (the last 20 are shown). */
+  /** Records an error for the page (grouped by code and message, with a count and the last time). */
   noteError(err: unknown): void {
-    this.errorCount++;
-    this.errors.push(`${new Date().toISOString().slice(11, 19)} ${(err as Error)?.message ?? String(err)}`);
-    if (this.errors.length > 20) this.errors.shift();
-  }
-
-  private total(): number {
-    const c = this.o.index.stats().counters;
-    return (c.mutations ?? 0) + (c.deletions ?? 0);
+    this.model.noteError(err);
   }
 
   private tick(): void {
-    const now = performance.now();
-    const total = this.total();
-    this.rate = Math.round(((total - this.lastTotal) * 1000) / Math.max(1, now - this.lastAt));
-    this.lastTotal = total;
-    this.lastAt = now;
-    this.history.push(this.rate);
-    if (this.history.length > 300) this.history.shift();
+    this.model.tick();
     if (!this.eventTimer) this.push();
   }
 
-  /** Sends the snapshot to every live-events client. */
+  /** Sends the latest rendering to every live-events client. */
   private push(): void {
-    if (this.clients.size) {
-      const data = `data: ${JSON.stringify(this.snapshot())}\n\n`;
-      for (const c of this.clients) {
-        // Back-pressure: a client with this much unread is not reading; drop it, memory stays bounded.
-        if (c.writableLength + data.length > this.maxEventBufferBytes) {
-          this.clients.delete(c);
-          this.counters.dropped.inc();
-          this.repeats.note('warn', 'events-dropped', {}, 'live-events client is not reading: dropped');
-          c.destroy();
-          continue;
-        }
-        c.write(data);
+    if (this.clients.size === 0) return;
+    const data = this.event(this.model.snapshot());
+    for (const c of this.clients) {
+      // Back-pressure: a client with this much unread is not reading; drop it, memory stays bounded.
+      if (c.writableLength + data.length > this.maxEventBufferBytes) {
+        this.clients.delete(c);
+        this.counters.dropped.inc();
+        this.repeats.note('warn', 'events-dropped', {}, 'live-events client is not reading: dropped');
+        c.destroy();
+        continue;
       }
+      c.write(data);
     }
   }
 
   /** Mutations+deletions indexed per second over the last second. */
   get currentRate(): number {
-    return this.rate;
+    return this.model.snapshot().rates.indexed;
   }
 
   snapshot(): StatusSnapshot {
-    const ds = this.o.dataSource.stats();
-    const c = this.o.index.stats().counters;
-    return {
-      title: this.o.title,
-      at: Date.now(),
-      rate: this.rate,
-      history: [...this.history],
-      counters: {
-        mutations: c.mutations ?? 0,
-        deletions: c.deletions ?? 0,
-        entries: c.entries ?? 0,
-        rollbacks: c.rollbacks ?? 0,
-      },
-      lagTotal: ds.lagTotal,
-      vbuckets: ds.vbuckets.map((v) => ({
-        vbucket: v.vbucket,
-        state: v.state,
-        lastSeq: v.lastSeq,
-        highSeqno: v.highSeqno,
-        lag: v.lag,
-      })),
-      workers: ds.workers.map((w) => ({ server: w.server, connected: w.connected, vbuckets: w.vbuckets })),
-      errorCount: this.errorCount,
-      errors: [...this.errors],
-    };
+    return this.model.snapshot();
   }
 
   /** Serves on a port of its own (`/` is the page too); resolves to its base URL. */
@@ -260,6 +226,7 @@ export class StatusServer {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.eventTimer) clearInterval(this.eventTimer);
+    this.model.close();
     for (const c of this.clients) c.end();
     this.clients.clear();
     this.guard?.close();

@@ -1,4 +1,4 @@
-import type { CounterLike, GaugeLike, MetricsScope } from '../contracts/metrics.js';
+import type { CounterLike, GaugeLike, HistogramLike, MetricsScope } from '../contracts/metrics.js';
 import { nullMetrics } from '../null-metrics.js';
 
 /** A MetricsRegistry (has `group`) or a scope already bound to a component. */
@@ -46,6 +46,8 @@ export class StoreCounters {
   readonly scannedRows: CounterLike;
   readonly watchers: GaugeLike;
   readonly errors: CounterLike;
+  /** Seconds each batch took, from the call to applied: what a writer waits for per commit. */
+  readonly batchSeconds: HistogramLike;
 
   constructor(scope: MetricsScope) {
     this.gets = scope.counter('gets', 'Keys read by get and getMany');
@@ -56,6 +58,7 @@ export class StoreCounters {
     this.scannedRows = scope.counter('scanned_rows', 'Entries yielded by scans');
     this.watchers = scope.gauge('watchers', 'Open watch iterators');
     this.errors = scope.counter('errors', 'Store operations that failed');
+    this.batchSeconds = scope.histogram('batch_seconds', 'Time an atomic batch took to apply');
   }
 
   snapshot(): StoreStats {
