@@ -86,6 +86,38 @@ export function ensureChromium({
   return exists(path) ? undefined : `apt-get installed chromium but ${path} is still missing`;
 }
 
+/** The executables the metrics tests run: `promtool check metrics`, and a Prometheus scraping a demo. */
+export const PROMETHEUS_TOOLS = ['/usr/bin/promtool', '/usr/bin/prometheus'];
+
+/**
+ * Finds promtool and prometheus (Debian's `prometheus` package has both), installing the package
+ * as root where apt-get is; returns the problem left, if any.
+ */
+export function ensurePrometheus({
+  paths = PROMETHEUS_TOOLS,
+  exists = existsSync,
+  isRoot = process.getuid?.() === 0,
+  hasAptGet = onPath('apt-get'),
+  run = runQuiet,
+  log = () => {},
+} = {}) {
+  const missing = paths.filter((p) => !exists(p));
+  if (missing.length === 0) return undefined;
+  const what = `${missing.join(' and ')} missing: the metrics tests (promtool check metrics, a Prometheus scraping the demo) will fail`;
+  if (!isRoot || !hasAptGet) return `${what}. Fix: ${hasAptGet ? 'sudo apt-get install -y prometheus' : "install Prometheus's promtool and prometheus"}`;
+  log(`${missing.join(' and ')} missing; installing Debian's prometheus (apt-get, as root)`);
+  for (const cmd of [
+    ['apt-get', 'update', '-qq'],
+    ['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'prometheus'],
+  ]) {
+    const r = run(cmd);
+    if (r.status !== 0)
+      return `${cmd.join(' ')} failed (exit ${r.status}): ${r.output.trim().split('\n').slice(-3).join(' / ')}`;
+  }
+  const still = paths.filter((p) => !exists(p));
+  return still.length ? `apt-get installed prometheus but ${still.join(' and ')} still missing` : undefined;
+}
+
 function onPath(command) {
   return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, command)));
 }
@@ -156,6 +188,7 @@ export async function main({
   const chromium = env.TRIBUTARY_CHROMIUM || DEFAULT_CHROMIUM;
   const missing = ensureChromium({ path: chromium, log });
   log(missing ?? `chromium: ${chromium}`);
+  log(ensurePrometheus({ log }) ?? 'prometheus: promtool and prometheus found');
 
   const down = [];
   await Promise.all(

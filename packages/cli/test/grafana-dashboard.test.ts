@@ -122,6 +122,14 @@ describe('the Grafana dashboard against a real Prometheus scraping the demo', ()
     // (Prometheus drops a scrape it cannot parse: a sample per family proves it parsed ours)
     const families = await query('count by (__name__) ({job="tributary", __name__=~"tributary_.*"})');
     expect(families.length).toBeGreaterThan(40);
+    // docs/metrics.md lists every family the demo exposes
+    const doc = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
+    const listed = new Set([...doc.matchAll(/^\| `(tributary_\w+)` \|/gm)].map((m) => m[1]));
+    const missing = families
+      .map((f) => f.metric.__name__!)
+      .map((n) => (listed.has(n) ? n : n.replace(/_(bucket|sum|count)$/, '')))
+      .filter((n) => !listed.has(n));
+    expect([...new Set(missing)], 'families missing from docs/metrics.md').toEqual([]);
     for (const p of dashboard.panels) {
       for (const t of p.targets) {
         const r = await query(t.expr);

@@ -8,6 +8,7 @@ import {
   chromiumPlan,
   DEFAULT_CHROMIUM,
   ensureChromium,
+  ensurePrometheus,
   nodeVersionProblem,
   ROOT,
   reachable,
@@ -156,5 +157,33 @@ describe('the package lock', () => {
     // A dependency whose engines exclude Node 20 (fastify's cookie@2 wants 22; the root
     // `overrides` pins cookie 1.1, which has the same API) would warn on every install.
     expect(output).not.toContain('EBADENGINE');
+  });
+});
+
+describe('ensurePrometheus', () => {
+  it('finds both tools, installs the package as root with apt-get, or says how', () => {
+    const calls: string[][] = [];
+    const there = new Set(['/usr/bin/promtool', '/usr/bin/prometheus']);
+    expect(ensurePrometheus({ exists: (p) => there.has(p), run: () => ({ status: 0, output: '' }) })).toBeUndefined();
+    const installed = new Set<string>();
+    expect(
+      ensurePrometheus({
+        exists: (p) => installed.has(p),
+        isRoot: true,
+        hasAptGet: true,
+        run: (cmd) => {
+          calls.push(cmd);
+          if (cmd.includes('install')) for (const p of there) installed.add(p);
+          return { status: 0, output: '' };
+        },
+      }),
+    ).toBeUndefined();
+    expect(calls.at(-1)).toEqual(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'prometheus']);
+    expect(ensurePrometheus({ exists: () => false, isRoot: false, hasAptGet: true })).toMatch(
+      /sudo apt-get install -y prometheus/,
+    );
+    expect(
+      ensurePrometheus({ exists: () => false, isRoot: true, hasAptGet: true, run: () => ({ status: 100, output: 'E: no' }) }),
+    ).toMatch(/failed \(exit 100\): E: no/);
   });
 });

@@ -101,9 +101,6 @@ export function demoCommand(ctx: CommandContext): Command {
         const loadStop = new AbortController();
         stop.addEventListener('abort', () => loadStop.abort(), { once: true });
         const loadSignal = loadStop.signal;
-        // runLoad reports one counts object that it keeps updating: read it when printing, not a
-        // copy from the last 200 ms progress tick (which showed fewer written than indexed).
-        let counts: { done: number } = { done: 0 };
         const load = runLoad(
           {
             serverUrl: ec.cluster.managementUrl,
@@ -112,14 +109,11 @@ export function demoCommand(ctx: CommandContext): Command {
             password: o.user.password,
           },
           { ...DEFAULT_LOAD, count: Number.POSITIVE_INFINITY, rate: o.rate },
-          {
-            signal: loadSignal,
-            onProgress: (c) => {
-              counts = c;
-            },
-          },
+          { signal: loadSignal },
         ).catch((err) => {
-          if (!loadSignal.aborted) report('load')(err);
+          if (loadSignal.aborted) return;
+          p.status.noteError(err);
+          report('load')(err);
         });
         // written and indexed count seqnos (every change the cluster made, and every one visible
         // in the index), so lag is their difference: what was written and is not yet indexed.
