@@ -104,7 +104,8 @@ export function ensurePrometheus({
   const missing = paths.filter((p) => !exists(p));
   if (missing.length === 0) return undefined;
   const what = `${missing.join(' and ')} missing: the metrics tests (promtool check metrics, a Prometheus scraping the demo) will fail`;
-  if (!isRoot || !hasAptGet) return `${what}. Fix: ${hasAptGet ? 'sudo apt-get install -y prometheus' : "install Prometheus's promtool and prometheus"}`;
+  if (!isRoot || !hasAptGet)
+    return `${what}. Fix: ${hasAptGet ? 'sudo apt-get install -y prometheus' : "install Prometheus's promtool and prometheus"}`;
   log(`${missing.join(' and ')} missing; installing Debian's prometheus (apt-get, as root)`);
   for (const cmd of [
     ['apt-get', 'update', '-qq'],

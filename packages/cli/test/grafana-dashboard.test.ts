@@ -15,7 +15,8 @@ import { lineChart } from '../src/status/svg-chart.js';
 const ROOT = join(__dirname, '..', '..', '..');
 const DASHBOARD = join(ROOT, 'docs', 'grafana', 'tributary-dashboard.json');
 const PROMETHEUS = '/usr/bin/prometheus';
-const CHROMIUM = '/usr/bin/chromium';
+// The same path `npm test`'s set-up (tools/test-setup) finds or installs.
+const CHROMIUM = process.env.TRIBUTARY_CHROMIUM || '/usr/bin/chromium';
 
 interface Panel {
   type: string;

@@ -164,11 +164,13 @@ describe('ensurePrometheus', () => {
   it('finds both tools, installs the package as root with apt-get, or says how', () => {
     const calls: string[][] = [];
     const there = new Set(['/usr/bin/promtool', '/usr/bin/prometheus']);
-    expect(ensurePrometheus({ exists: (p) => there.has(p), run: () => ({ status: 0, output: '' }) })).toBeUndefined();
+    expect(
+      ensurePrometheus({ exists: (p) => there.has(String(p)), run: () => ({ status: 0, output: '' }) }),
+    ).toBeUndefined();
     const installed = new Set<string>();
     expect(
       ensurePrometheus({
-        exists: (p) => installed.has(p),
+        exists: (p) => installed.has(String(p)),
         isRoot: true,
         hasAptGet: true,
         run: (cmd) => {
@@ -178,12 +180,24 @@ describe('ensurePrometheus', () => {
         },
       }),
     ).toBeUndefined();
-    expect(calls.at(-1)).toEqual(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'prometheus']);
+    expect(calls.at(-1)).toEqual([
+      'apt-get',
+      'install',
+      '-y',
+      '-qq',
+      '--no-install-recommends',
+      'prometheus',
+    ]);
     expect(ensurePrometheus({ exists: () => false, isRoot: false, hasAptGet: true })).toMatch(
       /sudo apt-get install -y prometheus/,
     );
     expect(
-      ensurePrometheus({ exists: () => false, isRoot: true, hasAptGet: true, run: () => ({ status: 100, output: 'E: no' }) }),
+      ensurePrometheus({
+        exists: () => false,
+        isRoot: true,
+        hasAptGet: true,
+        run: () => ({ status: 100, output: 'E: no' }),
+      }),
     ).toMatch(/failed \(exit 100\): E: no/);
   });
 });

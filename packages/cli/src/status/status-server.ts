@@ -97,7 +97,12 @@ export class StatusServer {
       if (!this.closed && this.clients.size >= this.maxEventClients) {
         this.counters.refused.inc();
         const err = ErrCliStatusClients(this.maxEventClients);
-        this.repeats.note('warn', 'events-refused', { code: err.code, max: this.maxEventClients }, err.message);
+        this.repeats.note(
+          'warn',
+          'events-refused',
+          { code: err.code, max: this.maxEventClients },
+          err.message,
+        );
         res
           .writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' })
           .end(JSON.stringify({ error: 'Service Unavailable', reason: err.message, code: err.code }));
