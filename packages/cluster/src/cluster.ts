@@ -758,6 +758,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
           this.#vbMap[vb] = row.map((r) => (r === index ? -1 : r));
         }
       }
+      this.replication.refresh();
       this.#bumpRev();
       this.#log.info({ node: index, loseLast }, 'node failed over');
     });

@@ -28,10 +28,13 @@ class Copy {
 }
 
 interface BucketState {
+  readonly bucket: Bucket;
   /** vb → node → copy */
   readonly copies: Map<number, Map<number, Copy>>;
   readonly listeners: (() => void)[];
   readonly dirty: Set<number>;
+  /** Whether the listeners are on the vbuckets (only while some vbucket has a replica). */
+  listening: boolean;
 }
 
 export class Replication {
@@ -44,15 +47,41 @@ export class Replication {
 
   /** Starts replicating a bucket's vbuckets. */
   attach(bucket: Bucket): void {
-    const state: BucketState = { copies: new Map(), listeners: [], dirty: new Set() };
+    const state: BucketState = {
+      bucket,
+      copies: new Map(),
+      listeners: [],
+      dirty: new Set(),
+      listening: false,
+    };
     this.#buckets.set(bucket, state);
     for (const vb of bucket.vbuckets) {
-      const l = () => this.schedule(bucket, vb.id);
-      state.listeners[vb.id] = l;
-      vb.listeners.add(l);
+      state.listeners[vb.id] = () => this.schedule(bucket, vb.id);
       state.dirty.add(vb.id);
     }
-    this.#arm();
+    this.refresh();
+  }
+
+  /**
+   * Writes wake replication only while some vbucket has a replica (a cluster without replicas
+   * pays nothing per write); call after every change of the vbucket map.
+   */
+  refresh(): void {
+    let any = false;
+    for (let vb = 0; !any; vb++) {
+      const chain = this.topology.chain(vb);
+      if (chain.length === 0) break;
+      for (let i = 1; i < chain.length; i++) if (chain[i] >= 0) any = true;
+    }
+    for (const [, state] of this.#buckets) {
+      if (state.listening === any) continue;
+      state.listening = any;
+      for (const vb of state.bucket.vbuckets) {
+        if (any) vb.listeners.add(state.listeners[vb.id]);
+        else vb.listeners.delete(state.listeners[vb.id]);
+      }
+    }
+    this.scheduleAll();
   }
 
   close(): void {
@@ -139,7 +168,7 @@ export class Replication {
         for (const n of byNode.keys()) if (!chain.slice(1).includes(n)) byNode.delete(n);
       }
     }
-    this.scheduleAll();
+    this.refresh();
   }
 
   #arm(): void {

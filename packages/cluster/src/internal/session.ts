@@ -767,6 +767,12 @@ export class Session implements SessionHandle {
       if (cur) expiry = cur.expiry;
     }
     const mode: StoreMode = f.opcode === Op.Add ? 'add' : f.opcode === Op.Replace ? 'replace' : 'set';
+    if (!fi.durability)
+      return this.replyWrite(
+        f,
+        vb,
+        b.store(vb, mode, keyStr, Buffer.from(value), datatype, flags, expiry, f.cas),
+      );
     const p = b.prepareStore(vb, mode, keyStr, Buffer.from(value), datatype, flags, expiry, f.cas);
     this.commitPrepared(vb, keyStr, p, fi.durability, (r) => this.replyWrite(f, vb, r));
   }
