@@ -513,7 +513,9 @@ export class Session implements SessionHandle {
         if (!server) {
           this.ctx.cluster.sessionStats.authFailures.inc();
           if (mech === 'PLAIN' && !this.secure)
-            this.ctx.log.warn(
+            this.ctx.cluster.repeats.note(
+              'warn',
+              'plain-refused',
               { remote: this.conn.remoteAddress },
               'SASL PLAIN refused on a plain TCP connection: PLAIN is offered on TLS only unless the ' +
                 'cluster allows it (the allowInsecurePlain option, `tributary serve --allow-plain`)',
