@@ -146,6 +146,9 @@ describe('topology and faults', () => {
     for (const k of keys.slice(0, 10)) b.upsert(k, k);
     const features = [...FEATURES, HelloFeature.Duplex, HelloFeature.ClustermapChangeNotification];
     const c = await dcpOn(cluster, from, features);
+    // A duplex connection with no bucket selected gets the cluster config (GCCCP) pushed.
+    const global = await TestClient.connect(cluster.nodes[to].kvPort);
+    await bootstrap(global, { features });
     const r = await streamReq(c, { vbucket: vb, opaque: 5 });
     const uuid = decodeDcpStreamReqResponse(r).failoverLog![0].vbucketUuid;
     await c.until(() => items(eventsFor(c, 5)).length === 10, 5000, 'first half');
@@ -162,6 +165,13 @@ describe('topology and faults', () => {
     );
     const push = c.events.find((e) => e.packet.magic === 0x82)!;
     expect(JSON.parse(push.packet.value.toString()).rev).toBe(rev + 1);
+    await global.until(() => global.events.some((e) => e.packet.magic === 0x82), 5000, 'global config push');
+    const gpush = global.events.filter((e) => e.packet.magic === 0x82);
+    expect(gpush).toHaveLength(1);
+    expect(gpush[0].packet.key.length).toBe(0);
+    const gcfg = JSON.parse(gpush[0].packet.value.toString());
+    expect([gcfg.rev, gcfg.vBucketServerMap, gcfg.nodesExt.length]).toEqual([rev + 1, undefined, 2]);
+    global.close();
     // More writes land on the new active; the consumer resumes there from where it was.
     for (const k of keys.slice(10)) b.upsert(k, k);
     const last = items(eventsFor(c, 5)).at(-1)!.seqno!;
