@@ -1,120 +1,54 @@
+// The multiplexed transport over one Connection, in the manner of gofast: this file is the
+// muxer (read path, dispatch to handlers, lifecycle). The parts live beside it, one concept a
+// file as js-libp2p's yamux splits muxer, stream and frame codec: handshake.ts, call-table.ts
+// (requests ↔ replies), stream.ts, flusher.ts (write batching, back-pressure), heartbeats.ts.
 import { EventEmitter } from 'node:events';
+import { FrameFlag, FrameKind, TransportFrameDecoder, type TransportFrameHandler } from '@tributary/codec';
 import {
-  DEFAULT_TRANSPORT_MAX_FRAME_BYTES,
-  FrameFlag,
-  FrameKind,
-  HandshakeStep,
-  TRANSPORT_HEADER_BYTES,
-  TRANSPORT_MAX_FRAME_LIMIT,
-  TransportFrameDecoder,
-  writeTransportFrame,
-} from '@tributary/codec';
-import {
-  type AuthProvider,
   type Connection,
-  type CredentialSource,
   componentLogger,
   ErrAborted,
-  ErrAuthFailed,
   ErrInvalidArgument,
   isTributaryError,
   type Logger,
   TributaryError,
 } from '@tributary/core';
-import { createMetrics, type MetricsGroup, type MetricsRegistry } from '@tributary/metrics';
+import { createMetrics, type MetricsRegistry } from '@tributary/metrics';
+import { CallTable } from './call-table.js';
 import {
-  ErrPeerDead,
-  ErrStreamClosed,
   ErrTransportClosed,
   ErrTransportConnectionLost,
   ErrTransportHandshakeFailed,
   ErrTransportNoHandler,
   ErrTransportNotReady,
   ErrTransportProtocol,
-  ErrTransportQueueFull,
   ErrTransportRemote,
-  ErrTransportRequestTimeout,
   ErrTransportStreamIdRange,
-  ErrTransportTooManyRequests,
-  ErrTransportTooManyStreams,
   isPeerViolation,
   isStreamLimitViolation,
 } from './errors.js';
+import { Flusher } from './flusher.js';
+import { Handshake, type TransportAuth } from './handshake.js';
+import { Heartbeats } from './heartbeats.js';
 import {
-  isValidDeadAfter,
-  isValidHeartbeat,
-  isValidVersion,
-  MAX_DEAD_AFTER_HEARTBEATS,
-  MAX_HEARTBEAT_MS,
-  MIN_FRAME,
-  type PeerHello,
-  parsePeerHello,
-} from './internal/hello.js';
+  type AnswerSink,
+  type Incoming,
+  IncomingCall,
+  type MessageHandler,
+  type StreamCallback,
+} from './incoming.js';
+import { errorPayload, parseErrorPayload } from './internal/error-payload.js';
+import { isValidVersion, type PeerHello } from './internal/hello.js';
 import { OpaquePool } from './internal/opaque-pool.js';
+import { TransportCounters } from './internal/transport-counters.js';
 import { type BinMessage, checkMessageType, type MessageType } from './message-type.js';
+import { type SendOptions, type Stream, StreamTable } from './stream.js';
+import { checkSettings, DEFAULT_TRANSPORT_SETTINGS, type TransportSettings } from './transport-settings.js';
 
-export interface TransportSettings {
-  /** First stream/request id this side hands out (inclusive, >= 1). Default 1. */
-  opaqueStart: number;
-  /** End of the id range (exclusive). Default 65 536: 65 535 concurrent requests + streams. */
-  opaqueEnd: number;
-  /**
-   * Streams the peer may have open at once on this connection (announced in the hello; the peer's
-   * openers wait or fail with TRIB_STREAMS_EXHAUSTED past it). One more, or an id outside the
-   * peer's announced range, is a protocol violation that closes the connection. Default 65 535.
-   */
-  maxStreams: number;
-  /** Largest payload this side accepts; the peer never sends more. Default 1 MiB. */
-  maxFrameBytes: number;
-  /** Heartbeat interval this side sends at; 0 sends none. Default 1000 ms. */
-  heartbeatMs: number;
-  /** The peer is dead after this many of ITS heartbeat intervals of silence. Default 3. */
-  deadAfterHeartbeats: number;
-  /** Payload compression; both ends must name the same. Only 'none' is implemented today. */
-  compression: 'none';
-  /** Flush the write batch this long after its first frame; 0 = at the end of the current tick. Default 0. */
-  flushIntervalMs: number;
-  /** Flush as soon as the batch holds this many bytes. Default 64 KiB. */
-  maxBatchBytes: number;
-  /** Senders wait while the socket holds this many unwritten bytes. Default 4 MiB. */
-  maxQueueBytes: number;
-  /** Senders allowed to wait on a full queue (or an exhausted id range) before TRIB_TRANSPORT_QUEUE_FULL. Default 65 536. */
-  maxWaiters: number;
-  /** Default request timeout. Default 30 000 ms; 0 = none. */
-  requestTimeoutMs: number;
-}
-
-export const DEFAULT_TRANSPORT_SETTINGS: Readonly<TransportSettings> = Object.freeze({
-  opaqueStart: 1,
-  opaqueEnd: 65_536,
-  maxStreams: 65_535,
-  maxFrameBytes: DEFAULT_TRANSPORT_MAX_FRAME_BYTES,
-  heartbeatMs: 1000,
-  deadAfterHeartbeats: 3,
-  compression: 'none',
-  flushIntervalMs: 0,
-  maxBatchBytes: 64 * 1024,
-  maxQueueBytes: 4 * 1024 * 1024,
-  maxWaiters: 65_536,
-  requestTimeoutMs: 30_000,
-});
-
-/** The dialing side proves who it is. */
-export interface TransportClientAuth {
-  role: 'client';
-  provider: AuthProvider;
-  username: string;
-  password: string;
-  /** Default: the first of the provider's mechanisms the peer offers. */
-  mechanism?: string;
-}
-/** The accepting side checks credentials; the peer must authenticate. */
-export interface TransportServerAuth {
-  role: 'server';
-  provider: AuthProvider;
-  credentials: CredentialSource;
-}
-export type TransportAuth = TransportClientAuth | TransportServerAuth;
+export type { TransportAuth, TransportClientAuth, TransportServerAuth } from './handshake.js';
+export type { Incoming, MessageHandler, StreamCallback } from './incoming.js';
+export { type SendOptions, Stream } from './stream.js';
+export { DEFAULT_TRANSPORT_SETTINGS, type TransportSettings } from './transport-settings.js';
 
 export interface TransportOptions {
   /** For logs and errors. */
@@ -131,34 +65,6 @@ export interface TransportOptions {
   metrics?: MetricsRegistry;
 }
 
-/** Called for every message on a stream; `ended` true (message undefined) once the peer closed or the transport failed. */
-export type StreamCallback<T = unknown> = (
-  message: T | undefined,
-  ended: boolean,
-  error?: TributaryError,
-) => void;
-
-export interface Incoming {
-  readonly kind: 'post' | 'request' | 'stream';
-  readonly messageId: number;
-  /** Request only: send the single reply (at most once; may be later, from another tick). */
-  reply<R>(type: MessageType<R>, message: R): void;
-  /** Request only: answer with an error instead (the requester's promise rejects with TRIB_TRANSPORT_REMOTE_ERROR). */
-  fail(err: unknown): void;
-  /** Stream only: this side's end of the new stream. */
-  readonly stream: Stream | undefined;
-}
-
-/**
- * Handles one incoming message. MUST NOT block: return quickly and do slow work elsewhere.
- * For a stream open, return the callback for the stream's further messages.
- */
-export type MessageHandler<T> = (message: T, incoming: Incoming) => StreamCallback | undefined | void;
-
-export interface SendOptions {
-  /** Write the batch now instead of at the next flush. */
-  flush?: boolean;
-}
 export interface RequestOptions extends SendOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -170,205 +76,6 @@ export type StreamOptions = RequestOptions;
 interface Registered {
   type: MessageType<unknown> | undefined;
   handler: MessageHandler<unknown> | undefined;
-}
-
-interface PendingRequest {
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
-  timer: NodeJS.Timeout | undefined;
-  abandoned: boolean;
-}
-
-interface Waiting {
-  kind: FrameKind;
-  flags: number;
-  messageId: number;
-  opaque: number;
-  payload: Uint8Array;
-  flush: boolean;
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
-const COUNTERS = [
-  'framesIn',
-  'framesOut',
-  'bytesIn',
-  'bytesOut',
-  'flushes',
-  'malformedFrames',
-  'handlerErrors',
-  'unhandled',
-  'heartbeatsIn',
-  'heartbeatsOut',
-  'senderWaits',
-  'peerDead',
-  'requestTimeouts',
-  'streamLimitViolations',
-] as const;
-type CounterName = (typeof COUNTERS)[number];
-
-/** Each count's metric name (`tributary_transport_<name>_total`) and HELP; stats() keeps the keys above. */
-const METRICS: Record<CounterName, [string, string]> = {
-  framesIn: ['frames_received', 'Frames received'],
-  framesOut: ['frames_sent', 'Frames sent'],
-  bytesIn: ['received_bytes', 'Bytes received'],
-  bytesOut: ['sent_bytes', 'Bytes sent'],
-  flushes: ['flushes', 'Batched writes flushed to the socket'],
-  malformedFrames: ['malformed_frames', 'Malformed frames (each closed its connection)'],
-  handlerErrors: ['handler_errors', 'Handlers that threw or rejected'],
-  unhandled: ['unhandled', 'Messages no handler was registered for'],
-  heartbeatsIn: ['heartbeats_received', 'Heartbeats received'],
-  heartbeatsOut: ['heartbeats_sent', 'Heartbeats sent'],
-  senderWaits: ['sender_waits', 'Sends that waited for the socket to drain'],
-  peerDead: ['peer_dead', 'Connections closed because the peer stopped answering heartbeats'],
-  requestTimeouts: ['request_timeouts', 'Requests that timed out'],
-  streamLimitViolations: ['stream_limit_violations', 'Peers that opened more streams than allowed'],
-};
-
-const RESOLVED: Promise<void> = Promise.resolve();
-const EMPTY = Buffer.alloc(0);
-/** How long an id whose request timed out stays reserved waiting for the late reply. */
-const QUARANTINE_MS = 60_000;
-
-function toBytes(s: string): Buffer {
-  return Buffer.from(s, 'utf8');
-}
-
-function checkSettings(s: TransportSettings): void {
-  const bad = (name: string, why: string) => ErrInvalidArgument(`settings.${name}`, why);
-  if (!Number.isInteger(s.opaqueStart) || s.opaqueStart < 1) throw bad('opaqueStart', 'an integer >= 1');
-  if (!Number.isInteger(s.opaqueEnd) || s.opaqueEnd <= s.opaqueStart || s.opaqueEnd > 0x100000000)
-    throw bad('opaqueEnd', 'an integer > opaqueStart and <= 2^32');
-  if (!Number.isInteger(s.maxStreams) || s.maxStreams < 1 || s.maxStreams > 0xffffffff)
-    throw bad('maxStreams', 'an integer in 1..2^32-1');
-  if (
-    !Number.isInteger(s.maxFrameBytes) ||
-    s.maxFrameBytes < MIN_FRAME ||
-    s.maxFrameBytes > TRANSPORT_MAX_FRAME_LIMIT
-  )
-    throw bad('maxFrameBytes', `${MIN_FRAME}..${TRANSPORT_MAX_FRAME_LIMIT}`);
-  if (!isValidHeartbeat(s.heartbeatMs)) throw bad('heartbeatMs', `an integer in 0..${MAX_HEARTBEAT_MS}`);
-  if (!isValidDeadAfter(s.deadAfterHeartbeats))
-    throw bad('deadAfterHeartbeats', `an integer in 1..${MAX_DEAD_AFTER_HEARTBEATS}`);
-  if (s.compression !== 'none') throw bad('compression', "only 'none' is implemented");
-  if (!(s.flushIntervalMs >= 0)) throw bad('flushIntervalMs', '>= 0');
-  if (!(s.maxBatchBytes >= 256)) throw bad('maxBatchBytes', '>= 256');
-  if (!(s.maxQueueBytes >= s.maxBatchBytes)) throw bad('maxQueueBytes', '>= maxBatchBytes');
-  if (!(s.maxWaiters >= 1)) throw bad('maxWaiters', '>= 1');
-  if (!(s.requestTimeoutMs >= 0)) throw bad('requestTimeoutMs', '>= 0');
-}
-
-function errorPayload(err: unknown): Buffer {
-  const e = err as { code?: string; message?: string };
-  const code =
-    typeof e?.code === 'string' && /^TRIB_[A-Z0-9_]+$/.test(e.code) ? e.code : 'TRIB_TRANSPORT_REMOTE_ERROR';
-  return toBytes(JSON.stringify({ code, message: String(e?.message ?? err) }));
-}
-
-function parseErrorPayload(p: Buffer): { code: string; message: string } {
-  try {
-    const v = JSON.parse(p.toString('utf8')) as { code?: unknown; message?: unknown };
-    const code =
-      typeof v.code === 'string' && /^TRIB_[A-Z0-9_]+$/.test(v.code) ? v.code : 'TRIB_TRANSPORT_REMOTE_ERROR';
-    return { code, message: String(v.message ?? '') };
-  } catch {
-    return { code: 'TRIB_TRANSPORT_REMOTE_ERROR', message: p.toString('utf8', 0, 200) };
-  }
-}
-
-/**
- * One end of a stream. Either side may `send` many messages and either may `close`; the id goes
- * back to its range once both sides closed.
- */
-export class Stream {
-  readonly id: number;
-  /** True on the side that called transport.stream(). */
-  readonly initiator: boolean;
-  #t: Transport;
-  /** @internal */ callback: StreamCallback | undefined;
-  /** @internal */ localClosed = false;
-  /** @internal */ remoteClosed = false;
-
-  /** @internal */
-  constructor(t: Transport, id: number, initiator: boolean, callback: StreamCallback | undefined) {
-    this.#t = t;
-    this.id = id;
-    this.initiator = initiator;
-    this.callback = callback;
-  }
-
-  /** True once this side closed (it may still receive until the peer closes). */
-  get closed(): boolean {
-    return this.localClosed;
-  }
-  /** True once the peer closed its side. */
-  get peerClosed(): boolean {
-    return this.remoteClosed;
-  }
-
-  /** Sends one message to the peer; waits only when the outgoing queue is full. */
-  send<T>(type: MessageType<T>, message: T, options?: SendOptions): Promise<void> {
-    if (this.localClosed) return Promise.reject(ErrStreamClosed(this.id));
-    return this.#t._send(
-      FrameKind.StreamData,
-      this.initiator ? FrameFlag.Initiator : 0,
-      type.id,
-      this.id,
-      type.encode(message),
-      options?.flush === true,
-    );
-  }
-
-  /** Closes this side (idempotent). The peer's callback learns of it with `ended = true`. */
-  close(): void {
-    if (this.localClosed) return;
-    this.localClosed = true;
-    this.#t._closeStream(this);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
-
-class IncomingCall implements Incoming {
-  kind: 'post' | 'request' | 'stream';
-  messageId: number;
-  stream: Stream | undefined;
-  #t: Transport;
-  #opaque: number;
-  #done = false;
-  constructor(
-    t: Transport,
-    kind: 'post' | 'request' | 'stream',
-    messageId: number,
-    opaque: number,
-    stream: Stream | undefined,
-  ) {
-    this.#t = t;
-    this.kind = kind;
-    this.messageId = messageId;
-    this.#opaque = opaque;
-    this.stream = stream;
-  }
-  reply<R>(type: MessageType<R>, message: R): void {
-    if (this.kind !== 'request') throw ErrInvalidArgument('incoming', `reply() on a ${this.kind}`);
-    if (this.#done) throw ErrInvalidArgument('incoming', 'replied twice');
-    this.#done = true;
-    this.#t._answered(this.#opaque);
-    this.#t._sendNoWait(FrameKind.Response, 0, type.id, this.#opaque, type.encode(message), false);
-  }
-  fail(err: unknown): void {
-    if (this.kind !== 'request') throw ErrInvalidArgument('incoming', `fail() on a ${this.kind}`);
-    if (this.#done) return;
-    this.#done = true;
-    this.#t._answered(this.#opaque);
-    this.#t._sendNoWait(FrameKind.Error, 0, 0, this.#opaque, errorPayload(err), false);
-  }
-  get answered(): boolean {
-    return this.#done;
-  }
 }
 
 export interface TransportStats {
@@ -390,6 +97,8 @@ export interface TransportStats {
   streamLimitViolations: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * A multiplexed transport over one Connection, in the manner of gofast. Create it, `subscribe`
  * the message types, call `handshake()`, then post/request/stream from either side.
@@ -404,60 +113,38 @@ export class Transport extends EventEmitter {
   /** The peer's hello, once received. */
   peer: { name: string; version: string; settings: PeerHello['settings'] } | undefined;
 
-  #log: Logger;
-  #m: MetricsGroup;
-  /** Shared with every transport reporting to the same registry (bounded: no per-connection groups). */
-  #c: Record<CounterName, { inc(n?: number): void; value: number }>;
-  /** This transport's own counts, for stats(). */
-  #n: Record<CounterName, number>;
-  #syncedIn = 0;
-  #syncedOut = 0;
+  readonly #log: Logger;
+  readonly #counters: TransportCounters;
   /** pino levels are set at start-up; checking once keeps the per-frame path free of it. */
-  #trace: boolean;
-  #auth: TransportAuth | undefined;
-  #onError: ((err: TributaryError) => void) | undefined;
-  #handshakeTimeoutMs: number;
-  #types = new Map<number, Registered>();
+  readonly #trace: boolean;
+  readonly #onError: ((err: TributaryError) => void) | undefined;
+  readonly #handshakeTimeoutMs: number;
+  readonly #types = new Map<number, Registered>();
   #default: ((message: BinMessage, incoming: Incoming) => StreamCallback | undefined | void) | undefined;
-  #decoder: TransportFrameDecoder;
+  readonly #decoder: TransportFrameDecoder;
   #ids: OpaquePool;
-  #requests = new Map<number, PendingRequest>();
-  #myStreams = new Map<number, Stream>();
-  #peerStreams = new Map<number, Stream>();
-  /** Ids of the peer's requests not answered yet. */
-  readonly #peerRequests = new Set<number>();
-  #postIncoming: IncomingCall;
-
-  // Write side.
-  #batch: Buffer;
-  #batchLen = 0;
-  #flushTimer: NodeJS.Timeout | undefined;
-  #flushImmediate: NodeJS.Immediate | undefined;
-  #waiting: Waiting[] = [];
-  #drainHooked = false;
-  #peerMaxFrame = DEFAULT_TRANSPORT_MAX_FRAME_BYTES;
+  readonly #calls: CallTable;
+  readonly #streams: StreamTable;
+  readonly #flusher: Flusher;
+  readonly #heartbeats: Heartbeats;
+  readonly #hs: Handshake;
+  readonly #postIncoming: IncomingCall;
+  /** Where handlers' replies to the peer's requests go. */
+  readonly #answers: AnswerSink;
   /** The peer's announced id range: every request/stream id it sends must be in it. */
   #peerIdStart = 1;
   #peerIdEnd = 1;
 
   // Lifecycle.
   #state: 'new' | 'handshaking' | 'ready' | 'closed' = 'new';
-  #peerReady = false;
-  #localReady = false;
   #handshake: Promise<void> | undefined;
   #handshakeResolve: (() => void) | undefined;
   #handshakeReject: ((e: unknown) => void) | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #error: TributaryError | undefined;
-  #closedPromise: Promise<TributaryError | undefined>;
+  readonly #closedPromise: Promise<TributaryError | undefined>;
   #closedResolve!: (e: TributaryError | undefined) => void;
-  #heartbeatTimer: NodeJS.Timeout | undefined;
-  #lastHeard = Date.now();
   #paused = false;
-  #saslClient: ReturnType<AuthProvider['createClient']> | undefined;
-  #saslServer: ReturnType<AuthProvider['createServer']> | undefined;
-  /** The version as configured: the hello carries its JSON type too. */
-  #wireVersion: number | string;
 
   constructor(connection: Connection, options: TransportOptions) {
     super();
@@ -465,28 +152,83 @@ export class Transport extends EventEmitter {
     this.name = options.name ?? 'transport';
     if (!isValidVersion(options.version))
       throw ErrInvalidArgument('version', 'a safe non-negative integer or a string of 1..256 characters');
-    this.#wireVersion = options.version;
     this.version = String(options.version);
     const settings: TransportSettings = { ...DEFAULT_TRANSPORT_SETTINGS, ...options.settings };
     checkSettings(settings);
     this.settings = Object.freeze(settings);
-    this.#auth = options.auth;
     this.#onError = options.onError;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.#log = componentLogger(options.logger, 'transport', { transport: this.name });
     this.#trace = this.#log.isLevelEnabled('trace');
-    this.#m = (options.metrics ?? createMetrics()).group('transport');
-
-    this.#c = {} as Record<CounterName, { inc(n?: number): void; value: number }>;
-    this.#n = {} as Record<CounterName, number>;
-    for (const n of COUNTERS) {
-      this.#c[n] = this.#m.counter(METRICS[n][0], METRICS[n][1]);
-      this.#n[n] = 0;
-    }
+    this.#counters = new TransportCounters((options.metrics ?? createMetrics()).group('transport'));
     this.#decoder = new TransportFrameDecoder({ maxFrameBytes: settings.maxFrameBytes });
     this.#ids = new OpaquePool(settings.opaqueStart, settings.opaqueEnd, settings.maxWaiters);
-    this.#batch = Buffer.allocUnsafe(settings.maxBatchBytes);
-    this.#postIncoming = new IncomingCall(this, 'post', 0, 0, undefined);
+
+    const closedError = () =>
+      this.#state === 'closed' ? (this.#error ?? ErrTransportClosed(this.name)) : undefined;
+    this.#flusher = new Flusher({
+      connection,
+      settings: this.settings,
+      counters: this.#counters,
+      log: this.#log,
+      trace: this.#trace,
+      closedError,
+    });
+    const send = this.#flusher.send.bind(this.#flusher);
+    const sendNoWait = this.#flusher.sendNoWait.bind(this.#flusher);
+    const ids = () => this.#ids;
+    const isClosed = () => this.#state === 'closed';
+    const decode = (messageId: number, payload: Buffer) => this.#decode(messageId, payload);
+    this.#calls = new CallTable(
+      { counters: this.#counters, ids, isClosed, send, decode },
+      settings.maxStreams,
+    );
+    this.#streams = new StreamTable(
+      {
+        ids,
+        isClosed,
+        send,
+        sendNoWait,
+        decode,
+        callbackError: (e) => this.#handlerError(e, 'stream callback'),
+        unhandled: () => this.#counters.count('unhandled'),
+      },
+      settings.maxStreams,
+    );
+    this.#heartbeats = new Heartbeats(
+      {
+        log: this.#log,
+        counters: this.#counters,
+        beat: () => this.#flusher.writeFrame(FrameKind.Heartbeat, 0, 0, 0, EMPTY, true),
+        dead: (err) => {
+          this.#reportError(err);
+          this.#fail(err);
+        },
+        isClosed,
+        peerName: () => this.peer?.name,
+      },
+      settings.heartbeatMs,
+      settings.deadAfterHeartbeats,
+    );
+    this.#hs = new Handshake(
+      {
+        name: this.name,
+        connection,
+        settings: this.settings,
+        handshaking: () => this.#state === 'handshaking',
+        isClosed,
+        writeNow: (kind, messageId, payload) =>
+          this.#flusher.writeFrame(kind, 0, messageId, 0, payload, true),
+        fail: (err, graceful) => this.#fail(err, graceful),
+        peerHello: (hello) => this.#onPeerHello(hello),
+        ready: () => this.#onReady(),
+      },
+      options.version,
+      options.auth,
+    );
+    const calls = this.#calls;
+    this.#answers = { answered: (opaque) => calls.answered(opaque), sendNoWait };
+    this.#postIncoming = new IncomingCall(this.#answers, 'post', 0, 0, undefined);
     this.#closedPromise = new Promise((r) => {
       this.#closedResolve = r;
     });
@@ -513,7 +255,7 @@ export class Transport extends EventEmitter {
   }
   /** True when a post would not have to wait. */
   get writable(): boolean {
-    return this.#waiting.length === 0 && this.connection.writableLength < this.settings.maxQueueBytes;
+    return this.#flusher.writable;
   }
 
   /**
@@ -544,7 +286,7 @@ export class Transport extends EventEmitter {
   }
 
   // ---------------------------------------------------------------------------------------
-  // Handshake
+  // Handshake (handshake.ts holds the steps)
 
   handshake(): Promise<void> {
     if (this.#handshake) return this.#handshake;
@@ -563,81 +305,14 @@ export class Transport extends EventEmitter {
         ),
       this.#handshakeTimeoutMs,
     );
-    const s = this.settings;
-    const hello: PeerHello = {
-      name: this.name,
-      version: this.#wireVersion,
-      settings: {
-        opaqueStart: s.opaqueStart,
-        opaqueEnd: s.opaqueEnd,
-        maxStreams: s.maxStreams,
-        maxFrameBytes: s.maxFrameBytes,
-        heartbeatMs: s.heartbeatMs,
-        deadAfterHeartbeats: s.deadAfterHeartbeats,
-        compression: s.compression,
-      },
-    };
-    if (this.#auth?.role === 'server')
-      hello.auth = { server: { mechanisms: [...this.#auth.provider.mechanisms] } };
-    else if (this.#auth?.role === 'client') hello.auth = { client: true };
-    this.#sendHandshake(HandshakeStep.Hello, toBytes(JSON.stringify(hello)));
+    this.#hs.sendHello();
     return this.#handshake;
   }
 
-  #sendHandshake(step: number, payload: Uint8Array): void {
-    this.#writeFrame(FrameKind.Handshake, 0, step, 0, payload, true);
-  }
-
-  #handshakeFail(err: TributaryError): void {
-    // Tell the peer why before closing, so it fails with the same code instead of "connection lost".
-    if (this.#state !== 'closed') this.#writeFrame(FrameKind.Error, 0, 0, 0, errorPayload(err), true);
-    this.#fail(err, true);
-  }
-
-  #onHandshakeFrame(step: number, payload: Buffer): void {
-    if (this.#state !== 'handshaking') {
-      this.#protocolError(`handshake frame (step ${step}) outside the handshake`);
-      return;
-    }
-    try {
-      switch (step) {
-        case HandshakeStep.Hello:
-          this.#onHello(payload);
-          return;
-        case HandshakeStep.AuthStart:
-        case HandshakeStep.AuthResponse:
-          this.#onAuthFromClient(step, payload);
-          return;
-        case HandshakeStep.AuthChallenge:
-        case HandshakeStep.AuthDone:
-          this.#onAuthFromServer(step, payload);
-          return;
-        case HandshakeStep.Ready:
-          if (!this.peer) throw ErrTransportProtocol('ready before hello');
-          this.#peerReady = true;
-          this.#maybeReady();
-          return;
-        default:
-          throw ErrTransportProtocol(`unknown handshake step ${step}`);
-      }
-    } catch (err) {
-      this.#handshakeFail(
-        isTributaryError(err)
-          ? err
-          : ErrTransportHandshakeFailed(String((err as Error)?.message ?? err), { cause: err }),
-      );
-    }
-  }
-
-  #onHello(payload: Buffer): void {
-    if (this.peer) throw ErrTransportProtocol('second hello');
-    const hello = parsePeerHello(payload, {
-      version: this.#wireVersion,
-      compression: this.settings.compression,
-    });
+  #onPeerHello(hello: PeerHello): void {
     const ps = hello.settings;
     this.peer = { name: String(hello.name), version: String(hello.version), settings: ps };
-    this.#peerMaxFrame = ps.maxFrameBytes;
+    this.#flusher.peerMaxFrame = ps.maxFrameBytes;
     this.#peerIdStart = ps.opaqueStart;
     this.#peerIdEnd = ps.opaqueEnd;
     // Never have more ids in use than the peer accepts streams: it closes the connection past its
@@ -645,142 +320,24 @@ export class Transport extends EventEmitter {
     const s = this.settings;
     if (ps.maxStreams !== undefined && ps.maxStreams < s.opaqueEnd - s.opaqueStart)
       this.#ids = new OpaquePool(s.opaqueStart, s.opaqueStart + ps.maxStreams, s.maxWaiters);
-    const peerAuth = hello.auth;
-    if (this.#auth?.role === 'server') {
-      if (!peerAuth?.client)
-        throw ErrAuthFailed('the peer did not offer credentials and this side requires them');
-      this.#saslServer = this.#auth.provider.createServer({
-        credentials: this.#auth.credentials,
-        secure: this.connection.secure,
-      });
-      return; // wait for AuthStart
-    }
-    if (this.#auth?.role === 'client') {
-      const offered = peerAuth?.server?.mechanisms;
-      if (!offered) throw ErrAuthFailed('the peer does not authenticate, but this side was configured to');
-      const mech = this.#auth.mechanism ?? this.#auth.provider.mechanisms.find((m) => offered.includes(m));
-      if (!mech) throw ErrAuthFailed(`no common mechanism (peer offers ${offered.join(' ')})`);
-      this.#saslClient = this.#auth.provider.createClient({
-        mechanism: mech,
-        username: this.#auth.username,
-        password: this.#auth.password,
-        secure: this.connection.secure,
-      });
-      const mechBytes = toBytes(mech);
-      const initial = this.#saslClient.start();
-      const p = Buffer.allocUnsafe(1 + mechBytes.length + initial.length);
-      p[0] = mechBytes.length;
-      mechBytes.copy(p, 1);
-      p.set(initial, 1 + mechBytes.length);
-      this.#sendHandshake(HandshakeStep.AuthStart, p);
-      return;
-    }
-    if (peerAuth?.server)
-      throw ErrAuthFailed('the peer requires authentication and this side has no credentials');
-    this.#sendReady();
   }
 
-  #onAuthFromClient(step: number, payload: Buffer): void {
-    const server = this.#saslServer;
-    if (!server) throw ErrTransportProtocol('auth message to a side that does not authenticate');
-    let p: Promise<import('@tributary/core').SaslServerStep>;
-    if (step === HandshakeStep.AuthStart) {
-      const n = payload[0] ?? 0;
-      if (payload.length < 1 + n) throw ErrTransportProtocol('short auth start');
-      p = server.begin(payload.toString('utf8', 1, 1 + n), payload.subarray(1 + n));
-    } else {
-      p = server.step(payload);
-    }
-    p.then(
-      (res) => {
-        if (this.#state !== 'handshaking') return;
-        if (!res.done) {
-          this.#sendHandshake(HandshakeStep.AuthChallenge, res.challenge);
-          return;
-        }
-        this.peerUser = res.username;
-        this.#sendHandshake(HandshakeStep.AuthDone, res.final ?? EMPTY);
-        this.#sendReady();
-      },
-      (err) => {
-        this.#handshakeFail(
-          isTributaryError(err) ? err : ErrAuthFailed(String((err as Error)?.message ?? err), { cause: err }),
-        );
-      },
-    );
-  }
-
-  #onAuthFromServer(step: number, payload: Buffer): void {
-    const client = this.#saslClient;
-    if (!client) throw ErrTransportProtocol('auth challenge to a side that did not authenticate');
-    if (step === HandshakeStep.AuthChallenge) {
-      this.#sendHandshake(HandshakeStep.AuthResponse, client.step(payload));
-      return;
-    }
-    client.finish(payload);
-    this.#sendReady();
-  }
-
-  #sendReady(): void {
-    this.#localReady = true;
-    this.#sendHandshake(HandshakeStep.Ready, EMPTY);
-    this.#maybeReady();
-  }
-
-  #maybeReady(): void {
-    if (!this.#localReady || !this.#peerReady || this.#state !== 'handshaking') return;
+  #onReady(): void {
     this.#state = 'ready';
+    this.peerUser = this.#hs.peerUser;
     clearTimeout(this.#handshakeTimer);
-    this.#lastHeard = Date.now();
-    this.#startHeartbeats();
+    this.#heartbeats.start(this.peer?.settings.heartbeatMs ?? 0);
     this.#log.debug({ peer: this.peer?.name, user: this.peerUser }, 'transport ready');
     this.#handshakeResolve?.();
   }
 
   // ---------------------------------------------------------------------------------------
-  // Heartbeats
-
-  #startHeartbeats(): void {
-    const mine = this.settings.heartbeatMs;
-    const theirs = this.peer?.settings.heartbeatMs ?? 0;
-    const deadMs = theirs > 0 ? theirs * this.settings.deadAfterHeartbeats : 0;
-    const tick = Math.min(
-      mine > 0 ? mine : Number.POSITIVE_INFINITY,
-      deadMs > 0 ? Math.max(10, theirs / 2) : Number.POSITIVE_INFINITY,
-    );
-    if (!Number.isFinite(tick)) return;
-    let nextBeat = Date.now() + mine;
-    this.#heartbeatTimer = setInterval(() => {
-      const now = Date.now();
-      if (mine > 0 && now >= nextBeat) {
-        nextBeat = now + mine;
-        this.#count('heartbeatsOut');
-        this.#writeFrame(FrameKind.Heartbeat, 0, 0, 0, EMPTY, true);
-      }
-      if (deadMs > 0 && !this.#paused && now - this.#lastHeard > deadMs) {
-        // Timers run before I/O in the event loop: after a stall of OUR process the peer's bytes may
-        // be waiting unread. Judge again after the poll phase has delivered them.
-        setImmediate(() => {
-          const silent = Date.now() - this.#lastHeard;
-          if (this.isClosed || this.#paused || silent <= deadMs) return;
-          this.#count('peerDead');
-          const err = ErrPeerDead(silent, this.settings.deadAfterHeartbeats);
-          this.#log.warn({ err, peer: this.peer?.name }, 'peer declared dead');
-          this.#reportError(err);
-          this.#fail(err);
-        });
-      }
-    }, tick);
-    this.#heartbeatTimer.unref();
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Sending
+  // Sending (flusher.ts batches and applies back-pressure)
 
   /** Sends a message with no reply. Resolves at once unless the outgoing queue is full. */
   post<T>(type: MessageType<T>, message: T, options?: SendOptions): Promise<void> {
     if (this.#state !== 'ready') return Promise.reject(this.#notReady('post'));
-    return this._send(FrameKind.Post, 0, type.id, 0, type.encode(message), options?.flush === true);
+    return this.#flusher.send(FrameKind.Post, 0, type.id, 0, type.encode(message), options?.flush === true);
   }
 
   /** Sends a request and resolves with the peer's single reply (decoded by its registered type). */
@@ -800,52 +357,7 @@ export class Transport extends EventEmitter {
       throw this.#notReady('request');
     }
     const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
-    return new Promise<R>((resolve, reject) => {
-      const entry: PendingRequest = {
-        resolve: (v) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(v as R);
-        },
-        reject: (e) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-        timer: undefined,
-        abandoned: false,
-      };
-      const abandon = (err: TributaryError) => {
-        if (entry.abandoned) return;
-        entry.abandoned = true;
-        clearTimeout(entry.timer);
-        entry.reject(err);
-        // Keep the id reserved so a late reply cannot be taken for a newer request's.
-        entry.timer = setTimeout(() => {
-          if (this.#requests.get(id) === entry) {
-            this.#requests.delete(id);
-            this.#ids.release(id);
-          }
-        }, QUARANTINE_MS);
-        entry.timer.unref();
-      };
-      const onAbort = () => abandon(ErrAborted('request', { cause: signal?.reason }));
-      if (timeoutMs > 0)
-        entry.timer = setTimeout(() => {
-          this.#count('requestTimeouts');
-          abandon(ErrTransportRequestTimeout(timeoutMs));
-        }, timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#requests.set(id, entry);
-      this._send(FrameKind.Request, FrameFlag.Initiator, type.id, id, payload, options.flush === true).catch(
-        (err) => {
-          if (this.#requests.get(id) === entry) {
-            this.#requests.delete(id);
-            clearTimeout(entry.timer);
-            if (!entry.abandoned) entry.reject(err);
-            if (this.#state !== 'closed') this.#ids.release(id);
-          }
-        },
-      );
-    });
+    return this.#calls.call<R>(id, type.id, payload, timeoutMs, signal, options.flush === true);
   }
 
   /**
@@ -868,10 +380,9 @@ export class Transport extends EventEmitter {
       this.#ids.release(id);
       throw this.#notReady('stream');
     }
-    const s = new Stream(this, id, true, onMessage);
-    this.#myStreams.set(id, s);
+    const s = this.#streams.opened(id, onMessage);
     try {
-      await this._send(
+      await this.#flusher.send(
         FrameKind.StreamOpen,
         FrameFlag.Initiator,
         type.id,
@@ -880,8 +391,7 @@ export class Transport extends EventEmitter {
         options.flush === true,
       );
     } catch (err) {
-      this.#myStreams.delete(id);
-      if (!this.isClosed) this.#ids.release(id);
+      this.#streams.openFailed(s);
       throw err;
     }
     return s;
@@ -889,185 +399,12 @@ export class Transport extends EventEmitter {
 
   /** Writes the current batch now. */
   flush(): void {
-    this.#flushBatch();
+    this.#flusher.flush();
   }
 
   #notReady(what: string): TributaryError {
     if (this.#state === 'closed') return this.#error ?? ErrTransportClosed(this.name);
     return ErrTransportNotReady(what);
-  }
-
-  /** @internal A frame with back-pressure: waits (FIFO) while the queue is full. */
-  _send(
-    kind: FrameKind,
-    flags: number,
-    messageId: number,
-    opaque: number,
-    payload: Uint8Array,
-    flush: boolean,
-  ): Promise<void> {
-    if (this.#state === 'closed') return Promise.reject(this.#error ?? ErrTransportClosed(this.name));
-    if (payload.length > this.#peerMaxFrame)
-      return Promise.reject(
-        ErrInvalidArgument(
-          'message',
-          `${payload.length} bytes encoded; the peer accepts at most ${this.#peerMaxFrame}`,
-        ),
-      );
-    if (this.#waiting.length === 0 && this.connection.writableLength < this.settings.maxQueueBytes) {
-      this.#writeFrame(kind, flags, messageId, opaque, payload, flush);
-      return RESOLVED;
-    }
-    if (this.#waiting.length >= this.settings.maxWaiters)
-      return Promise.reject(ErrTransportQueueFull(this.#waiting.length));
-    this.#count('senderWaits');
-    return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ kind, flags, messageId, opaque, payload, flush, resolve, reject });
-      this.#hookDrain();
-    });
-  }
-
-  /** @internal Control frames (replies, stream ends): never wait, bounded by the peer's own requests. */
-  _sendNoWait(
-    kind: FrameKind,
-    flags: number,
-    messageId: number,
-    opaque: number,
-    payload: Uint8Array,
-    flush: boolean,
-  ): void {
-    if (this.#state === 'closed') return;
-    if (this.#waiting.length > 0) {
-      // Keep order behind waiting senders.
-      this.#waiting.push({
-        kind,
-        flags,
-        messageId,
-        opaque,
-        payload,
-        flush,
-        resolve: () => {},
-        reject: () => {},
-      });
-      this.#hookDrain();
-      return;
-    }
-    this.#writeFrame(kind, flags, messageId, opaque, payload, flush);
-  }
-
-  #hookDrain(): void {
-    if (this.#drainHooked) return;
-    this.#drainHooked = true;
-    // The queue is over maxQueueBytes (> highWaterMark), so a write returned false and 'drain' will come.
-    this.#flushBatch();
-    this.connection.once('drain', this.#onDrain);
-  }
-
-  #onDrain = (): void => {
-    this.#drainHooked = false;
-    const w = this.#waiting;
-    let i = 0;
-    while (i < w.length && !this.isClosed && this.connection.writableLength < this.settings.maxQueueBytes) {
-      const x = w[i++] as Waiting;
-      this.#writeFrame(x.kind, x.flags, x.messageId, x.opaque, x.payload, x.flush);
-      x.resolve();
-    }
-    this.#waiting = i === w.length ? [] : w.slice(i);
-    if (this.#waiting.length > 0) this.#hookDrain();
-  };
-
-  #writeFrame(
-    kind: FrameKind,
-    flags: number,
-    messageId: number,
-    opaque: number,
-    payload: Uint8Array,
-    flush: boolean,
-  ): void {
-    const size = TRANSPORT_HEADER_BYTES + payload.length;
-    const cap = this.#batch.length;
-    if (this.#batchLen + size > cap) this.#flushBatch();
-    if (size > cap) {
-      const big = Buffer.allocUnsafe(size);
-      writeTransportFrame(big, 0, kind, flags, messageId, opaque, payload);
-      this.#count('flushes');
-      this.#count('bytesOut', size);
-      this.connection.write(big);
-    } else {
-      this.#batchLen = writeTransportFrame(
-        this.#batch,
-        this.#batchLen,
-        kind,
-        flags,
-        messageId,
-        opaque,
-        payload,
-      );
-      if (this.#batchLen === cap) this.#flushBatch();
-    }
-    this.#n.framesOut++; // reported to the shared registry per flush, not per frame
-    if (this.#trace) this.#log.trace({ kind, messageId, opaque, bytes: payload.length }, 'frame out');
-    if (flush) this.#flushBatch();
-    else if (this.#batchLen > 0) this.#scheduleFlush();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushTimer !== undefined || this.#flushImmediate !== undefined) return;
-    const ms = this.settings.flushIntervalMs;
-    if (ms > 0) this.#flushTimer = setTimeout(this.#timedFlush, ms);
-    else this.#flushImmediate = setImmediate(this.#timedFlush);
-  }
-
-  #timedFlush = (): void => {
-    this.#flushTimer = undefined;
-    this.#flushImmediate = undefined;
-    this.#flushBatch();
-  };
-
-  #flushBatch(): void {
-    if (this.#flushTimer !== undefined) {
-      clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
-    }
-    if (this.#flushImmediate !== undefined) {
-      clearImmediate(this.#flushImmediate);
-      this.#flushImmediate = undefined;
-    }
-    const n = this.#batchLen;
-    if (n === 0 || this.connection.destroyed) {
-      this.#batchLen = 0;
-      return;
-    }
-    let out: Buffer;
-    if (n <= 4096) {
-      // Small: copy out and keep the big buffer.
-      out = Buffer.allocUnsafe(n);
-      this.#batch.copy(out, 0, 0, n);
-    } else {
-      out = this.#batch.subarray(0, n);
-      this.#batch = Buffer.allocUnsafe(this.settings.maxBatchBytes);
-    }
-    this.#batchLen = 0;
-    this.#count('flushes');
-    this.#count('bytesOut', n);
-    this.#syncFrames();
-    this.connection.write(out);
-  }
-
-  /** @internal */
-  _closeStream(s: Stream): void {
-    this._sendNoWait(FrameKind.StreamEnd, s.initiator ? FrameFlag.Initiator : 0, 0, s.id, EMPTY, false);
-    this.#maybeFreeStream(s);
-  }
-
-  #maybeFreeStream(s: Stream): void {
-    if (!s.localClosed || !s.remoteClosed) return;
-    if (s.initiator) {
-      if (this.#myStreams.get(s.id) === s) {
-        this.#myStreams.delete(s.id);
-        if (this.#state !== 'closed') this.#ids.release(s.id);
-      }
-    } else if (this.#peerStreams.get(s.id) === s) this.#peerStreams.delete(s.id);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1077,24 +414,26 @@ export class Transport extends EventEmitter {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
+    this.#heartbeats.paused = true;
     this.connection.pause();
   }
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#lastHeard = Date.now();
+    this.#heartbeats.paused = false;
+    this.#heartbeats.heard();
     this.connection.resume();
   }
 
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
-    this.#lastHeard = Date.now();
-    this.#count('bytesIn', chunk.length);
+    this.#heartbeats.heard();
+    this.#counters.count('bytesIn', chunk.length);
     try {
       this.#decoder.feed(chunk, this.#onFrame);
-      this.#syncFrames();
+      this.#counters.syncFrames();
     } catch (err) {
-      this.#syncFrames();
+      this.#counters.syncFrames();
       if (this.isClosed) return;
       const e = isTributaryError(err)
         ? err
@@ -1102,16 +441,16 @@ export class Transport extends EventEmitter {
       if (isStreamLimitViolation(e)) {
         // Well-formed frames past a limit: tell the peer why (it may be a misconfigured honest
         // one), then close this connection only.
-        this.#count('streamLimitViolations');
+        this.#counters.count('streamLimitViolations');
         this.#log.warn(
-          { err: e, peer: this.connection.remoteAddress, streamsOpen: this.#peerStreams.size },
+          { err: e, peer: this.connection.remoteAddress, streamsOpen: this.#streams.peerOpen },
           'peer broke its stream limits, closing the connection',
         );
         this.#reportError(e);
-        this.#writeFrame(FrameKind.Error, 0, 0, 0, errorPayload(e), true);
+        this.#flusher.writeFrame(FrameKind.Error, 0, 0, 0, errorPayload(e), true);
         this.#fail(e, true);
       } else if (isPeerViolation(e)) {
-        this.#count('malformedFrames');
+        this.#counters.count('malformedFrames');
         this.#log.error(
           { err: e, peer: this.connection.remoteAddress },
           'malformed frame, closing the connection',
@@ -1125,34 +464,29 @@ export class Transport extends EventEmitter {
     }
   }
 
-  #protocolError(why: string): never {
-    throw ErrTransportProtocol(why);
-  }
-
   #decode(messageId: number, payload: Buffer): unknown {
     const reg = this.#types.get(messageId);
     if (reg?.type) return reg.type.decode(payload);
     return { id: messageId, data: payload } satisfies BinMessage;
   }
 
-  #onFrame = (kind: FrameKind, flags: number, messageId: number, opaque: number, payload: Buffer): void => {
-    this.#n.framesIn++; // reported to the shared registry per read chunk
+  #onFrame: TransportFrameHandler = (kind, flags, messageId, opaque, payload) => {
+    this.#counters.n.framesIn++; // reported to the shared registry per read chunk
     if (kind === FrameKind.Handshake) {
-      this.#onHandshakeFrame(messageId, payload);
+      this.#hs.onFrame(messageId, payload);
       return;
     }
     if (kind === FrameKind.Error && opaque === 0) {
       const { code, message } = parseErrorPayload(payload);
-      const err = new TributaryError(code, `peer ${this.peer?.name ?? ''} closed the connection: ${message}`);
-      this.#fail(err);
+      this.#fail(new TributaryError(code, `peer ${this.peer?.name ?? ''} closed the connection: ${message}`));
       return;
     }
     if (kind === FrameKind.Heartbeat) {
-      this.#count('heartbeatsIn');
+      this.#counters.count('heartbeatsIn');
       return;
     }
-    if (this.#state !== 'ready' || !this.#peerReady)
-      this.#protocolError(`frame kind ${kind} before the handshake completed`);
+    if (this.#state !== 'ready' || !this.#hs.peerReady)
+      throw ErrTransportProtocol(`frame kind ${kind} before the handshake completed`);
     if (this.#trace) this.#log.trace({ kind, messageId, opaque, bytes: payload.length }, 'frame in');
     switch (kind) {
       case FrameKind.Post:
@@ -1170,15 +504,15 @@ export class Transport extends EventEmitter {
         return;
       case FrameKind.StreamData:
       case FrameKind.StreamEnd:
-        this.#onStreamFrame(kind, flags, messageId, opaque, payload);
+        this.#streams.onFrame(kind, flags, messageId, opaque, payload);
         return;
       default:
-        this.#protocolError(`unexpected frame kind ${kind}`);
+        throw ErrTransportProtocol(`unexpected frame kind ${kind}`);
     }
   };
 
   #handlerError(err: unknown, what: string): void {
-    this.#count('handlerErrors');
+    this.#counters.count('handlerErrors');
     const e = isTributaryError(err)
       ? err
       : ErrTransportRemote('TRIB_HANDLER', String((err as Error)?.message ?? err), { cause: err });
@@ -1206,17 +540,12 @@ export class Transport extends EventEmitter {
       } else if (this.#default) {
         this.#default({ id: messageId, data: payload }, inc);
       } else {
-        this.#count('unhandled');
+        this.#counters.count('unhandled');
         this.#reportError(ErrTransportNoHandler(messageId));
       }
     } catch (err) {
       this.#handlerError(err, 'post');
     }
-  }
-
-  /** @internal An incoming request was answered: its id may come again. */
-  _answered(opaque: number): void {
-    this.#peerRequests.delete(opaque);
   }
 
   #checkPeerId(opaque: number, what: string): void {
@@ -1226,19 +555,14 @@ export class Transport extends EventEmitter {
 
   #onRequest(messageId: number, opaque: number, payload: Buffer): void {
     this.#checkPeerId(opaque, 'request');
-    // The peer takes request ids from a pool of maxStreams and frees one only on our answer: an id
-    // reused while unanswered, or more unanswered than that, is a peer flooding the handlers.
-    if (this.#peerRequests.has(opaque)) this.#protocolError(`request ${opaque} sent again before its answer`);
-    if (this.#peerRequests.size >= this.settings.maxStreams)
-      throw ErrTransportTooManyRequests(this.settings.maxStreams);
-    this.#peerRequests.add(opaque);
+    this.#calls.acceptPeerRequest(opaque);
     const reg = this.#types.get(messageId);
-    const inc = new IncomingCall(this, 'request', messageId, opaque, undefined);
+    const inc = new IncomingCall(this.#answers, 'request', messageId, opaque, undefined);
     try {
       if (reg?.handler) reg.handler((reg.type as MessageType<unknown>).decode(payload), inc);
       else if (this.#default) this.#default({ id: messageId, data: payload }, inc);
       else {
-        this.#count('unhandled');
+        this.#counters.count('unhandled');
         inc.fail(ErrTransportNoHandler(messageId));
       }
     } catch (err) {
@@ -1250,102 +574,34 @@ export class Transport extends EventEmitter {
   #onResponse(kind: FrameKind, flags: number, messageId: number, opaque: number, payload: Buffer): void {
     if ((flags & FrameFlag.Initiator) !== 0) {
       // An error about a stream the peer opened (it refused our frames) – end it locally.
-      const s = this.#peerStreams.get(opaque);
-      if (kind === FrameKind.Error && s) this.#endStreamWithError(s, payload);
-      else this.#protocolError(`response flagged as initiator for id ${opaque}`);
-      return;
+      if (kind === FrameKind.Error && this.#streams.onError(true, opaque, payload)) return;
+      throw ErrTransportProtocol(`response flagged as initiator for id ${opaque}`);
     }
-    const req = this.#requests.get(opaque);
-    if (req === undefined) {
-      const s = this.#myStreams.get(opaque);
-      if (kind === FrameKind.Error && s) {
-        this.#endStreamWithError(s, payload);
-        return;
-      }
-      this.#protocolError(`reply for id ${opaque}, which has no request outstanding`);
-    }
-    this.#requests.delete(opaque);
-    clearTimeout(req.timer);
-    this.#ids.release(opaque);
-    if (req.abandoned) return; // late reply after timeout/abort: the id is free again now
-    if (kind === FrameKind.Error) {
-      const { code, message } = parseErrorPayload(payload);
-      req.reject(ErrTransportRemote(code, message, { details: { remoteCode: code } }));
-      return;
-    }
-    try {
-      req.resolve(this.#decode(messageId, payload));
-    } catch (err) {
-      req.reject(err);
-    }
-  }
-
-  #endStreamWithError(s: Stream, payload: Buffer): void {
-    const { code, message } = parseErrorPayload(payload);
-    const err = ErrTransportRemote(code, message, { details: { remoteCode: code } });
-    s.remoteClosed = true;
-    const cb = s.callback;
-    if (!s.localClosed) s.close();
-    else this.#maybeFreeStream(s);
-    if (cb) this.#callStream(cb, undefined, true, err);
-  }
-
-  #callStream(cb: StreamCallback, msg: unknown, ended: boolean, err?: TributaryError): void {
-    try {
-      cb(msg, ended, err);
-    } catch (e) {
-      this.#handlerError(e, 'stream callback');
-    }
+    if (this.#calls.settle(kind, messageId, opaque, payload)) return;
+    if (kind === FrameKind.Error && this.#streams.onError(false, opaque, payload)) return;
+    throw ErrTransportProtocol(`reply for id ${opaque}, which has no request outstanding`);
   }
 
   #onStreamOpen(flags: number, messageId: number, opaque: number, payload: Buffer): void {
-    if ((flags & FrameFlag.Initiator) === 0) this.#protocolError('stream open without the initiator flag');
-    this.#checkPeerId(opaque, 'stream');
-    if (this.#peerStreams.has(opaque)) this.#protocolError(`stream ${opaque} opened twice`);
-    if (this.#peerStreams.size >= this.settings.maxStreams)
-      throw ErrTransportTooManyStreams(this.settings.maxStreams);
-    const s = new Stream(this, opaque, false, undefined);
-    this.#peerStreams.set(opaque, s);
+    if ((flags & FrameFlag.Initiator) !== 0) this.#checkPeerId(opaque, 'stream');
+    const s = this.#streams.peerOpened(flags, opaque);
     const reg = this.#types.get(messageId);
-    const inc = new IncomingCall(this, 'stream', messageId, opaque, s);
+    const inc = new IncomingCall(this.#answers, 'stream', messageId, opaque, s);
     let cb: StreamCallback | undefined | void;
     try {
       if (reg?.handler) cb = reg.handler((reg.type as MessageType<unknown>).decode(payload), inc);
       else if (this.#default) cb = this.#default({ id: messageId, data: payload }, inc);
       else {
-        this.#count('unhandled');
-        this.#refuseStream(s, ErrTransportNoHandler(messageId));
+        this.#counters.count('unhandled');
+        this.#streams.refuse(s, ErrTransportNoHandler(messageId));
         return;
       }
     } catch (err) {
       this.#handlerError(err, 'stream');
-      this.#refuseStream(s, err);
+      this.#streams.refuse(s, err);
       return;
     }
     s.callback = typeof cb === 'function' ? cb : undefined;
-  }
-
-  #refuseStream(s: Stream, err: unknown): void {
-    // Tell the opener why, and end our side; the id is freed when its StreamEnd arrives.
-    this._sendNoWait(FrameKind.Error, 0, 0, s.id, errorPayload(err), false);
-    s.close();
-  }
-
-  #onStreamFrame(kind: FrameKind, flags: number, messageId: number, opaque: number, payload: Buffer): void {
-    const s =
-      (flags & FrameFlag.Initiator) !== 0 ? this.#peerStreams.get(opaque) : this.#myStreams.get(opaque);
-    if (s === undefined || s.remoteClosed)
-      this.#protocolError(
-        `${kind === FrameKind.StreamEnd ? 'end' : 'data'} for stream ${opaque}, which is not open`,
-      );
-    if (kind === FrameKind.StreamEnd) {
-      s.remoteClosed = true;
-      this.#maybeFreeStream(s);
-      if (s.callback) this.#callStream(s.callback, undefined, true);
-      return;
-    }
-    if (s.callback) this.#callStream(s.callback, this.#decode(messageId, payload), false);
-    else this.#count('unhandled');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1358,32 +614,24 @@ export class Transport extends EventEmitter {
     this.#state = 'closed';
     this.#error = err;
     clearTimeout(this.#handshakeTimer);
-    clearInterval(this.#heartbeatTimer);
+    this.#heartbeats.stop();
     const closedErr = err ?? ErrTransportClosed(this.name);
     this.#handshakeReject?.(closedErr);
-    for (const [, r] of this.#requests) {
-      clearTimeout(r.timer);
-      if (!r.abandoned) r.reject(closedErr);
-    }
-    this.#requests.clear();
-    const streams = [...this.#myStreams.values(), ...this.#peerStreams.values()];
-    this.#myStreams.clear();
-    this.#peerStreams.clear();
-    this.#peerRequests.clear();
-    for (const s of streams) {
-      const wasOpen = !s.remoteClosed;
-      s.localClosed = true;
-      s.remoteClosed = true;
-      if (wasOpen && s.callback) this.#callStream(s.callback, undefined, true, closedErr);
-    }
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const w of waiting) w.reject(closedErr);
+    this.#calls.failAll(closedErr);
+    this.#streams.failAll(closedErr);
+    this.#flusher.failWaiters(closedErr);
     this.#ids.failWaiters(closedErr);
     if (err === undefined || endGracefully) {
       if (wasReady && err === undefined)
-        this.#writeFrame(FrameKind.Error, 0, 0, 0, errorPayload(ErrTransportClosed(this.name)), false);
-      this.#flushBatch();
+        this.#flusher.writeFrame(
+          FrameKind.Error,
+          0,
+          0,
+          0,
+          errorPayload(ErrTransportClosed(this.name)),
+          false,
+        );
+      this.#flusher.flush();
       this.connection.end();
       const t = setTimeout(() => this.connection.destroy(), 2000);
       t.unref();
@@ -1411,34 +659,16 @@ export class Transport extends EventEmitter {
     await this.close();
   }
 
-  /** Frame counts are kept locally per frame and pushed to the shared registry in bulk. */
-  #syncFrames(): void {
-    const n = this.#n;
-    if (n.framesIn !== this.#syncedIn) {
-      this.#c.framesIn.inc(n.framesIn - this.#syncedIn);
-      this.#syncedIn = n.framesIn;
-    }
-    if (n.framesOut !== this.#syncedOut) {
-      this.#c.framesOut.inc(n.framesOut - this.#syncedOut);
-      this.#syncedOut = n.framesOut;
-    }
-  }
-
-  #count(k: CounterName, n = 1): void {
-    this.#n[k] += n;
-    this.#c[k].inc(n);
-  }
-
   stats(): TransportStats {
-    const c = this.#n;
+    const c = this.#counters.n;
     return {
       framesIn: c.framesIn,
       framesOut: c.framesOut,
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
       flushes: c.flushes,
-      requestsPending: this.#requests.size,
-      streamsOpen: this.#myStreams.size + this.#peerStreams.size,
+      requestsPending: this.#calls.pending,
+      streamsOpen: this.#streams.open,
       idsInUse: this.#ids.inUse,
       malformedFrames: c.malformedFrames,
       handlerErrors: c.handlerErrors,
