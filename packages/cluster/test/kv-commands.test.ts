@@ -197,6 +197,24 @@ describe('KV commands beyond get/set', () => {
     await b.flush();
     const r2 = await c.call({ opcode: 0x91, vbucket: vb(key), value: uuid });
     expect(Number(r2.value.readBigUInt64BE(11))).toBe(current);
+    // A replica reports what its copy holds: behind while replication is held back.
+    const replica = cluster.vbucketMap()[vb(key)][1];
+    const rc = await client(replica);
+    await vi.waitFor(async () => {
+      const rr = await rc.call({ opcode: 0x91, vbucket: vb(key), value: uuid });
+      expect(Number(rr.value.readBigUInt64BE(19))).toBe(current);
+    });
+    cluster.pauseReplication([replica]);
+    try {
+      b.upsert(key, { o: 3 });
+      const rr = await rc.call({ opcode: 0x91, vbucket: vb(key), value: uuid });
+      expect([Number(rr.value.readBigUInt64BE(11)), Number(rr.value.readBigUInt64BE(19))]).toEqual([
+        current,
+        current,
+      ]);
+    } finally {
+      cluster.resumeReplication();
+    }
   });
 
   it('a DCP stream from a replica vbucket: refused with the active-only flag, else the copy up to what it holds', async () => {

@@ -18,18 +18,18 @@ const timeouts = {
   kvDurableTimeout: 5_000,
 };
 
-function connectSdk(transport: 'tcp' | 'tls'): Promise<couchbase.Cluster> {
+function connectSdk(transport: 'tcp' | 'tls', t = timeouts): Promise<couchbase.Cluster> {
   if (transport === 'tcp')
     return couchbase.connect(`couchbase://127.0.0.1:${cluster.nodes[0].kvPort}`, {
       username: 'Administrator',
       password: 'password',
-      timeouts,
+      timeouts: t,
     });
   return couchbase.connect(`couchbases://127.0.0.1:${cluster.nodes[1].kvSslPort}`, {
     username: 'Administrator',
     password: 'password',
     security: { trustStorePath: fixture('ca.crt') },
-    timeouts,
+    timeouts: t,
   });
 }
 
@@ -309,6 +309,14 @@ for (const transport of ['tcp', 'tls'] as const) {
         await c.mutateIn(key, [MutateInSpec.upsert('more', 1)], { durabilityLevel: level });
         await c.remove(key, { durabilityLevel: level });
       }
+    });
+
+    it('observe-based durability (persistTo / replicateTo) is met through OBSERVE_SEQNO', async () => {
+      const c = coll();
+      const r = await c.upsert(k('obs'), { o: 1 }, { durabilityPersistTo: 2, durabilityReplicateTo: 1 });
+      expect(r.token).toBeDefined();
+      await c.remove(k('obs'), { durabilityPersistTo: 1, durabilityReplicateTo: 1 });
+      expect(await rejection(c.get(k('obs')))).toBeInstanceOf(couchbase.DocumentNotFoundError);
     });
 
     it('cluster.buckets() and users() work on a connection that never opened a bucket (GCCCP)', async () => {
