@@ -24,6 +24,8 @@ export interface ConfigBucket {
   replicaNumber: number;
   numVbuckets: number;
   type?: 'couchbase' | 'ephemeral';
+  /** The collections manifest uid (hex in `collectionsManifestUid`). */
+  manifestUid?: number;
 }
 
 export interface ConfigView {
@@ -123,7 +125,7 @@ export function terseBucketConfig(
     streamingUri: `/pools/default/bucketsStreaming/${encodeURIComponent(bucket.name)}?bucket_uuid=${bucket.uuid}`,
     bucketCapabilitiesVer: '',
     bucketCapabilities: [...BUCKET_CAPABILITIES],
-    collectionsManifestUid: '0',
+    collectionsManifestUid: (bucket.manifestUid ?? 0).toString(16),
     nodeLocator: 'vbucket',
     uuid: bucket.uuid,
     ddocs: { uri: `/pools/default/buckets/${encodeURIComponent(bucket.name)}/ddocs` },
@@ -197,7 +199,7 @@ export function fullBucketConfig(
     numVBuckets: bucket.numVbuckets,
     bucketCapabilitiesVer: '',
     bucketCapabilities: [...BUCKET_CAPABILITIES],
-    collectionsManifestUid: '0',
+    collectionsManifestUid: (bucket.manifestUid ?? 0).toString(16),
     ddocs: { uri: `/pools/default/buckets/${name}/ddocs` },
     vBucketServerMap: vbucketServerMap(view, h),
     localRandomKeyUri: `/pools/default/buckets/${name}/localRandomKey`,

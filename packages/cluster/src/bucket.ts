@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { BatchOp, Logger, Store } from '@tributary/core';
+import { BucketCollections } from './collections/bucket-collections.js';
 import { LockTable } from './internal/locks.js';
 import { flushOps, loadVbucket, prepareKey, vbPrefix } from './internal/persistence.js';
 import { encodeXattrs, isSystemKey, parseXattrs } from './internal/subdoc/xattrs.js';
@@ -183,6 +184,8 @@ export class Bucket {
   readonly locks = new LockTable();
   /** Keys with a sync write in flight, per vbucket: other writers get SYNC_WRITE_IN_PROGRESS. */
   readonly syncWrites = new Map<number, Set<string>>();
+  /** Scopes, collections and the purge of dropped ones (collections/bucket-collections.ts). */
+  readonly collections: BucketCollections;
   #lastCas = 0n;
   readonly #heap = new ExpiryHeap();
   readonly #prefixes: Buffer[];
@@ -203,6 +206,12 @@ export class Bucket {
     this.vbuckets = Array.from({ length: o.numVbuckets }, (_, i) => new VBucket(i, o));
     if (this.type === 'ephemeral') for (const vb of this.vbuckets) vb.trackDirty = false;
     this.#prefixes = this.vbuckets.map((v) => vbPrefix(o.name, v.id));
+    this.collections = new BucketCollections(
+      this,
+      this.type === 'ephemeral' ? undefined : o.store,
+      o.logger,
+      o.onError,
+    );
     const every = o.expiryPagerIntervalMs ?? 1000;
     this.#pager = setInterval(() => this.runExpiryPager(), every);
     this.#pager.unref();
@@ -210,6 +219,7 @@ export class Bucket {
 
   /** Loads every vbucket from the store; vbuckets never stored get their first failover entry. */
   async open(): Promise<void> {
+    await this.collections.load();
     for (const vb of this.vbuckets) {
       if (this.type === 'ephemeral') {
         vb.addFailoverEntry();
@@ -223,6 +233,7 @@ export class Bucket {
       } else vb.addFailoverEntry();
       this.markDirty(vb.id);
     }
+    this.collections.rebuild(this.vbuckets.map((v) => v.id));
   }
 
   /** Reloads the given vbuckets from the store (a node restart) and opens a new failover entry. */
@@ -241,6 +252,7 @@ export class Bucket {
       this.markDirty(id);
       for (const l of vb.listeners) l();
     }
+    this.collections.rebuild(ids);
   }
 
   #indexExpiries(vb: VBucket): void {
@@ -358,7 +370,7 @@ export class Bucket {
     if (gate !== KvStatus.Success) return { status: gate };
     if (mode === 'add' && cur) return { status: KvStatus.KeyEexists };
     if (mode === 'replace' && !cur) return { status: KvStatus.KeyEnoent };
-    const exp = absoluteExpiry(expiry, nowSec);
+    const exp = this.collections.capExpiry(keyStr, absoluteExpiry(expiry, nowSec), nowSec);
     const it = new Item(
       keyStr,
       value,
@@ -439,7 +451,7 @@ export class Bucket {
     if (!cur) return { status: KvStatus.KeyEnoent };
     const gate = this.admitWrite(vb, keyStr, cur, 0n);
     if (gate !== KvStatus.Success) return { status: gate };
-    const exp = absoluteExpiry(expiry, nowSec);
+    const exp = this.collections.capExpiry(keyStr, absoluteExpiry(expiry, nowSec), nowSec);
     const it = new Item(
       keyStr,
       cur.value,
@@ -501,7 +513,7 @@ export class Bucket {
       value,
       v.datatype,
       v.flags,
-      v.deleted ? 0 : v.expiry,
+      v.deleted ? 0 : this.collections.capExpiry(keyStr, v.expiry),
       cas,
       (prev?.revSeqno ?? 0) + 1,
       v.deleted ? ItemKind.Deletion : ItemKind.Mutation,
@@ -534,6 +546,7 @@ export class Bucket {
 
   close(): void {
     this.#closed = true;
+    this.collections.close();
     if (this.#pager) clearInterval(this.#pager);
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;

@@ -25,13 +25,17 @@ import {
   nodeServices,
   terseBucketConfig,
 } from './bucket-config.js';
+import { internalKeyStr } from './collections/doc-key.js';
+import { ManifestError } from './collections/manifest.js';
 import {
   ErrClusterClosed,
+  ErrClusterCollections,
   ErrClusterKeyExists,
   ErrClusterKeyNotFound,
   ErrClusterNoBucket,
   ErrClusterNode,
   ErrClusterTopology,
+  ErrClusterUnknownCollection,
   ErrClusterVbucketUnavailable,
 } from './errors.js';
 import type { ClusterCore, SessionHandle, SessionStats, VbRole } from './internal/context.js';
@@ -173,15 +177,45 @@ export interface GetResult {
   vbucket: number;
 }
 
-export interface BucketHandle {
-  readonly name: string;
-  readonly uuid: string;
+/** KV on one collection of a bucket (`bucket(name)` is the default collection's). */
+export interface CollectionHandle {
   upsert(key: string | Uint8Array, value: DocValue, options?: WriteOptions): MutationResult;
   insert(key: string | Uint8Array, value: DocValue, options?: WriteOptions): MutationResult;
   replace(key: string | Uint8Array, value: DocValue, options?: WriteOptions): MutationResult;
   remove(key: string | Uint8Array, options?: { cas?: bigint }): MutationResult;
   get(key: string | Uint8Array): GetResult | undefined;
   touch(key: string | Uint8Array, expiry: number): MutationResult;
+}
+
+/** A scope and its collections, as the manifest has them. */
+export interface ScopeInfo {
+  name: string;
+  id: number;
+  collections: { name: string; id: number; maxTtl: number }[];
+}
+
+export interface BucketHandle extends CollectionHandle {
+  readonly name: string;
+  readonly uuid: string;
+  /**
+   * KV on a named collection, `"scope.collection"`. Each call looks the collection up, so a
+   * dropped one throws TRIB_CLUSTER_UNKNOWN_COLLECTION.
+   */
+  collection(path: string): CollectionHandle;
+  /** Creates a scope; returns the new manifest uid (as REST POST .../scopes). */
+  createScope(name: string): number;
+  /** Creates a collection (`maxTtl` seconds caps every document's expiry); returns the manifest uid. */
+  createCollection(scope: string, name: string, options?: { maxTtl?: number }): number;
+  /** Drops a collection: its documents are gone at once and purged in the background. */
+  dropCollection(scope: string, name: string): number;
+  /** Drops a scope and its collections. */
+  dropScope(name: string): number;
+  /** Flushes a collection: a new begin event; every document written before it is gone. */
+  flushCollection(scope: string, name: string): number;
+  /** The current manifest: uid and scopes. */
+  manifest(): { uid: number; scopes: ScopeInfo[] };
+  /** Resolves once the documents of dropped or flushed collections are purged (memory and store). */
+  collectionsPurged(): Promise<void>;
   /** High seqno of every vbucket, by vbucket id. */
   highSeqnos(): number[];
   /** Failover log of a vbucket, newest first. */
@@ -388,6 +422,12 @@ class EmbeddedCluster implements Cluster, ClusterCore {
         canExpire: (vb) => this.#activeRunning(vb),
       });
       await b.open();
+      // A manifest change is a new config revision (collectionsManifestUid in it), pushed to
+      // streaming and duplex clients; a purge drops the same documents from the replica copies.
+      b.collections.onChange = () => {
+        if (!this.#closed) this.#bumpRev();
+      };
+      b.collections.onPurge = (vb, gone) => this.replication.forget(b, vb, gone);
       this.buckets.set(s.name, b);
       this.replication.attach(b);
     }
@@ -460,7 +500,8 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       buckets: () => this.#configBuckets(),
       users: this.o.users,
       hostFor: (i, local) => this.#advertised(i, local),
-      manifest: () => DEFAULT_MANIFEST,
+      manifest: (name) => this.buckets.get(name)?.collections.manifest.toJSON() ?? DEFAULT_MANIFEST,
+      collections: (name) => this.buckets.get(name)?.collections,
       log: ctx.log,
       limits: this.o.rest,
       metrics: this.#metrics.group('cluster_rest', { node: String(node.index) }),
@@ -632,6 +673,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       ramQuotaMb: b.ramQuotaMb,
       replicaNumber: b.replicaNumber,
       numVbuckets: this.numVbuckets,
+      manifestUid: b.collections.uid,
     };
   }
 
@@ -743,7 +785,10 @@ class EmbeddedCluster implements Cluster, ClusterCore {
             const received =
               replica === undefined ? v.highSeqno : (this.replication.received(b, vb, replica) ?? 0);
             const keep = Math.min(received, v.highSeqno - loseLast);
-            if (keep < v.highSeqno) v.truncate(v.highSeqno - Math.max(0, keep));
+            if (keep < v.highSeqno) {
+              v.truncate(v.highSeqno - Math.max(0, keep));
+              b.collections.rebuild([vb]);
+            }
             v.closeCheckpoint();
             v.addFailoverEntry();
             b.locks.clearVbucket(vb);
@@ -867,6 +912,72 @@ class EmbeddedCluster implements Cluster, ClusterCore {
   }
 
   #handle(b: Bucket): BucketHandle {
+    const kv = this.#collectionHandle(b, undefined);
+    const change = (f: () => unknown): number => {
+      if (this.#closed) throw ErrClusterClosed('collections change');
+      try {
+        f();
+      } catch (err) {
+        if (err instanceof ManifestError)
+          throw ErrClusterCollections(err.message, { details: { status: err.status } });
+        throw err;
+      }
+      return b.collections.uid;
+    };
+    const handles = new Map<string, CollectionHandle>();
+    return {
+      ...kv,
+      name: b.name,
+      uuid: b.uuid,
+      collection: (path) => {
+        let h = handles.get(path);
+        if (!h) {
+          if (handles.size >= 1024) handles.clear();
+          handles.set(path, (h = this.#collectionHandle(b, path)));
+        }
+        return h;
+      },
+      createScope: (name) => change(() => b.collections.createScope(name)),
+      createCollection: (scope, name, o = {}) =>
+        change(() => b.collections.createCollection(scope, name, o.maxTtl ?? 0)),
+      dropCollection: (scope, name) => change(() => b.collections.dropCollection(scope, name)),
+      dropScope: (name) => change(() => b.collections.dropScope(name)),
+      flushCollection: (scope, name) => change(() => b.collections.flushCollection(scope, name)),
+      manifest: () => {
+        const m = b.collections.manifest;
+        return {
+          uid: m.uid,
+          scopes: [...m.scopes.values()].map((sc) => ({
+            name: sc.name,
+            id: sc.id,
+            collections: [...sc.collections.values()].map((c) => ({
+              name: c.name,
+              id: c.id,
+              maxTtl: c.maxTtl,
+            })),
+          })),
+        };
+      },
+      collectionsPurged: async () => {
+        await b.collections.whenPurged();
+        await b.flush();
+      },
+      highSeqnos: () => b.vbuckets.map((v) => v.highSeqno),
+      failoverLog: (vb) => (b.vbuckets[vb]?.failoverLog ?? []).map((e) => ({ ...e })),
+      vbucketOf: (key) => vbucketOfKey(key, this.numVbuckets),
+      runExpiryPager: () => b.runExpiryPager(),
+      flush: () => b.flush(),
+    };
+  }
+
+  /** KV on the default collection (`path` undefined) or on "scope.collection". */
+  #collectionHandle(b: Bucket, path: string | undefined): CollectionHandle {
+    const cid = (): number => {
+      if (path === undefined) return 0;
+      const c = b.collections.manifest.lookup(path).collection;
+      if (!c || path.split('.').length !== 2) throw ErrClusterUnknownCollection(path, b.collections.uid);
+      return c.id;
+    };
     const toKey = (key: string | Uint8Array) => {
       const k = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key);
       if (k.length === 0 || k.length > 250) throw ErrClusterTopology(`key length must be 1..250 bytes`);
@@ -890,6 +1001,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       }
       return [Buffer.from(JSON.stringify(value)), dt ?? 1];
     };
+    const ks = (k: Buffer) => internalKeyStr(cid(), k.toString('latin1'));
     const result = (it: Item, vb: number): MutationResult => ({
       cas: it.cas,
       seqno: it.seqno,
@@ -902,21 +1014,19 @@ class EmbeddedCluster implements Cluster, ClusterCore {
         const k = toKey(key);
         const vb = locate(k);
         const [v, dt] = encode(value, o.datatype);
-        const r = b.store(vb, mode, k.toString('latin1'), v, dt, o.flags ?? 0, o.expiry ?? 0, o.cas ?? 0n);
+        const r = b.store(vb, mode, ks(k), v, dt, o.flags ?? 0, o.expiry ?? 0, o.cas ?? 0n);
         if (r.status === KvStatus.KeyEnoent) throw ErrClusterKeyNotFound(k.toString());
         if (r.status !== KvStatus.Success) throw ErrClusterKeyExists(k.toString());
         return result(r.item!, vb.id);
       };
     return {
-      name: b.name,
-      uuid: b.uuid,
       upsert: write('set'),
       insert: write('add'),
       replace: write('replace'),
       remove: (key, o = {}) => {
         const k = toKey(key);
         const vb = locate(k);
-        const r = b.remove(vb, k.toString('latin1'), o.cas ?? 0n);
+        const r = b.remove(vb, ks(k), o.cas ?? 0n);
         if (r.status === KvStatus.KeyEnoent) throw ErrClusterKeyNotFound(k.toString());
         if (r.status !== KvStatus.Success) throw ErrClusterKeyExists(k.toString());
         return result(r.item!, vb.id);
@@ -924,7 +1034,7 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       get: (key) => {
         const k = toKey(key);
         const vb = locate(k);
-        const it = b.getLive(vb, k.toString('latin1'));
+        const it = b.getLive(vb, ks(k));
         if (!it) return undefined;
         return {
           value: it.value,
@@ -940,15 +1050,10 @@ class EmbeddedCluster implements Cluster, ClusterCore {
       touch: (key, expiry) => {
         const k = toKey(key);
         const vb = locate(k);
-        const r = b.touch(vb, k.toString('latin1'), expiry);
+        const r = b.touch(vb, ks(k), expiry);
         if (r.status !== KvStatus.Success) throw ErrClusterKeyNotFound(k.toString());
         return result(r.item!, vb.id);
       },
-      highSeqnos: () => b.vbuckets.map((v) => v.highSeqno),
-      failoverLog: (vb) => (b.vbuckets[vb]?.failoverLog ?? []).map((e) => ({ ...e })),
-      vbucketOf: (key) => vbucketOfKey(key, this.numVbuckets),
-      runExpiryPager: () => b.runExpiryPager(),
-      flush: () => b.flush(),
     };
   }
 

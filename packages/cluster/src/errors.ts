@@ -30,3 +30,12 @@ export const ErrClusterTopology = defineError(
   'TRIB_CLUSTER_TOPOLOGY',
   (why: string) => `topology change refused: ${why}`,
 );
+export const ErrClusterUnknownCollection = defineError(
+  'TRIB_CLUSTER_UNKNOWN_COLLECTION',
+  (path: string, manifestUid: number) =>
+    `no collection "${path}" in the bucket's manifest (uid ${manifestUid.toString(16)})`,
+);
+export const ErrClusterCollections = defineError(
+  'TRIB_CLUSTER_COLLECTIONS',
+  (why: string) => `collections change refused: ${why}`,
+);

@@ -19,11 +19,13 @@ export {
   type Cluster,
   type ClusterNodeInfo,
   type ClusterOptions,
+  type CollectionHandle,
   type DocValue,
   type GetResult,
   type MutationResult,
   type RebalancePlan,
   type RestLimits,
+  type ScopeInfo,
   startCluster,
   type TlsListenOptions,
   vbucketOfKey,
@@ -31,11 +33,13 @@ export {
 } from './cluster.js';
 export {
   ErrClusterClosed,
+  ErrClusterCollections,
   ErrClusterKeyExists,
   ErrClusterKeyNotFound,
   ErrClusterNoBucket,
   ErrClusterNode,
   ErrClusterTopology,
+  ErrClusterUnknownCollection,
   ErrClusterVbucketUnavailable,
 } from './errors.js';
 export {

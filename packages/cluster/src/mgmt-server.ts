@@ -25,6 +25,8 @@ import {
   poolsInfo,
   terseBucketConfig,
 } from './bucket-config.js';
+import type { BucketCollections } from './collections/bucket-collections.js';
+import { handleCollectionsWrite, SCOPES_PATH } from './collections/collections-rest.js';
 
 export interface MgmtContext {
   view(): ConfigView;
@@ -34,6 +36,8 @@ export interface MgmtContext {
   hostFor(node: number, local: string): string;
   /** A bucket's collections manifest (GET /pools/default/buckets/<b>/scopes). */
   manifest(bucket: string): unknown;
+  /** A bucket's scopes and collections, for POST / DELETE under .../scopes. */
+  collections?(bucket: string): BucketCollections | undefined;
   log: Logger;
   /** Timeouts and connection cap of the listener (defaults: createGuardedHttpServer's). */
   limits?: Omit<HttpGuardOptions, 'log' | 'metrics'>;
@@ -173,6 +177,23 @@ export class MgmtServer {
     const target = requestPath(req.url ?? '/');
     if (target === undefined) return this.#send(res, 400, { error: 'bad request target' });
     const path = target.replace(/\/+$/, '') || '/';
+    const lookup = this.ctx.collections;
+    if ((req.method === 'POST' || req.method === 'DELETE') && lookup && SCOPES_PATH.test(path)) {
+      if (!this.#authorized(req)) {
+        res.writeHead(401, {
+          'WWW-Authenticate': 'Basic realm="Couchbase Server Admin / REST"',
+          'Content-Length': 0,
+        });
+        res.end();
+        return;
+      }
+      handleCollectionsWrite(req, res, path, (b) => lookup.call(this.ctx, b)).catch((err: unknown) => {
+        this.ctx.log.warn({ err }, 'collections request failed');
+        if (!res.headersSent) this.#send(res, 500, { error: 'internal error' });
+        else res.destroy();
+      });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return this.#send(res, 405, { error: 'method not allowed' });
     if (path === '/')

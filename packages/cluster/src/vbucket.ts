@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 /** What kind of change an item records. */
-export const ItemKind = { Mutation: 0, Deletion: 1, Expiration: 2 } as const;
+export const ItemKind = { Mutation: 0, Deletion: 1, Expiration: 2, SystemEvent: 3 } as const;
 export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
 
 /**
@@ -178,8 +178,17 @@ export class VBucket {
     return entry;
   }
 
+  /**
+   * Set while documents of a dropped or flushed collection are still here (until the background
+   * purge removes them): such items are "logically deleted", as kv_engine calls them, and reads
+   * never see them.
+   */
+  hidden: ((it: Item) => boolean) | undefined = undefined;
+
   get(keyStr: string): Item | undefined {
-    return this.map.get(keyStr);
+    const it = this.map.get(keyStr);
+    if (it !== undefined && this.hidden?.(it)) return undefined;
+    return it;
   }
 
   /** A flush wrote everything up to `seqno` to the store. */

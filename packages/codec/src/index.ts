@@ -181,6 +181,18 @@ export {
   type SaslStep,
   type SelectBucket,
 } from './session.js';
+export {
+  decodeStreamRequestFilter,
+  encodeStreamRequestFilter,
+  type StreamRequestFilter,
+} from './stream-filter.js';
+export {
+  decodeSystemEventData,
+  encodeSystemEventData,
+  MAX_COLLECTION_NAME_BYTES,
+  type SystemEventData,
+  type SystemEventPayload,
+} from './system-event.js';
 export * from './transport-frame.js';
 export {
   type DocumentValue,

@@ -2,6 +2,10 @@
 // Messages of all streams are encoded straight into the session's BatchWriter and written with
 // one socket write per pump, never one write per message.
 import snappy from 'snappy';
+import type { BucketCollections } from '../collections/bucket-collections.js';
+import { replyUnknown } from '../collections/kv-commands.js';
+import { StreamFilter } from '../collections/stream-filter.js';
+import { eventView } from '../collections/system-event-item.js';
 import { type Item, ItemKind, needsRollback, type VBucket } from '../vbucket.js';
 import {
   DT_JSON,
@@ -41,6 +45,10 @@ class Stream {
   queued = false;
   phase: number = Phase.Active;
   endReason = -1;
+  /** The snapshot being sent ends at this seqno although its last item is earlier (filtered). */
+  advanceTo = 0;
+  /** Last seqno the current snapshot covers (filtered items included). */
+  rangeEnd = 0;
   readonly listener: () => void;
 
   constructor(
@@ -57,6 +65,9 @@ class Stream {
     readonly high: () => number,
     /** A replica vbucket's items come from its copy, not from the active's history. */
     readonly collect: (after: number, upTo: number) => Item[],
+    /** The stream's collection filter (collections/stream-filter.ts). */
+    readonly filter: StreamFilter,
+    readonly collections: BucketCollections,
   ) {
     this.lastSent = startSeqno;
     this.listener = () => producer.wake(this);
@@ -223,14 +234,16 @@ export class DcpProducer {
         if (value !== 'true') return St.Einval;
         this.v7StatusCodes = true;
         return St.Success;
-      // Accepted, and harmless: the producer may always choose in-order snapshots, and it never
-      // sends system events (only the default collection exists).
+      // Accepted, and harmless: the producer may always choose in-order snapshots.
       case 'enable_out_of_order_snapshots':
         return value === 'true' || value === 'true_with_seqno_advanced' || value === 'false'
           ? St.Success
           : St.Einval;
+      // System events go out in versions 0/1 (system_event.md); FlatBuffers (version 2) are not
+      // offered, so a client that asks for them learns it instead of getting what it cannot read.
       case 'flatbuffers_system_events':
-        return bool === undefined ? St.Einval : St.Success;
+        if (bool === undefined) return St.Einval;
+        return bool ? St.NotSupported : St.Success;
       // Would change what is sent (sync-write messages, v2.x markers, change streams, ...): not offered.
       case 'max_marker_version':
       case 'change_streams':
@@ -309,10 +322,12 @@ export class DcpProducer {
       return s.error(f, St.DcpStreamIdInvalid, 'stream id required');
     if (!this.streamIdEnabled && sid) return s.error(f, St.DcpStreamIdInvalid, 'stream ids not enabled');
     sid ??= 0;
-    if (json?.collections !== undefined || json?.scope !== undefined) {
-      const cols = json.collections;
-      const onlyDefault = Array.isArray(cols) ? cols.every((c) => c === '0' || c === 0) : json.scope === '0';
-      if (!onlyDefault) return s.error(f, St.UnknownCollection, 'only the default collection exists');
+    // kv_engine's Collections::VB::Filter: built from the manifest as it is now (vbucket_filter.cc).
+    const built = StreamFilter.build(this.#collections, json, bucket.collections.manifest);
+    if (!built.ok) {
+      if (built.status === St.UnknownCollection || built.status === 0x8c)
+        return replyUnknown(s, f, built.status, built.manifestUid, built.context);
+      return s.error(f, built.status, built.context);
     }
     const existing = this.streams.get(vbId * 65536 + sid);
     if (existing && existing.phase === Phase.Active) return s.error(f, St.KeyEexists, 'stream already open');
@@ -345,7 +360,20 @@ export class DcpProducer {
     }
     // 8. success: the failover log, then the stream.
     s.ok(f, DcpProducer.failoverLogValue(vb));
-    const st = new Stream(this, vb, f.opaque, sid, flags, start, end, snapStart, high, collect);
+    const st = new Stream(
+      this,
+      vb,
+      f.opaque,
+      sid,
+      flags,
+      start,
+      end,
+      snapStart,
+      high,
+      collect,
+      built.filter,
+      bucket.collections,
+    );
     this.streams.set(st.key, st);
     vb.listeners.add(st.listener);
     s.ctx.cluster.sessionStats.dcpStreams.inc();
@@ -537,7 +565,11 @@ export class DcpProducer {
         }
         if (i > st.snapIdx) st.lastSent = items[i - 1].seqno;
         st.snapIdx = i;
-        if (st.snapIdx >= items.length) st.snapshot = undefined;
+        if (st.snapIdx >= items.length) {
+          st.snapshot = undefined;
+          this.#snapshotDone(st);
+          n++;
+        }
         continue;
       }
       if (st.lastSent >= st.endSeqno) {
@@ -552,15 +584,36 @@ export class DcpProducer {
       const disk = from + 1 < vb.memoryStart;
       let upTo = disk ? high : Math.min(vb.checkpointEndFor(from + 1), high);
       if (upTo > st.endSeqno) upTo = st.endSeqno;
-      const items = st.collect(from, upTo);
-      if (items.length === 0) {
+      const raw = st.collect(from, upTo);
+      if (raw.length === 0) {
         // Everything in range was superseded later: nothing to say for it.
         st.lastSent = upTo;
         continue;
       }
-      const markerEnd = items[items.length - 1].seqno;
+      const rangeEnd = raw[raw.length - 1].seqno;
+      const items = this.#filter(st, raw);
       let flags = disk ? SnapFlag.Disk | SnapFlag.Checkpoint : SnapFlag.Memory;
       if (!disk && vb.isCheckpointStart(from + 1)) flags |= SnapFlag.Checkpoint;
+      if (items.length === 0) {
+        // Nothing of this range is for the stream. kv_engine (ActiveStream::processItems,
+        // MB-47009) still moves a collections client to the end of a backfill, and of its first
+        // snapshot, with a marker and a SEQNO_ADVANCED; memory snapshots pass silently.
+        if (this.#collections && (disk || st.firstMarker)) {
+          this.#emitMarker(st, st.firstMarker ? Math.min(st.snapStart, from + 1) : from + 1, rangeEnd, flags);
+          this.#emitSeqnoAdvanced(st, rangeEnd);
+          st.firstMarker = false;
+          n += 2;
+        }
+        st.lastSent = upTo;
+        if (st.filter.empty) st.endReason = EndReason.FilterEmpty;
+        continue;
+      }
+      const last = items[items.length - 1].seqno;
+      // A backfill's marker covers its whole range for collections clients, with a SEQNO_ADVANCED
+      // to its end when its last seqnos were filtered out (isSeqnoAdvancedNeededBackFill); memory
+      // snapshots end on their last item (ActiveStream::snapshot). Legacy clients never get a
+      // SEQNO_ADVANCED, so their markers always end on a delivered item.
+      const markerEnd = this.#collections && disk ? rangeEnd : last;
       // kv_engine (ActiveStream::snapshot / markDiskSnapshot): the first marker starts at
       // min(requested snapshot start, first seqno) so a resumed snapshot stays consistent.
       const markerStart = st.firstMarker ? Math.min(st.snapStart, items[0].seqno) : from + 1;
@@ -569,8 +622,56 @@ export class DcpProducer {
       n++;
       st.snapshot = items;
       st.snapIdx = 0;
+      st.advanceTo = markerEnd > last ? markerEnd : 0;
+      st.rangeEnd = rangeEnd;
     }
     return n;
+  }
+
+  /**
+   * The items of a collected range this stream gets: all of them while the bucket never had a
+   * collection besides _default (the hot path), else what the stream's filter allows.
+   */
+  #filter(st: Stream, raw: Item[]): Item[] {
+    const c = st.collections;
+    if (!c.active && st.filter.kind !== 'collections' && st.filter.kind !== 'scope') return raw;
+    const vb = st.vb.id;
+    let out: Item[] | undefined;
+    for (let i = 0; i < raw.length; i++) {
+      const it = raw[i];
+      const ok = st.filter.allows(it, c.visible(vb, it));
+      if (ok) {
+        if (out) out.push(it);
+      } else if (!out) out = raw.slice(0, i);
+    }
+    return out ?? raw;
+  }
+
+  /** A snapshot was sent in full: its seqno gap closed, the stream ends if its filter emptied. */
+  #snapshotDone(st: Stream): void {
+    if (st.advanceTo) {
+      this.#emitSeqnoAdvanced(st, st.advanceTo);
+      st.advanceTo = 0;
+    }
+    if (st.rangeEnd > st.lastSent) st.lastSent = st.rangeEnd;
+    if (st.filter.empty && st.endReason < 0) st.endReason = EndReason.FilterEmpty;
+  }
+
+  #emitSeqnoAdvanced(st: Stream, seqno: number) {
+    this.#count(this.#head(st, Op.DcpSeqnoAdvanced, 0, 8, 0, 0, 0n));
+    this.session.out.u64n(seqno);
+  }
+
+  /** DCP_SYSTEM_EVENT: extras u64 seqno, u32 event, u8 version; key and value (system_event.md). */
+  #emitEvent(st: Stream, it: Item) {
+    const e = eventView(it);
+    const w = this.session.out;
+    this.#count(this.#head(st, Op.DcpSystemEvent, e.key.length, 13, 0, e.value.length, 0n));
+    w.u64n(it.seqno);
+    w.u32(e.event);
+    w.u8(e.version);
+    if (e.key.length) w.bytes(e.key);
+    w.bytes(e.value);
   }
 
   /** Header for a stream message (plain, or alt with a stream-id frame). */
@@ -633,14 +734,23 @@ export class DcpProducer {
   }
 
   #emitEnd(st: Stream, reason: number) {
+    // DcpProducer::mapEndStreamStatus: clients without collections know no "filter empty".
+    if (reason === EndReason.FilterEmpty && !this.#collections) reason = EndReason.Ok;
     this.#count(this.#head(st, Op.DcpStreamEnd, 0, 4, 0, 0, 0n));
     this.session.out.u32(reason);
   }
 
   #emitItem(st: Stream, it: Item) {
     const w = this.session.out;
-    const keyStr = it.keyStr;
-    const coll = this.#collections ? 1 : 0;
+    let keyStr = it.keyStr;
+    let coll = this.#collections ? 1 : 0;
+    // A key of another collection (or an escaped one) starts with 0xFF + its LEB128 id
+    // (collections/doc-key.ts): a collections client gets the id, a legacy one the bare key.
+    if (keyStr.charCodeAt(0) === 0xff) {
+      if (it.kind === ItemKind.SystemEvent) return this.#emitEvent(st, it);
+      keyStr = coll ? keyStr.slice(1) : keyStr.slice(2);
+      coll = 0;
+    }
     const keyLen = keyStr.length + coll;
     if (it.kind === ItemKind.Mutation) {
       let value = it.value;

@@ -149,6 +149,13 @@ export class Replication {
     return out.sort((x, y) => x.seqno - y.seqno);
   }
 
+  /** Drops the items `gone` names from every copy of `vb` (a dropped collection's documents). */
+  forget(bucket: Bucket, vb: number, gone: (it: Item) => boolean): void {
+    const byNode = this.#buckets.get(bucket)?.copies.get(vb);
+    if (!byNode) return;
+    for (const copy of byNode.values()) for (const [k, it] of copy.items) if (gone(it)) copy.items.delete(k);
+  }
+
   /** Every copy of `vb` is dropped and rebuilt (the active rolled back). */
   reset(bucket: Bucket, vb: number): void {
     this.#buckets.get(bucket)?.copies.delete(vb);

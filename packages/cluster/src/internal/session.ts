@@ -6,6 +6,7 @@ import snappy from 'snappy';
 import type { Bucket, KvResult, Prepared, StoreMode } from '../bucket.js';
 import { isJsonValue } from '../bucket.js';
 import { ERROR_MAP, SERVER_VERSION } from '../bucket-config.js';
+import { getCollectionId, getCollectionsManifest, requestKey } from '../collections/kv-commands.js';
 import type { VBucket } from '../vbucket.js';
 import { createCommandTable } from './commands.js';
 import type { NodeContext, SessionHandle } from './context.js';
@@ -29,7 +30,6 @@ import {
   MalformedFrameError,
   Op,
   parseFrameInfos,
-  readLeb128,
   St,
 } from './mcbp.js';
 
@@ -359,9 +359,10 @@ export class Session implements SessionHandle {
         return this.#clusterConfig(f);
       case Op.GetCollectionsManifest:
         if (!this.bucket) return this.error(f, St.NoBucket);
-        return this.ok(f, Buffer.from(MANIFEST), 0n, this.has(Feature.Json) ? DT_JSON : 0);
+        return getCollectionsManifest(this, f, this.bucket);
       case Op.GetCollectionId:
-        return this.#collectionId(f);
+        if (!this.bucket) return this.error(f, St.NoBucket);
+        return getCollectionId(this, f, this.bucket);
       case Op.GetAllVbSeqnos:
         return this.#allVbSeqnos(f);
       case Op.Get:
@@ -576,22 +577,13 @@ export class Session implements SessionHandle {
     this.ok(f, Buffer.from(cfg), 0n, this.has(Feature.Json) ? DT_JSON : 0);
   }
 
-  #collectionId(f: Frame) {
-    if (!this.bucket) return this.error(f, St.NoBucket);
-    const path = (f.key.length ? f.key : f.value).toString('utf8');
-    const [scope = '_default', coll = '_default'] = path.split('.');
-    if ((scope || '_default') !== '_default') return this.error(f, 0x8c, `unknown scope ${scope}`);
-    if ((coll || '_default') !== '_default')
-      return this.error(f, St.UnknownCollection, `unknown collection ${coll}`);
-    const extras = Buffer.alloc(12);
-    this.ok(f, undefined, 0n, 0, extras);
-  }
-
   #allVbSeqnos(f: Frame) {
     if (!this.bucket) return this.error(f, St.NoBucket);
     const state = f.extras.length >= 4 ? f.extras.readUInt32BE(0) : 0;
     if (state > 4) return this.error(f, St.Einval, 'bad vbucket state');
-    if (f.extras.length >= 8 && f.extras.readUInt32BE(4) !== 0) return this.error(f, St.UnknownCollection);
+    // With a collection id: the vbucket high seqnos stand in for the collection's (an upper bound).
+    if (f.extras.length >= 8 && !this.bucket.collections.manifest.byId.has(f.extras.readUInt32BE(4)))
+      return this.error(f, St.UnknownCollection);
     const rows: number[] = [];
     for (let vb = 0; vb < this.ctx.cluster.numVbuckets; vb++) {
       const role = this.ctx.cluster.role(this.ctx.index, vb);
@@ -626,26 +618,11 @@ export class Session implements SessionHandle {
     return this.bucket.vbuckets[id];
   }
 
-  /** The document key (collection prefix removed) or undefined after replying with an error. */
+  /** The in-memory key a request names, or undefined after replying with an error. */
   docKey(f: Frame): Buffer | undefined {
-    let key = f.key;
-    if (this.collections) {
-      const cid = readLeb128(key);
-      if (!cid) {
-        this.error(f, St.Einval, 'bad collection prefix');
-        return undefined;
-      }
-      if (cid.value !== 0) {
-        this.error(f, St.UnknownCollection, `unknown collection ${cid.value.toString(16)}`);
-        return undefined;
-      }
-      key = key.subarray(cid.length);
-    }
-    if (key.length === 0 || key.length > MAX_KEY) {
-      this.error(f, St.Einval, 'invalid key length');
-      return undefined;
-    }
-    return key;
+    // The in-memory key: the collection folded in (collections/doc-key.ts); the reply is sent
+    // here when the key or its collection is not valid.
+    return requestKey(this, f, MAX_KEY);
   }
 
   /**
@@ -857,10 +834,5 @@ export function stripXattrs(value: Buffer): Buffer {
   const len = value.readUInt32BE(0);
   return value.subarray(Math.min(value.length, 4 + len));
 }
-
-const MANIFEST = JSON.stringify({
-  uid: '0',
-  scopes: [{ name: '_default', uid: '0', collections: [{ name: '_default', uid: '0' }] }],
-});
 
 export { MAGIC_REQ };
