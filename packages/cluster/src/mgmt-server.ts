@@ -248,9 +248,13 @@ export class MgmtServer {
     if (m[1] === 'buckets') return this.#send(res, 200, fullBucketConfig(view, b, hosts));
     if (m[1] === 'b') return this.#send(res, 200, terseBucketConfig(view, b, hosts));
     const terse = m[1] === 'bs';
-    this.#stream(res, () =>
-      terse ? terseBucketConfig(this.ctx.view(), b, hosts) : fullBucketConfig(this.ctx.view(), b, hosts),
-    );
+    // The bucket looked up again for every push: its config changes too (collectionsManifestUid).
+    this.#stream(res, () => {
+      const cur = bucketNamed(name) ?? b;
+      return terse
+        ? terseBucketConfig(this.ctx.view(), cur, hosts)
+        : fullBucketConfig(this.ctx.view(), cur, hosts);
+    });
   }
 
   #notFound(res: http.ServerResponse, name: string) {

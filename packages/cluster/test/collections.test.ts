@@ -125,7 +125,31 @@ describe('collections: REST and manifest', () => {
     expect(got.uid).toBe((before + 2).toString(16));
     const cfg = JSON.parse((await rest('GET', '/pools/default/b/default')).body);
     expect(cfg.collectionsManifestUid).toBe((before + 2).toString(16));
+    // The streaming config pushes the new uid (it once kept the uid of when the client connected).
+    const ac = new AbortController();
+    const streamed = await fetch(`${cluster.managementUrl}/pools/default/bs/default`, {
+      headers: { authorization: auth },
+      signal: ac.signal,
+    });
+    const reader = streamed.body!.getReader();
+    let text = '';
+    const uids: string[] = [];
+    const nextUid = async () => {
+      for (;;) {
+        const i = text.indexOf('\n\n\n\n');
+        if (i >= 0) {
+          uids.push(JSON.parse(text.slice(0, i)).collectionsManifestUid);
+          text = text.slice(i + 4);
+          return uids.at(-1);
+        }
+        const { value } = await reader.read();
+        text += Buffer.from(value!).toString();
+      }
+    };
+    expect(await nextUid()).toBe((before + 2).toString(16));
     r = await rest('DELETE', '/pools/default/buckets/default/scopes/rs');
+    expect(await nextUid()).toBe((before + 3).toString(16));
+    ac.abort();
     expect(r.status).toBe(200);
     expect(
       cluster

@@ -1,6 +1,11 @@
 import { createPlainProvider } from '@tributary/auth-plain';
 import { createScramProvider } from '@tributary/auth-scram';
-import { splitCollectionKey, type WirePacket } from '@tributary/codec';
+import {
+  decodeDcpSystemEvent,
+  decodeSystemEventData,
+  splitCollectionKey,
+  type WirePacket,
+} from '@tributary/codec';
 import { createTcpFactory } from '@tributary/connection-tcp';
 import { createTlsFactory } from '@tributary/connection-tls';
 import {
@@ -20,6 +25,7 @@ import {
   isNewerMap,
   normalizeServerUrl,
 } from './cluster-map.js';
+import { CollectionsTracker, type ServerFilter } from './collections/collections-tracker.js';
 import {
   ErrAllServerUrlsFailed,
   ErrBucketUuidMismatch,
@@ -104,7 +110,10 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
   readonly signal: AbortSignal;
   vbs: VBucket[] = [];
   owner: (NodeWorker | null)[] = [];
-  readonly streamFilter: Buffer | undefined;
+  /** Collections streams: names, filters and manifest (undefined: collections off). */
+  readonly collections: CollectionsTracker | undefined;
+  /** vbuckets waiting for their filter's scope to exist (again). */
+  readonly #waitingForScope = new Set<VBucket>();
 
   readonly #serverUrls: string[];
   readonly #poolName: string;
@@ -183,8 +192,7 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     this.mechanism = p.auth?.mechanism;
     this.#withXattrs = this.opts.includeXAttrs;
     this.#collections = this.opts.collections !== undefined;
-    const cols = this.opts.collections;
-    this.streamFilter = cols?.length ? Buffer.from(JSON.stringify({ collections: cols })) : undefined;
+    this.collections = this.opts.collections ? new CollectionsTracker(this.opts.collections) : undefined;
     this.signal = this.#abort.signal;
     this.log = componentLogger(p.options?.logger, 'datasource', {
       bucket: p.bucketName,
@@ -513,6 +521,8 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
       return;
     }
     this.#map = map;
+    const tracker = this.collections;
+    if (tracker && map.manifestUid !== undefined && map.manifestUid > tracker.uid) this.#refreshManifest();
     const n = map.numVbuckets;
     if (this.vbs.length < n) {
       for (let i = this.vbs.length; i < n; i++) {
@@ -595,6 +605,41 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
         ? o.dataManagerSleepInitMs
         : Math.min(o.dataManagerSleepMaxMs, vbs.retryMs * o.dataManagerBackoffFactor);
     return Math.max(1, vbs.retryMs);
+  }
+
+  // ---- collections ----
+
+  /** The filter of a stream request for `vbs`; null = its scope does not exist: wait for it. */
+  streamFilterFor(vbs: VBucket, manifestUid: number | undefined): ServerFilter {
+    const t = this.collections;
+    if (!t) return { value: undefined };
+    const f = t.serverFilter(manifestUid);
+    if (f === null) this.#waitingForScope.add(vbs);
+    return f;
+  }
+
+  #manifestFetch: Promise<void> | undefined;
+
+  /** Fetches the manifest over a ready data-node connection; waiting vbuckets are requested again. */
+  #refreshManifest(): void {
+    if (this.#manifestFetch || this.#closed) return;
+    const w = [...this.#workers.values()].find((x) => x.ready);
+    if (!w) return; // the next bootstrap fetches it
+    this.#manifestFetch = w
+      .fetchManifest()
+      .then(() => this.manifestChanged())
+      .catch((err: unknown) => this.log.debug({ err }, 'collections manifest refresh failed'))
+      .finally(() => {
+        this.#manifestFetch = undefined;
+      });
+  }
+
+  /** A newer manifest is known: vbuckets waiting for their scope try again. */
+  manifestChanged(): void {
+    if (!this.#waitingForScope.size || this.collections?.serverFilter() === null) return;
+    const waiting = [...this.#waitingForScope];
+    this.#waitingForScope.clear();
+    for (const vbs of waiting) this.vbIdle(vbs);
   }
 
   /** A vbucket with no stream: request it from its owner (now or after `delayMs`). */
@@ -800,26 +845,82 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
         this.#streamEnded(vbs, reason);
         return undefined;
       }
-      case 0x64: // SEQNO_ADVANCED: nothing the receiver sees, but the vbucket is that far
+      case 0x64: {
+        // SEQNO_ADVANCED: the vbucket is that far, what lay between was not for this stream.
         s.TotUPRSeqnoAdvanced.inc();
+        if (p.extras.length < 8) return undefined;
+        const seq = p.readExtrasU64(0);
+        const r = this.receiver.seqnoAdvanced?.(vbs.id, seq);
+        if (r !== undefined && isThenable(r)) return this.#dataDone(r, vbs, seq);
+        vbs.lastSeq = seq;
         return undefined;
+      }
       case 0x5f:
         s.TotUPRSystemEvent.inc();
-        return undefined;
+        return this.#systemEvent(vbs, p);
       default:
         return undefined;
     }
   }
 
+  /**
+   * A DCP system event: the tracker learns names and follows the filter, the vbucket's metadata
+   * takes the new manifest uid (in-stream, so it rolls back with the data), and the receiver gets
+   * a collectionEvent when it is about what it streams.
+   */
+  #systemEvent(vbs: VBucket, p: WirePacket): unknown {
+    const t = this.collections;
+    if (!t) return undefined;
+    const ev = decodeDcpSystemEvent(p);
+    let data: ReturnType<typeof decodeSystemEventData>;
+    try {
+      data = decodeSystemEventData(ev.event, ev.version, ev.key, ev.value);
+    } catch (err) {
+      // An event this client cannot read (a newer kind): its seqno still counts.
+      this.log.debug({ err, vb: vbs.id, event: ev.event }, 'system event not understood');
+      vbs.lastSeq = ev.bySeqno;
+      return undefined;
+    }
+    const out = t.onEvent(vbs.id, data);
+    const seq = ev.bySeqno;
+    const meta = this.setMeta(vbs, { ...vbs.meta, manifestUid: data.manifestUid });
+    const call = () => {
+      const r = out ? this.receiver.collectionEvent?.(vbs.id, seq, out) : undefined;
+      if (r !== undefined && isThenable(r)) return this.#dataDone(r, vbs, seq);
+      vbs.lastSeq = seq;
+      return undefined;
+    };
+    if (meta !== undefined && isThenable(meta)) return meta.then(call);
+    return call();
+  }
+
   #data(vbs: VBucket, p: WirePacket, seq: number, kind: 'mutation' | 'deletion' | 'expiration'): unknown {
     let key = p.key;
     let collectionId: number | undefined;
-    if (this.#collections) {
+    let scope: string | undefined;
+    let collection: string | undefined;
+    const t = this.collections;
+    if (t) {
       const split = splitCollectionKey(key);
       key = split.key;
       collectionId = split.collectionId;
+      if (!t.passes(collectionId)) {
+        // Streamed for its scope (or unfiltered) but not named: skipped, its seqno done.
+        vbs.lastSeq = seq;
+        return undefined;
+      }
+      scope = t.scopeName(collectionId);
+      collection = t.collectionName(collectionId);
     }
-    const req = new LazyDcpRequest(kind, p, vbs.vbucketUuid, this.#withXattrs, collectionId);
+    const req = new LazyDcpRequest(
+      kind,
+      p,
+      vbs.vbucketUuid,
+      this.#withXattrs,
+      collectionId,
+      scope,
+      collection,
+    );
     const r =
       kind === 'mutation'
         ? this.receiver.dataUpdate(vbs.id, key, seq, req)
@@ -889,6 +990,19 @@ class DataSourceImpl implements BucketDataSource, DataSourceCore {
     vbs.conn = null;
     vbs.worker = null;
     if (reason === 0 && this.opts.seqEnd.has(vbs.id)) {
+      vbs.ended = true;
+      return;
+    }
+    if (reason === 7 && this.collections) {
+      // Filter empty: every collection of the filter was dropped (its drop events came first).
+      // A scope filter waits for a scope of that name to exist again; ids never come back.
+      if (this.collections.filterScope !== undefined) {
+        this.log.info({ vb: vbs.id }, 'stream filter empty: waiting for the scope to exist again');
+        this.#waitingForScope.add(vbs);
+        this.#refreshManifest();
+        return;
+      }
+      this.log.info({ vb: vbs.id }, 'stream filter empty: every filtered collection was dropped');
       vbs.ended = true;
       return;
     }

@@ -1,6 +1,6 @@
 import type { BatchOp, Store } from '@tributary/core';
 import { ErrMetadata } from './errors.js';
-import type { DcpRequest, MaybePromise, MetaDataResult, Receiver } from './receiver.js';
+import type { CollectionEvent, DcpRequest, MaybePromise, MetaDataResult, Receiver } from './receiver.js';
 
 /** The part of a receiver an application writes when a StoreCheckpoints keeps the metadata. */
 export interface DataReceiver {
@@ -8,6 +8,10 @@ export interface DataReceiver {
   dataUpdate(vbucketId: number, key: Buffer, seq: number, req: DcpRequest): MaybePromise;
   dataDelete(vbucketId: number, key: Buffer, seq: number, req: DcpRequest): MaybePromise;
   snapshotStart?(vbucketId: number, snapStart: number, snapEnd: number, snapType: number): MaybePromise;
+  /** Collections streams: a collection or scope was created, flushed or dropped (see Receiver). */
+  collectionEvent?(vbucketId: number, seq: number, event: CollectionEvent): MaybePromise;
+  /** Collections streams: the vbucket reached `seq` with nothing for this stream in between. */
+  seqnoAdvanced?(vbucketId: number, seq: number): MaybePromise;
   /**
    * Roll the application's data of this vbucket back to `rollbackSeq` or below. Return the seqno
    * the data now reflects (≤ rollbackSeq) when it is not exactly `rollbackSeq`; streaming resumes
@@ -217,6 +221,9 @@ export function createStoreCheckpoints(
         onError: (err) => app.onError?.(err),
         dataUpdate: (vb, key, seq, req) => note(vb, seq, app.dataUpdate(vb, key, seq, req)),
         dataDelete: (vb, key, seq, req) => note(vb, seq, app.dataDelete(vb, key, seq, req)),
+        // System events and SEQNO_ADVANCED move the checkpoint like data does.
+        collectionEvent: (vb, seq, ev) => note(vb, seq, app.collectionEvent?.(vb, seq, ev)),
+        seqnoAdvanced: (vb, seq) => note(vb, seq, app.seqnoAdvanced?.(vb, seq)),
         snapshotStart: (vb, start, end, type) => {
           self.noteSnapshot(vb, end);
           const c = self.checkpoint(vb);

@@ -17,6 +17,8 @@ export interface ClusterMap {
   readonly vbucketMap: readonly (readonly number[])[];
   /** The cluster-manager URL this came from. */
   readonly sourceUrl: string;
+  /** `collectionsManifestUid` (hex in the config), 0 when absent. */
+  readonly manifestUid?: number;
 }
 
 /** Newer config = larger (revEpoch, rev). */
@@ -99,6 +101,10 @@ export function parseClusterMap(json: unknown, sourceUrl: string): ClusterMap {
     tlsServers,
     vbucketMap,
     sourceUrl,
+    manifestUid:
+      typeof c.collectionsManifestUid === 'string' && /^[0-9a-f]{1,13}$/i.test(c.collectionsManifestUid)
+        ? Number.parseInt(c.collectionsManifestUid, 16)
+        : 0,
   };
 }
 

@@ -21,6 +21,7 @@ export {
   normalizeServerUrl,
   parseClusterMap,
 } from './cluster-map.js';
+export type { CollectionsFilter } from './collections/collections-option.js';
 export {
   ErrAllServerUrlsFailed,
   ErrBootstrap,
@@ -64,7 +65,7 @@ export {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-export type { DcpRequest, MaybePromise, MetaDataResult, Receiver } from './receiver.js';
+export type { CollectionEvent, DcpRequest, MaybePromise, MetaDataResult, Receiver } from './receiver.js';
 export {
   type BucketDataSourceStats,
   STAT_NAMES,

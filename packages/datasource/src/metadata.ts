@@ -18,6 +18,12 @@ export interface VBucketMetaData {
   snapEnd: number;
   /** Newest first. */
   failOverLog: FailoverEntry[];
+  /**
+   * Collections streams: the manifest uid the vbucket's stream had reached (its last system
+   * event), sent back as `uid` when the stream resumes. Absent for other streams (and then not
+   * encoded, so the JSON stays cbdatasource's byte for byte).
+   */
+  manifestUid?: number;
 }
 
 export function emptyMetaData(): VBucketMetaData {
@@ -26,8 +32,9 @@ export function emptyMetaData(): VBucketMetaData {
 
 export function encodeMetaData(m: VBucketMetaData): Uint8Array {
   const flog = m.failOverLog.map((e) => `[${e.vbucketUuid.toString()},${e.seqno}]`).join(',');
+  const uid = m.manifestUid === undefined ? '' : `,"manifestUid":"${m.manifestUid.toString(16)}"`;
   return Buffer.from(
-    `{"seqStart":${m.seqStart},"seqEnd":${m.seqEnd},"snapStart":${m.snapStart},"snapEnd":${m.snapEnd},"failOverLog":[${flog}]}`,
+    `{"seqStart":${m.seqStart},"seqEnd":${m.seqEnd},"snapStart":${m.snapStart},"snapEnd":${m.snapEnd},"failOverLog":[${flog}]${uid}}`,
   );
 }
 
@@ -52,6 +59,12 @@ export function decodeMetaData(vbucket: number, bytes: Uint8Array | undefined | 
     // seqEnd of a Go datasource may be 2^64-1 ("forever"): keep it as the largest safe integer.
     if (typeof v !== 'number' || !(v >= 0)) throw ErrMetadata(vbucket, `${f} is not a seqno`);
     m[f] = Math.min(v, Number.MAX_SAFE_INTEGER);
+  }
+  if (obj.manifestUid !== undefined) {
+    const u = obj.manifestUid;
+    if (typeof u !== 'string' || !/^[0-9a-f]{1,13}$/i.test(u))
+      throw ErrMetadata(vbucket, 'manifestUid is not a hex uid');
+    m.manifestUid = Number.parseInt(u, 16);
   }
   const flog = obj.failOverLog;
   if (flog !== undefined && flog !== null) {
@@ -105,6 +118,7 @@ export function streamStartFor(meta: VBucketMetaData, lastSeq: number): StreamSt
 /** §4.3: after a rollback to `seq`, drop failover entries above it and reset the snapshot there. */
 export function rolledBackMetaData(meta: VBucketMetaData, seq: number): VBucketMetaData {
   return {
+    ...(meta.manifestUid !== undefined ? { manifestUid: meta.manifestUid } : {}),
     seqStart: Math.min(meta.seqStart, seq),
     seqEnd: meta.seqEnd,
     snapStart: seq,

@@ -2,6 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { AuthProvider, ConnectionFactory, Logger } from '@tributary/core';
 import { ErrInvalidArgument } from '@tributary/core';
 import type { MetricsRegistry } from '@tributary/metrics';
+import {
+  type CollectionsFilter,
+  type CollectionsSpec,
+  parseCollectionsOption,
+} from './collections/collections-option.js';
 
 /** Options with cbdatasource's names (camelCased) and defaults (DefaultBucketDataSourceOptions). */
 export interface BucketDataSourceOptions {
@@ -34,13 +39,15 @@ export interface BucketDataSourceOptions {
    */
   compression?: boolean;
   /**
-   * Collection-aware streaming (HELLO Collections): keys arrive LEB128-prefixed with their
-   * collection ID; the receiver gets the key without the prefix and the ID in `req.collectionId`.
-   * A non-empty list filters every stream to those collection IDs (hex strings, '0' = _default)
-   * with the stream request's `{"collections":[…]}`; `[]` streams every collection. A server that
-   * does not agree to collections fails the bootstrap (TRIB_DATASOURCE_BOOTSTRAP). Default: off.
+   * Collection-aware streaming (HELLO Collections): keys arrive without their LEB128 prefix, with
+   * `req.collectionId`, `req.scope` and `req.collection`; `collectionEvent` / `seqnoAdvanced`
+   * receiver calls follow the manifest. `[]` or `{}` streams every collection; hex ids (`['8']`,
+   * or `{ ids }`) filter each stream to them; `{ scope }` to a scope's collections (also ones
+   * created later); `{ names: ['scope.collection', ...] }` (or `{ scope, names }`) to those by name,
+   * following drops and re-creations (see collections/collections-tracker.ts). A server that does
+   * not agree to collections fails the bootstrap (TRIB_DATASOURCE_BOOTSTRAP). Default: off.
    */
-  collections?: readonly string[];
+  collections?: readonly string[] | CollectionsFilter;
   /** How often each data-node connection asks GET_ALL_VB_SEQNOS for lag stats; 0 disables. Default 2,000. */
   seqnoPollIntervalMs?: number;
   /** Timeout for one TCP/TLS connect and for each bootstrap reply. Default 10,000. */
@@ -83,7 +90,7 @@ export interface ResolvedOptions {
   noopIntervalSeconds: number;
   includeXAttrs: boolean;
   compression: boolean;
-  collections: readonly string[] | undefined;
+  collections: CollectionsSpec | undefined;
   seqnoPollIntervalMs: number;
   connectTimeoutMs: number;
   httpTimeoutMs: number;
@@ -108,13 +115,6 @@ export const defaultBucketDataSourceOptions = Object.freeze({
   httpTimeoutMs: 10_000,
   streamingConfig: true,
 });
-
-function collectionIds(v: unknown): readonly string[] | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((c) => typeof c === 'string' && /^[0-9a-f]{1,8}$/i.test(c)))
-    throw ErrInvalidArgument('options.collections', 'an array of collection IDs as hex strings');
-  return Object.freeze([...new Set(v.map((c: string) => c.toLowerCase()))]);
-}
 
 function num(name: string, v: unknown, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return def;
@@ -191,7 +191,7 @@ export function resolveOptions(o: BucketDataSourceOptions = {}): ResolvedOptions
     noopIntervalSeconds: num('noopIntervalSeconds', o.noopIntervalSeconds, d.noopIntervalSeconds, 0.1),
     includeXAttrs: o.includeXAttrs ?? d.includeXAttrs,
     compression: o.compression ?? d.compression,
-    collections: collectionIds(o.collections),
+    collections: parseCollectionsOption(o.collections),
     seqnoPollIntervalMs: num('seqnoPollIntervalMs', o.seqnoPollIntervalMs, d.seqnoPollIntervalMs, 0),
     connectTimeoutMs: num('connectTimeoutMs', o.connectTimeoutMs, d.connectTimeoutMs, 1),
     httpTimeoutMs: num('httpTimeoutMs', o.httpTimeoutMs, d.httpTimeoutMs, 1),

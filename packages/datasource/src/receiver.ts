@@ -23,6 +23,30 @@ export interface DcpRequest {
   readonly vbucketUuid: bigint;
   /** The document's collection ID when `options.collections` is set (the key comes without its prefix). */
   readonly collectionId?: number;
+  /** Its scope's name, from the collections manifest (when `options.collections` is set). */
+  readonly scope?: string;
+  /** Its collection's name, from the collections manifest (when `options.collections` is set). */
+  readonly collection?: string;
+}
+
+/**
+ * A collection or scope changed (a DCP system event of the stream). `collection-created` is also
+ * what a flush looks like: a new begin event of a collection this vbucket's stream had already
+ * begun (`flushed` is then true; documents of it received before are gone on the server).
+ */
+export interface CollectionEvent {
+  readonly type: 'collection-created' | 'collection-dropped' | 'scope-created' | 'scope-dropped';
+  /** The manifest uid this event brings the vbucket to. */
+  readonly manifestUid: number;
+  readonly scopeId: number;
+  readonly collectionId?: number;
+  /** Names, from the event or the manifest (undefined when neither knows them). */
+  readonly scope?: string;
+  readonly collection?: string;
+  /** Seconds, for a created collection with a max TTL. */
+  readonly maxTtl?: number;
+  /** A begin event of a collection this stream already saw begin: a flush. */
+  readonly flushed?: boolean;
 }
 
 export interface MetaDataResult {
@@ -52,6 +76,17 @@ export interface Receiver {
   getMetaData(vbucketId: number): MaybePromise<MetaDataResult>;
   /** Roll data and metadata of this vbucket back to `rollbackSeq` (0 = everything). */
   rollback(vbucketId: number, rollbackSeq: number): MaybePromise;
+  /**
+   * Collections streams: a collection or scope was created, flushed or dropped at `seq`. Only
+   * events of what the stream delivers (its filter) arrive. A dropped collection's documents are
+   * gone on the server: what the application kept of them is its to drop.
+   */
+  collectionEvent?(vbucketId: number, seq: number, event: CollectionEvent): MaybePromise;
+  /**
+   * Collections streams: the vbucket reached `seq` though what lay between was not for this
+   * stream (SEQNO_ADVANCED; other collections' changes). Counts as finished like a data call.
+   */
+  seqnoAdvanced?(vbucketId: number, seq: number): MaybePromise;
   /** Preferred over rollback when present: also gives the vbucket UUID the stream resumes on. */
   rollbackEx?(vbucketId: number, vbucketUuid: bigint, rollbackSeq: number): MaybePromise;
 }

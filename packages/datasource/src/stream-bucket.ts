@@ -4,7 +4,7 @@ import {
   createBucketDataSource,
 } from './bucket-data-source.js';
 import { createStoreCheckpoints, memoryCheckpointStore, type StoreCheckpoints } from './checkpoints.js';
-import type { DcpRequest } from './receiver.js';
+import type { CollectionEvent, DcpRequest } from './receiver.js';
 import type { BucketDataSourceStats } from './stats.js';
 
 export type StreamEvent =
@@ -14,7 +14,11 @@ export type StreamEvent =
       key: Buffer;
       seq: number;
       req: DcpRequest;
+      /** Scope and collection names (collections streams: `options.collections` set). */
+      scope?: string;
+      collection?: string;
     }
+  | { type: 'collection'; vbucket: number; seq: number; event: CollectionEvent }
   | { type: 'snapshot'; vbucket: number; snapStart: number; snapEnd: number; snapType: number }
   | { type: 'rollback'; vbucket: number; seq: number; vbucketUuid: bigint }
   | { type: 'error'; error: Error };
@@ -33,6 +37,12 @@ export interface StreamBucketParams extends Omit<CreateBucketDataSourceParams, '
 export interface BucketStream extends AsyncIterableIterator<StreamEvent> {
   stats(): BucketDataSourceStats;
   close(): Promise<void>;
+}
+
+/** `scope` / `collection` of an event, present only on collections streams. */
+function names(req: DcpRequest): { scope?: string; collection?: string } {
+  if (req.collectionId === undefined) return {};
+  return { scope: req.scope, collection: req.collection };
 }
 
 interface Pending {
@@ -84,9 +94,21 @@ export function streamBucket(params: StreamBucketParams): BucketStream {
     ...rest,
     receiver: checkpoints.receiver({
       onError: (error) => void push({ type: 'error', error }, false),
-      dataUpdate: (vbucket, key, seq, req) => push({ type: 'mutation', vbucket, key, seq, req }, true),
+      dataUpdate: (vbucket, key, seq, req) =>
+        push({ type: 'mutation', vbucket, key, seq, req, ...names(req) }, true),
       dataDelete: (vbucket, key, seq, req) =>
-        push({ type: req.kind === 'expiration' ? 'expiration' : 'deletion', vbucket, key, seq, req }, true),
+        push(
+          {
+            type: req.kind === 'expiration' ? 'expiration' : 'deletion',
+            vbucket,
+            key,
+            seq,
+            req,
+            ...names(req),
+          },
+          true,
+        ),
+      collectionEvent: (vbucket, seq, event) => push({ type: 'collection', vbucket, seq, event }, true),
       snapshotStart: snapshots
         ? (vbucket, snapStart, snapEnd, snapType) =>
             push({ type: 'snapshot', vbucket, snapStart, snapEnd, snapType }, true)

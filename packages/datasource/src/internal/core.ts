@@ -20,8 +20,15 @@ export interface DataSourceCore {
   readonly signal: AbortSignal;
   readonly vbs: VBucket[];
   readonly owner: (NodeWorker | null)[];
-  /** The stream-request value filtering collections (`options.collections`), if any. */
-  readonly streamFilter: Buffer | undefined;
+  /** Collections streams (undefined: collections off). */
+  readonly collections: import('../collections/collections-tracker.js').CollectionsTracker | undefined;
+  /** The stream-request filter for `vbs` (null: its scope does not exist yet; it waits). */
+  streamFilterFor(
+    vbs: VBucket,
+    manifestUid: number | undefined,
+  ): import('../collections/collections-tracker.js').ServerFilter;
+  /** A newer collections manifest was applied. */
+  manifestChanged(): void;
   authProviders(): AuthProvider[];
   factoryFor(tls: boolean): ConnectionFactory;
   nextOpaque(): number;

@@ -11,6 +11,8 @@ export class LazyDcpRequest implements DcpRequest {
   readonly kind: 'mutation' | 'deletion' | 'expiration';
   readonly vbucketUuid: bigint;
   readonly collectionId: number | undefined;
+  readonly scope: string | undefined;
+  readonly collection: string | undefined;
   readonly #p: WirePacket;
   readonly #withXattrs: boolean;
   #value: Buffer | undefined;
@@ -22,8 +24,12 @@ export class LazyDcpRequest implements DcpRequest {
     vbucketUuid: bigint,
     withXattrs: boolean,
     collectionId: number | undefined,
+    scope?: string,
+    collection?: string,
   ) {
     this.kind = kind;
+    this.scope = scope;
+    this.collection = collection;
     this.#p = p;
     this.vbucketUuid = vbucketUuid;
     this.#withXattrs = withXattrs;
@@ -85,6 +91,8 @@ export class LazyDcpRequest implements DcpRequest {
       deleteTime: this.deleteTime,
       vbucketUuid: this.vbucketUuid.toString(),
       collectionId: this.collectionId,
+      scope: this.scope,
+      collection: this.collection,
       value: this.value.toString('base64'),
       xattrs: this.xattrs,
     };

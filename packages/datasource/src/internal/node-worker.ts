@@ -21,6 +21,7 @@ import {
   dcpOpenPacket,
   forEachVbSeqno,
   getAllVbSeqnosPacket,
+  getCollectionsManifestPacket,
   helloFeatures,
   helloPacket,
   listMechsPacket,
@@ -275,6 +276,12 @@ export class NodeWorker {
     control('enable_expiry_opcode', 'true', false);
     control('send_stream_end_on_client_close_stream', 'true', false);
     if (opts.compression) control('force_value_compression', 'true', false);
+    // Collections: the manifest (names by id, the scope filter's id) before any stream request.
+    let manifest: Promise<WirePacket> | undefined;
+    if (core.collections) {
+      const o = core.nextOpaque();
+      manifest = conn.rpc(getCollectionsManifestPacket(o), o, 'GET_COLLECTIONS_MANIFEST', t);
+    }
     const results = await Promise.allSettled(steps.map((x) => x.p));
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
@@ -293,6 +300,31 @@ export class NodeWorker {
       if (step.required) throw ErrBootstrap(this.server, step.what, why);
       core.log.debug({ server: this.server, step: step.what, why }, 'optional DCP control refused');
     }
+    if (manifest) this.#applyManifest(await manifest.catch((err: Error) => err));
+  }
+
+  #applyManifest(r: WirePacket | Error): void {
+    const what = 'GET_COLLECTIONS_MANIFEST';
+    if (r instanceof Error) throw ErrBootstrap(this.server, what, r.message, { cause: r });
+    if (r.status !== Status.Success) throw ErrBootstrap(this.server, what, `status ${hex(r.status)}`);
+    let json: unknown;
+    try {
+      json = JSON.parse(r.value.toString('utf8'));
+    } catch (err) {
+      throw ErrBootstrap(this.server, what, 'the manifest is not JSON', { cause: err });
+    }
+    if (this.#core.collections?.applyManifest(json)) this.#core.manifestChanged();
+  }
+
+  /** Fetches the collections manifest again (the config's manifest uid rose). */
+  async fetchManifest(): Promise<void> {
+    const conn = this.conn;
+    if (!conn?.alive) return;
+    const o = this.#core.nextOpaque();
+    const r = await conn
+      .rpc(getCollectionsManifestPacket(o), o, 'GET_COLLECTIONS_MANIFEST', this.#core.opts.connectTimeoutMs)
+      .catch((err: Error) => err);
+    this.#applyManifest(r);
   }
 
   async #authenticate(conn: DcpConnection, mechsReply: WirePacket): Promise<void> {
@@ -517,6 +549,13 @@ export class NodeWorker {
       vbs.worker = null;
       return;
     }
+    const filter = core.streamFilterFor(vbs, meta.manifestUid);
+    if (filter === null) {
+      // Its scope does not exist (yet, or any more): the datasource requests it again once a
+      // manifest has it.
+      this.#reset(vbs);
+      return;
+    }
     vbs.reqStart = st.startSeqno;
     vbs.snapStart = st.snapStart;
     vbs.snapEnd = st.snapEnd;
@@ -533,7 +572,7 @@ export class NodeWorker {
         vbucketUuid: st.vbucketUuid,
         snapStart: st.snapStart,
         snapEnd: st.snapEnd,
-        value: core.streamFilter,
+        value: filter.value,
       }),
     );
   }

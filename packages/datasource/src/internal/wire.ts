@@ -31,6 +31,10 @@ export function selectBucketPacket(opaque: number, bucket: string): Buffer {
   return encodePacket({ magic: REQ, opcode: Opcode.SelectBucket, opaque, key: bucket });
 }
 
+export function getCollectionsManifestPacket(opaque: number): Buffer {
+  return encodePacket({ magic: REQ, opcode: Opcode.GetCollectionsManifest, opaque });
+}
+
 export function dcpOpenPacket(opaque: number, name: string, flags: number): Buffer {
   const extras = Buffer.alloc(8);
   extras.writeUInt32BE(flags >>> 0, 4);
