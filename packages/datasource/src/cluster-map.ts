@@ -102,7 +102,7 @@ export function parseClusterMap(json: unknown, sourceUrl: string): ClusterMap {
     vbucketMap,
     sourceUrl,
     manifestUid:
-      typeof c.collectionsManifestUid === 'string' && /^[0-9a-f]{1,13}$/i.test(c.collectionsManifestUid)
+      typeof c.collectionsManifestUid === 'string' && /^[0-9a-f]{1,14}$/i.test(c.collectionsManifestUid)
         ? Number.parseInt(c.collectionsManifestUid, 16)
         : 0,
   };

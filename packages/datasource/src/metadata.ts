@@ -62,9 +62,10 @@ export function decodeMetaData(vbucket: number, bytes: Uint8Array | undefined | 
   }
   if (obj.manifestUid !== undefined) {
     const u = obj.manifestUid;
-    if (typeof u !== 'string' || !/^[0-9a-f]{1,13}$/i.test(u))
+    if (typeof u !== 'string' || !/^[0-9a-f]{1,14}$/i.test(u))
       throw ErrMetadata(vbucket, 'manifestUid is not a hex uid');
     m.manifestUid = Number.parseInt(u, 16);
+    if (!Number.isSafeInteger(m.manifestUid)) throw ErrMetadata(vbucket, 'manifestUid above 2^53-1');
   }
   const flog = obj.failOverLog;
   if (flog !== undefined && flog !== null) {

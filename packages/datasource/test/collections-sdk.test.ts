@@ -11,8 +11,8 @@ import {
   type CollectionEvent,
   createBucketDataSource,
   createStoreCheckpoints,
-  decodeMetaData,
   type DcpRequest,
+  decodeMetaData,
   streamBucket,
 } from '../src/index.js';
 import { waitFor } from './helpers.js';
