@@ -220,4 +220,19 @@ export class Flusher {
     this.#h.counters.syncFrames();
     this.#conn.write(out);
   }
+
+  /**
+   * Writes bytes that are already whole frames (`frames` of them), after what is batched, with
+   * no copy: the caller keeps `bytes` unchanged until the peer has them (the mutation stream's
+   * resend ring). Returns what the socket's write returned (false: over its high-water mark).
+   */
+  writeFrames(bytes: Buffer, frames: number): boolean {
+    this.flush();
+    const c = this.#h.counters;
+    c.count('flushes');
+    c.count('bytesOut', bytes.length);
+    c.n.framesOut += frames;
+    c.syncFrames();
+    return this.#conn.write(bytes);
+  }
 }

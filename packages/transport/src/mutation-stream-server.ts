@@ -28,10 +28,12 @@ import {
   ControlOp,
   controlType,
   decodeControl,
-  decodeMutation,
   MSTREAM_VERSION,
+  type MutationScratch,
   mutationType,
   nackType,
+  readMutation,
+  vbuuidWords,
 } from './internal/mutation-wire.js';
 import type { Mutation, MutationBatch, MutationStreamEvent } from './mutation.js';
 import { createTransport, type Incoming, type Transport, type TransportSettings } from './transport.js';
@@ -61,6 +63,9 @@ export interface MutationStreamServerOptions {
 interface VbState {
   begun: boolean;
   vbuuid: bigint;
+  /** The vbuuid's two 32-bit words: a mutation whose words match reuses the bigint above. */
+  vbHi: number;
+  vbLo: number;
   /** Highest seqno delivered (or the begin seqno). */
   hw: number;
   beginSeqno: number;
@@ -122,6 +127,7 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
   #conns = new Set<Conn>();
   #nextConnId = 1;
   #vbs = new Map<number, VbState>();
+  readonly #scratch: MutationScratch = { msn: 0, prevSeqno: 0 };
   #queue: Queued[] = [];
   #qHead = 0;
   #wakeup: (() => void) | undefined;
@@ -270,9 +276,13 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
   }
 
   #onMutation(conn: Conn, payload: Buffer): void {
-    const { msn, prevSeqno, m } = decodeMutation(payload);
+    const st0 = payload.length >= 10 ? this.#vbs.get(payload.readUInt16BE(8)) : undefined;
+    const scratch = this.#scratch;
+    const m = readMutation(payload, scratch, st0);
+    const msn = scratch.msn;
+    const prevSeqno = scratch.prevSeqno;
     if (msn > conn.received) conn.received = msn;
-    const st = this.#state(m.vbucket);
+    const st = st0;
     if (st && st.vbuuid === m.vbuuid && m.seqno <= st.hw) {
       this.#duplicate(conn);
       return;
@@ -322,7 +332,14 @@ export class MutationStreamServer implements AsyncIterable<MutationStreamEvent> 
         this.#duplicate(conn);
         return;
       }
-      this.#vbs.set(c.vbucket, { begun: true, vbuuid: c.vbuuid, hw: c.a, beginSeqno: c.a, snapStart: -1 });
+      this.#vbs.set(c.vbucket, {
+        begun: true,
+        vbuuid: c.vbuuid,
+        ...vbuuidWords(c.vbuuid),
+        hw: c.a,
+        beginSeqno: c.a,
+        snapStart: -1,
+      });
       this.#push({
         event: { type: 'begin', vbucket: c.vbucket, vbuuid: c.vbuuid, startSeqno: c.a },
         conn,

@@ -402,6 +402,21 @@ export class Transport extends EventEmitter {
     this.#flusher.flush();
   }
 
+  /**
+   * @internal Writes `frames` complete frames held in `bytes` as they are (no copy; the caller
+   * must not change them until the peer has them). Posts only, once ready; false when not ready.
+   */
+  _writeFrames(bytes: Buffer, frames: number): boolean {
+    if (this.#state !== 'ready') return false;
+    this.#flusher.writeFrames(bytes, frames);
+    return true;
+  }
+
+  /** @internal The largest payload the peer accepts. */
+  get _peerMaxFrame(): number {
+    return this.#flusher.peerMaxFrame;
+  }
+
   #notReady(what: string): TributaryError {
     if (this.#state === 'closed') return this.#error ?? ErrTransportClosed(this.name);
     return ErrTransportNotReady(what);

@@ -156,6 +156,8 @@ describe('mutation stream: faults', () => {
       let drops = 0;
       await sendAll(c, VB, PER, (s) => {
         if (s % 250 === 125) {
+          // Written to the socket and not acknowledged yet: these are what the new connection resends.
+          c.flush();
           c.dropConnection(drops % 4);
           drops++;
         }
